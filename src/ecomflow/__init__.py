@@ -1,0 +1,62 @@
+"""ecomflow: e-commerce transaction processes as guarded state machines.
+
+Each documented process (see :data:`ecomflow.flows.FLOWS`) is a :class:`Flow` whose
+transactions record what happens as :class:`Event` objects in the four streams of
+:class:`Stream` — information 信息流, commerce 商流, money 资金流, logistics 物流.
+
+This module is the table of contents of the public API.
+"""
+
+from ._bus import EventBus, Handler, Subscription
+from ._definition import Emit, FlowDefinition, Guard, Label, State, Transition
+from ._diagram import Diagram
+from ._errors import (
+    ConcurrencyConflict,
+    EcomflowError,
+    GuardRejected,
+    InvalidDefinition,
+    InvalidPayload,
+    StoreError,
+    SubscriberError,
+    TransitionNotAllowed,
+)
+from ._events import Clock, Event, Stream, utc_now
+from ._flow import Edge, Flow
+from ._money import Money
+from ._sensitive import looks_like_card_number
+from ._transaction import Transaction
+from .flows import FLOWS
+
+__all__ = [
+    "FLOWS",
+    "Clock",
+    "ConcurrencyConflict",
+    "Diagram",
+    "EcomflowError",
+    "Edge",
+    "Emit",
+    "Event",
+    "EventBus",
+    "Flow",
+    "FlowDefinition",
+    "Guard",
+    "GuardRejected",
+    "Handler",
+    "InvalidDefinition",
+    "InvalidPayload",
+    "Label",
+    "Money",
+    "State",
+    "StoreError",
+    "Stream",
+    "SubscriberError",
+    "Subscription",
+    "Transaction",
+    "Transition",
+    "TransitionNotAllowed",
+    "__version__",
+    "looks_like_card_number",
+    "utc_now",
+]
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,266 @@
+"""Declarative flow definitions: states, transitions, guards, effects and emitted events.
+
+A definition is plain frozen data. It is validated when it is built: an unknown or
+unreachable state, a non-terminal state with no way out, a terminal state with a
+way out, an ambiguous trigger or a transition that records nothing raises
+:class:`InvalidDefinition` naming the problem. This module knows no e-commerce.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, final
+
+import attrs
+
+from ._errors import InvalidDefinition
+from ._events import Stream
+
+__all__ = ["Emit", "FlowDefinition", "Guard", "Label", "State", "Transition"]
+
+GuardCheck = Callable[[Any, Any], "str | None"]
+"""``check(context, payload)``: ``None`` when the guard passes, else a one-line reason."""
+Effect = Callable[[Any, Any], Any]
+"""``effect(context, payload) -> new context``; must not mutate its arguments."""
+DataBuilder = Callable[[Any, Any], Mapping[str, Any]]
+"""``data(context_after, payload) -> JSON-safe dict`` for an emitted event."""
+Condition = Callable[[Any, Any], bool]
+"""``when(context_after, payload) -> bool``: whether an optional event is emitted."""
+
+
+def _is_name(value: str) -> bool:
+    return value.isidentifier() and not keyword.iskeyword(value)
+
+
+@final
+@attrs.frozen
+class Label:
+    """A label in English and Chinese; ``str()`` gives the English one."""
+
+    en: str
+    zh: str
+
+    def __call__(self, lang: str = "en") -> str:
+        """Return the label in ``lang`` (``"en"`` or ``"zh"``)."""
+        return self.zh if lang == "zh" else self.en
+
+    def __str__(self) -> str:
+        return self.en
+
+
+@final
+@attrs.frozen
+class State:
+    """A named state with English and Chinese labels; ``terminal`` states absorb."""
+
+    name: str
+    label: Label
+    terminal: bool = False
+
+
+@final
+@attrs.frozen
+class Guard:
+    """A named condition on a transition that explains a refusal.
+
+    ``check(context, payload)`` returns ``None`` to allow, or a short reason such
+    as ``"payment not authorized yet"``. A guard with ``uses_payload=False`` only
+    reads the context, so :meth:`Transaction.allowed_triggers` can evaluate it
+    without a payload (it then receives ``None``).
+    """
+
+    name: str
+    check: GuardCheck = attrs.field(eq=False)
+    label: Label
+    uses_payload: bool = True
+
+
+@final
+@attrs.frozen
+class Emit:
+    """An event a transition records in one of the four streams.
+
+    The first event of every transition records its payload, plus whatever
+    ``data`` adds; later events take their data from ``data`` alone (the new
+    context and the payload) and may be optional (``when``).
+    """
+
+    stream: Stream
+    name: str
+    data: DataBuilder | None = attrs.field(default=None, eq=False)
+    when: Condition | None = attrs.field(default=None, eq=False)
+
+
+def _to_sources(value: str | Sequence[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _to_emits(value: Iterable[Emit]) -> tuple[Emit, ...]:
+    return tuple(value)
+
+
+def _to_guards(value: Iterable[Guard]) -> tuple[Guard, ...]:
+    return tuple(value)
+
+
+def _to_states(value: Iterable[State]) -> tuple[State, ...]:
+    return tuple(value)
+
+
+def _to_transitions(value: Iterable[Transition]) -> tuple[Transition, ...]:
+    return tuple(value)
+
+
+@final
+@attrs.frozen
+class Transition:
+    """``trigger`` moves a transaction from any of ``source`` to ``dest``.
+
+    ``payload`` is the attrs class the trigger's keyword arguments build (or
+    ``None`` for no payload); ``guards`` must all pass; ``effect`` computes the new
+    context; ``emits`` are the events recorded. ``step`` cites the seed section.
+    """
+
+    trigger: str
+    source: tuple[str, ...] = attrs.field(converter=_to_sources)
+    dest: str
+    label: Label
+    emits: tuple[Emit, ...] = attrs.field(converter=_to_emits)
+    payload: type[Any] | None = None
+    guards: tuple[Guard, ...] = attrs.field(default=(), converter=_to_guards)
+    effect: Effect | None = attrs.field(default=None, eq=False)
+    step: str = ""
+
+
+@final
+@attrs.frozen
+class FlowDefinition:
+    """Everything that defines a flow; validated on construction.
+
+    ``start`` is the transition that creates a transaction: its ``source`` is
+    empty, its ``dest`` the initial state, and its effect receives ``None`` as the
+    context and returns the first context. ``refusals`` may map a trigger to the
+    domain reason it is not possible from a state that lacks it, e.g.
+    ``{"dispatch": {"order_filled": "payment not authorized yet"}}``, used in
+    :class:`TransitionNotAllowed` messages.
+    """
+
+    name: str
+    title: Label
+    source: str
+    states: tuple[State, ...] = attrs.field(converter=_to_states)
+    start: Transition
+    transitions: tuple[Transition, ...] = attrs.field(converter=_to_transitions)
+    context_type: type[Any]
+    refusals: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def initial(self) -> str:
+        """The name of the initial state."""
+        return self.start.dest
+
+    def state(self, name: str) -> State:
+        """Return the state called ``name``."""
+        for state in self.states:
+            if state.name == name:
+                return state
+        raise KeyError(name)
+
+
+def _fail(definition: FlowDefinition, problem: str) -> InvalidDefinition:
+    return InvalidDefinition(f"Flow {definition.name!r} is invalid: {problem}.")
+
+
+def _validate_transition(
+    definition: FlowDefinition, transition: Transition, names: set[str]
+) -> None:
+    where = f"transition {transition.trigger!r}"
+    if not _is_name(transition.trigger):
+        raise _fail(definition, f"trigger {transition.trigger!r} is not a Python identifier")
+    for source in transition.source:
+        if source not in names:
+            raise _fail(definition, f"{where} starts from unknown state {source!r}")
+    if transition.dest not in names:
+        raise _fail(definition, f"{where} leads to unknown state {transition.dest!r}")
+    if not transition.emits:
+        raise _fail(definition, f"{where} emits no event; every transition records one")
+    first = transition.emits[0]
+    if first.when is not None:
+        raise _fail(
+            definition,
+            f"{where}'s first event {first.name!r} records the payload, so it cannot "
+            "be conditional",
+        )
+    guard_names = [guard.name for guard in transition.guards]
+    if len(set(guard_names)) != len(guard_names):
+        raise _fail(definition, f"{where} names a guard twice: {guard_names}")
+    if transition.payload is not None and not attrs.has(transition.payload):
+        raise _fail(definition, f"{where}'s payload {transition.payload!r} is not an attrs class")
+
+
+def _validate(definition: FlowDefinition) -> None:
+    names = [state.name for state in definition.states]
+    if not names:
+        raise _fail(definition, "it has no states")
+    for name in names:
+        if not _is_name(name):
+            raise _fail(definition, f"state name {name!r} is not a Python identifier")
+    if len(set(names)) != len(names):
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        raise _fail(definition, f"states are named twice: {duplicates}")
+    known = set(names)
+    if definition.start.source:
+        raise _fail(definition, "the start transition must have no source state")
+    _validate_transition(definition, definition.start, known)
+
+    outgoing: dict[str, list[str]] = {name: [] for name in names}
+    seen: dict[tuple[str, str], Transition] = {}
+    for transition in definition.transitions:
+        if transition.trigger == definition.start.trigger:
+            raise _fail(definition, f"trigger {transition.trigger!r} is reserved for the start")
+        _validate_transition(definition, transition, known)
+        for source in transition.source:
+            key = (source, transition.trigger)
+            if key in seen:
+                raise _fail(
+                    definition,
+                    f"trigger {transition.trigger!r} is ambiguous from state {source!r} "
+                    f"(leads to {seen[key].dest!r} and {transition.dest!r})",
+                )
+            seen[key] = transition
+            outgoing[source].append(transition.dest)
+
+    for state in definition.states:
+        if state.terminal and outgoing[state.name]:
+            raise _fail(definition, f"terminal state {state.name!r} has a way out")
+        if not state.terminal and not outgoing[state.name]:
+            raise _fail(definition, f"state {state.name!r} is not terminal and has no way out")
+
+    reachable = {definition.initial}
+    queue = deque([definition.initial])
+    while queue:
+        for dest in outgoing[queue.popleft()]:
+            if dest not in reachable:
+                reachable.add(dest)
+                queue.append(dest)
+    unreachable = [name for name in names if name not in reachable]
+    if unreachable:
+        raise _fail(
+            definition, f"states {unreachable} cannot be reached from {definition.initial!r}"
+        )
+    triggers = {transition.trigger for transition in definition.transitions}
+    for trigger, reasons in definition.refusals.items():
+        if trigger not in triggers:
+            raise _fail(definition, f"refusals name unknown trigger {trigger!r}")
+        for name in reasons:
+            if name not in known:
+                raise _fail(definition, f"refusals of {trigger!r} name unknown state {name!r}")
+            if (name, trigger) in seen:
+                raise _fail(
+                    definition, f"refusals explain {trigger!r} from {name!r}, where it is allowed"
+                )

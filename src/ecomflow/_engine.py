@@ -1,0 +1,324 @@
+"""The engine: one shared ``transitions`` machine per definition, fired for any transaction.
+
+The machine is built once with ``model=None`` and no auto transitions. Transactions
+are never registered with ``add_model`` and never get a machine of their own:
+:meth:`Engine.fire` checks the payload and the guards, computes the new context and
+the events, and only then fires the shared machine's event with the transaction as
+the model, so a refusal leaves the transaction untouched. This module knows no
+e-commerce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from transitions import Machine, MachineError
+
+from ._codec import structure, unstructure
+from ._definition import Emit, FlowDefinition, Transition
+from ._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
+from ._events import Event
+from ._sensitive import find_card_number
+
+if TYPE_CHECKING:
+    from ._transaction import Transaction
+
+__all__ = ["Engine"]
+
+STATE_ATTRIBUTE = "_state"
+
+
+@attrs.frozen
+class _Step:
+    """A transition compiled for the hot path."""
+
+    spec: Transition
+    fire: Callable[[Any], bool]
+    accepted: frozenset[str]
+    required: tuple[str, ...]
+    context_guards: tuple[Any, ...]
+
+
+def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], tuple[str, ...]]:
+    if payload is None:
+        return frozenset(), ()
+    fields = attrs.fields(payload)
+    accepted = frozenset(field.alias for field in fields)
+    required = tuple(field.alias for field in fields if field.default is attrs.NOTHING)
+    return accepted, required
+
+
+class Engine:
+    """Fires, starts and replays transactions of one :class:`FlowDefinition`."""
+
+    __slots__ = ("_allowed", "_start_fields", "_steps", "_triggers", "definition", "machine")
+
+    def __init__(self, definition: FlowDefinition) -> None:
+        self.definition = definition
+        self.machine = Machine(
+            model=None,
+            states=[state.name for state in definition.states],
+            transitions=[
+                {"trigger": t.trigger, "source": list(t.source), "dest": t.dest}
+                for t in definition.transitions
+            ],
+            initial=definition.initial,
+            auto_transitions=False,
+            model_attribute=STATE_ATTRIBUTE,
+        )
+        steps: dict[tuple[str, str], _Step] = {}
+        allowed: dict[str, list[str]] = {state.name: [] for state in definition.states}
+        for transition in definition.transitions:
+            accepted, required = _payload_fields(transition.payload)
+            step = _Step(
+                spec=transition,
+                fire=self.machine.events[transition.trigger].trigger,
+                accepted=accepted,
+                required=required,
+                context_guards=tuple(g for g in transition.guards if not g.uses_payload),
+            )
+            for source in transition.source:
+                steps[(source, transition.trigger)] = step
+                allowed[source].append(transition.trigger)
+        self._steps = steps
+        self._allowed = {state: tuple(triggers) for state, triggers in allowed.items()}
+        self._triggers = frozenset(t.trigger for t in definition.transitions)
+        self._start_fields = _payload_fields(definition.start.payload)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def triggers_from(self, state: str) -> tuple[str, ...]:
+        """Return the triggers defined from ``state``, guards not evaluated."""
+        return self._allowed[state]
+
+    def allowed_triggers(self, tx: Transaction[Any]) -> tuple[str, ...]:
+        """Return the triggers from ``tx``'s state whose context guards pass."""
+        context = tx.context
+        return tuple(
+            trigger
+            for trigger in self._allowed[tx.state]
+            if all(
+                guard.check(context, None) is None
+                for guard in self._steps[(tx.state, trigger)].context_guards
+            )
+        )
+
+    # -- firing --------------------------------------------------------------------------
+
+    def fire(
+        self, tx: Transaction[Any], trigger: str, kwargs: Mapping[str, Any]
+    ) -> tuple[Any, list[Event]]:
+        """Move ``tx``'s state for ``trigger``; return the new context and the events.
+
+        Everything that can fail happens before the shared machine moves the state,
+        so a refusal leaves ``tx`` untouched; the caller stores what is returned.
+        """
+        state: str = getattr(tx, STATE_ATTRIBUTE)
+        step = self._steps.get((state, trigger))
+        if step is None:
+            raise self._not_allowed(tx, state, trigger)
+        spec = step.spec
+        payload = self._payload(tx, state, trigger, step.accepted, step.required, spec, kwargs)
+        context = tx.context
+        reasons = [
+            (guard.name, reason)
+            for guard in spec.guards
+            if (reason := guard.check(context, payload)) is not None
+        ]
+        if reasons:
+            because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
+            raise GuardRejected(
+                f"Cannot {trigger} transaction {tx.id!r} in state {state!r}: {because}.",
+                trigger=trigger,
+                state=state,
+                reasons=reasons,
+            )
+        new_context = context if spec.effect is None else spec.effect(context, payload)
+        now = tx.clock()
+        events = self._events(tx.id, tx.version + 1, trigger, spec.emits, new_context, payload, now)
+        try:
+            step.fire(tx)  # the shared machine sets tx._state
+        except MachineError as error:  # pragma: no cover - the table above mirrors the machine
+            raise self._not_allowed(tx, state, trigger) from error
+        return new_context, events
+
+    def start(
+        self, tx_id: str, kwargs: Mapping[str, Any], now: datetime
+    ) -> tuple[Any, list[Event]]:
+        """Return the first context and the version-0 events of a new transaction."""
+        spec = self.definition.start
+        accepted, required = self._start_fields
+        subject = f"Cannot start {self.definition.name} transaction {tx_id!r}"
+        payload = self._build(subject, accepted, required, spec, kwargs)
+        reasons = [
+            (guard.name, reason)
+            for guard in spec.guards
+            if (reason := guard.check(None, payload)) is not None
+        ]
+        if reasons:
+            because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
+            raise GuardRejected(
+                f"{subject}: {because}.", trigger=spec.trigger, state="", reasons=reasons
+            )
+        context = payload if spec.effect is None else spec.effect(None, payload)
+        return context, self._events(tx_id, 0, spec.trigger, spec.emits, context, payload, now)
+
+    def replay(self, events: Sequence[Event]) -> tuple[str, str, int, Any]:
+        """Fold ``events`` into ``(tx_id, state, version, context)``, checking their order."""
+        if not events:
+            raise InvalidPayload("Cannot replay an empty event list: a transaction has events.")
+        definition = self.definition
+        tx_id = events[0].tx_id
+        state = definition.initial
+        context: Any = None
+        version = -1
+        index = 0
+        while index < len(events):
+            first = events[index]
+            version += 1
+            if first.tx_id != tx_id or first.version != version or first.seq != 0:
+                raise InvalidPayload(
+                    f"Cannot replay transaction {tx_id!r}: expected the first event of version "
+                    f"{version}, got {first.event_id!r} ({first.name!r})."
+                )
+            seq = 0
+            index += 1
+            while index < len(events) and events[index].version == version:
+                seq += 1
+                if events[index].seq != seq or events[index].tx_id != tx_id:
+                    raise InvalidPayload(
+                        f"Cannot replay transaction {tx_id!r}: event "
+                        f"{events[index].event_id!r} is out of order."
+                    )
+                index += 1
+            if version == 0:
+                spec = definition.start
+                if first.trigger != spec.trigger:
+                    raise InvalidPayload(
+                        f"Cannot replay transaction {tx_id!r}: it does not begin with "
+                        f"{spec.trigger!r} but with {first.trigger!r}."
+                    )
+                accepted = self._start_fields[0]
+            else:
+                step = self._steps.get((state, first.trigger))
+                if step is None:
+                    raise InvalidPayload(
+                        f"Cannot replay transaction {tx_id!r}: version {version} fires "
+                        f"{first.trigger!r}, which the {definition.name} flow does not allow "
+                        f"from state {state!r}."
+                    )
+                spec, accepted = step.spec, step.accepted
+            payload = self._recorded_payload(spec, accepted, first)
+            if spec.effect is not None:
+                context = spec.effect(context, payload)
+            elif version == 0:
+                context = payload
+            state = spec.dest
+        return tx_id, state, version, context
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _recorded_payload(spec: Transition, accepted: frozenset[str], event: Event) -> Any:
+        if spec.payload is None:
+            return None
+        fields = {key: value for key, value in event.data.items() if key in accepted}
+        try:
+            return structure(fields, spec.payload)
+        except Exception as error:
+            raise InvalidPayload(
+                f"Cannot replay transaction {event.tx_id!r}: event {event.event_id!r} does not "
+                f"hold a valid {spec.payload.__name__} ({error})."
+            ) from None
+
+    def _not_allowed(self, tx: Transaction[Any], state: str, trigger: str) -> TransitionNotAllowed:
+        allowed = self._allowed[state]
+        allowed_text = ", ".join(allowed) if allowed else "none, the transaction is finished"
+        if trigger not in self._triggers:
+            return TransitionNotAllowed(
+                f"Cannot fire {trigger!r} on transaction {tx.id!r} in state {state!r}: the "
+                f"{self.definition.name} flow has no such trigger; allowed: {allowed_text}.",
+                trigger=trigger,
+                state=state,
+                allowed=allowed,
+            )
+        why = self.definition.refusals.get(trigger, {}).get(
+            state, f"{trigger} is not a step from here"
+        )
+        return TransitionNotAllowed(
+            f"Cannot {trigger} transaction {tx.id!r} in state {state!r}: {why}; "
+            f"allowed: {allowed_text}.",
+            trigger=trigger,
+            state=state,
+            allowed=allowed,
+        )
+
+    def _payload(
+        self,
+        tx: Transaction[Any],
+        state: str,
+        trigger: str,
+        accepted: frozenset[str],
+        required: tuple[str, ...],
+        spec: Transition,
+        kwargs: Mapping[str, Any],
+    ) -> Any:
+        subject = f"Cannot {trigger} transaction {tx.id!r} in state {state!r}"
+        return self._build(subject, accepted, required, spec, kwargs)
+
+    @staticmethod
+    def _build(
+        subject: str,
+        accepted: frozenset[str],
+        required: tuple[str, ...],
+        spec: Transition,
+        kwargs: Mapping[str, Any],
+    ) -> Any:
+        unknown = [key for key in kwargs if key not in accepted]
+        if unknown:
+            fields = ", ".join(sorted(accepted)) if accepted else "no payload"
+            raise InvalidPayload(f"{subject}: unknown field {unknown[0]!r}; accepted: {fields}.")
+        missing = [key for key in required if key not in kwargs]
+        if missing:
+            raise InvalidPayload(f"{subject}: missing field {missing[0]!r}.")
+        if spec.payload is None:
+            return None
+        card = find_card_number(kwargs)
+        if card is not None:
+            raise InvalidPayload(
+                f"{subject}: {card} looks like a full card number; pass a token or the "
+                "last four digits instead."
+            )
+        try:
+            return spec.payload(**kwargs)
+        except (TypeError, ValueError) as error:
+            raise InvalidPayload(f"{subject}: {error}.") from None
+
+    @staticmethod
+    def _events(
+        tx_id: str,
+        version: int,
+        trigger: str,
+        emits: Iterable[Emit],
+        context: Any,
+        payload: Any,
+        now: datetime,
+    ) -> list[Event]:
+        events: list[Event] = []
+        for emit in emits:
+            if emit.when is not None and not emit.when(context, payload):
+                continue
+            data: Mapping[str, Any]
+            if events:  # a later event: derived data only
+                data = {} if emit.data is None else emit.data(context, payload)
+            else:  # the first event records the payload (which wins over derived keys)
+                data = {} if payload is None else unstructure(payload)
+                if emit.data is not None:
+                    data = {**emit.data(context, payload), **data}
+            events.append(
+                Event(tx_id, version, len(events), trigger, emit.stream, emit.name, data, now)
+            )
+        return events

@@ -1,0 +1,88 @@
+"""Events and the four streams (四流) they are recorded in."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, final
+
+import attrs
+
+from ._codec import structure, unstructure
+
+__all__ = ["Clock", "Event", "Stream", "utc_now"]
+
+Clock = Callable[[], datetime]
+"""A function returning the current time as an aware ``datetime``."""
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC: the default clock."""
+    return datetime.now(timezone.utc)
+
+
+class Stream(enum.Enum):
+    """The four flows of e-commerce from the seeds: 信息流, 商流, 资金流, 物流."""
+
+    INFORMATION = "information"
+    COMMERCE = "commerce"
+    MONEY = "money"
+    LOGISTICS = "logistics"
+
+    @property
+    def zh(self) -> str:
+        """The Chinese name of the stream, e.g. ``资金流`` for MONEY."""
+        return _ZH[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_ZH = {
+    Stream.INFORMATION: "信息流",
+    Stream.COMMERCE: "商流",
+    Stream.MONEY: "资金流",
+    Stream.LOGISTICS: "物流",
+}
+
+
+@final
+@attrs.frozen
+class Event:
+    """Something that happened to a transaction, recorded in one of the four streams.
+
+    ``version`` is the number of the transition that emitted the event (``0`` for
+    the events recorded when the transaction started); the events of one
+    transition share it and are ordered by ``seq``. ``trigger`` names the
+    transition. ``data`` is JSON-safe.
+    """
+
+    tx_id: str
+    version: int
+    seq: int
+    trigger: str
+    stream: Stream
+    name: str
+    data: Mapping[str, Any]
+    occurred_at: datetime
+
+    @property
+    def event_id(self) -> str:
+        """A stable, unique id: ``"<tx_id>:<version>:<seq>"``."""
+        return f"{self.tx_id}:{self.version}:{self.seq}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the event as a JSON-safe dict."""
+        data: dict[str, Any] = unstructure(self)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Event:
+        """Rebuild an event from :meth:`to_json`'s output."""
+        return structure(data, cls)
+
+    def dumps(self) -> str:
+        """Return the event as a JSON string."""
+        return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,114 @@
+"""Validated attrs fields for payloads and contexts.
+
+Each helper returns an ``attrs.field`` whose converter or validator raises
+:class:`InvalidPayload` with a message naming the field and the bad value.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import attrs
+
+from ._errors import InvalidPayload
+from ._money import Money, to_decimal
+
+__all__ = [
+    "choice",
+    "decimal",
+    "money",
+    "optional_money",
+    "optional_text",
+    "positive_int",
+    "text",
+]
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def _text_validator(max_length: int) -> Any:
+    def check(_: object, field: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidPayload(f"{field.name} must be a non-empty string (got {value!r})")
+        if len(value) > max_length:
+            raise InvalidPayload(
+                f"{field.name} is {len(value)} characters long; at most {max_length} allowed"
+            )
+
+    return check
+
+
+def text(*, max_length: int = 1000) -> Any:
+    """Return a field for a required, non-empty string of at most ``max_length`` characters."""
+    return attrs.field(validator=_text_validator(max_length))
+
+
+def optional_text(*, max_length: int = 1000) -> Any:
+    """Return a field for an optional string (default ``None``) of at most ``max_length`` chars."""
+    return attrs.field(
+        default=None, validator=attrs.validators.optional(_text_validator(max_length))
+    )
+
+
+def _positive_int(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidPayload(f"{field.name} must be a positive integer (got {value!r})")
+
+
+def positive_int() -> Any:
+    """Return a field for a required ``int`` greater than zero (bools refused)."""
+    return attrs.field(validator=_positive_int)
+
+
+def decimal(*, minimum: Decimal | None = Decimal(0)) -> Any:
+    """Return a field for an exact number: ``Decimal``, ``int`` or decimal ``str``, not float."""
+
+    def convert(value: object, field: attrs.Attribute[Any]) -> Decimal:
+        result = to_decimal(value, field.name)
+        if minimum is not None and result < minimum:
+            raise InvalidPayload(f"{field.name} must be at least {minimum} (got {value!r})")
+        return result
+
+    return attrs.field(converter=attrs.Converter(convert, takes_field=True))
+
+
+def _money_converter(minimum: Decimal | None, optional: bool) -> Any:
+    def convert(value: object, field: attrs.Attribute[Any]) -> Money | None:
+        if value is None and optional:
+            return None
+        if not isinstance(value, Money):
+            raise InvalidPayload(
+                f"{field.name} must be Money, e.g. Money('19.90', 'CNY') (got {value!r})"
+            )
+        if minimum is not None and value.amount < minimum:
+            raise InvalidPayload(f"{field.name} must be at least {minimum} (got {value})")
+        return value
+
+    return attrs.Converter(convert, takes_field=True)
+
+
+def money(*, minimum: Decimal | None = Decimal(0)) -> Any:
+    """Return a field for a required :class:`Money` of at least ``minimum``."""
+    return attrs.field(converter=_money_converter(minimum, optional=False))
+
+
+def optional_money(*, minimum: Decimal | None = Decimal(0)) -> Any:
+    """Return a field for a :class:`Money` of at least ``minimum``, or ``None`` (the default)."""
+    return attrs.field(default=None, converter=_money_converter(minimum, optional=True))
+
+
+def choice(kind: type[E]) -> Any:
+    """Return a field for a member of the enum ``kind``, given as a member or its value."""
+
+    def convert(value: object, field: attrs.Attribute[Any]) -> E:
+        if isinstance(value, kind):
+            return value
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(repr(member.value) for member in kind)
+            raise InvalidPayload(f"{field.name} {value!r} is not one of {allowed}") from None
+
+    return attrs.field(converter=attrs.Converter(convert, takes_field=True))

@@ -1,0 +1,628 @@
+"""direct-sale — 网络商品直销: the six-step B2C direct sale of seed sections 『壹』『贰』.
+
+1. the consumer browses the merchant's pages (查看企业和商家的网页) → ``browsing``;
+2. fills the shopping form: name, address, goods, quantity, specification, price →
+   ``order_filled``;
+3. chooses a payment method: credit card, electronic money, electronic cheque, debit card
+   (信用卡、电子货币、电子支票、借记卡), or cash on delivery (货到付款, 『柒』) →
+   ``payment_method_chosen``;
+4. the merchant's customer server checks with the payer's server whether the remittance is
+   approved → ``payment_authorized``, or ``payment_declined`` (choose again, or cancel);
+5. once payment is confirmed, the sales department is told to deliver to the door →
+   ``shipping`` → ``delivered`` (cash on delivery ships unpaid and collects at the door);
+6. the consumer's bank passes the payment to the card company, which bills the consumer →
+   ``settled``.
+
+Cancelling is possible until dispatch, voiding any authorization. This module holds
+definitions only: payloads, the context, guards, the flow and its typed transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from decimal import Decimal
+from typing import Any, final
+
+import attrs
+
+from .._definition import Emit, FlowDefinition, Guard, Label, State, Transition
+from .._errors import InvalidPayload
+from .._events import Event, Stream
+from .._fields import choice, decimal, money, optional_money, optional_text, positive_int, text
+from .._flow import Flow
+from .._money import Money
+from .._transaction import Transaction
+
+__all__ = [
+    "FLOW",
+    "Authorization",
+    "Browse",
+    "Cancellation",
+    "Decline",
+    "Delivery",
+    "DirectSale",
+    "DirectSaleContext",
+    "Dispatch",
+    "OrderForm",
+    "PaymentChoice",
+    "PaymentMethod",
+    "Settlement",
+]
+
+
+class PaymentMethod(enum.Enum):
+    """The payment methods of step 3 (and cash on delivery from 『柒』)."""
+
+    CREDIT_CARD = "credit_card"
+    ELECTRONIC_MONEY = "electronic_money"
+    ELECTRONIC_CHEQUE = "electronic_cheque"
+    DEBIT_CARD = "debit_card"
+    CASH_ON_DELIVERY = "cash_on_delivery"
+
+    @property
+    def label(self) -> Label:
+        """The method's English and Chinese name."""
+        return _METHOD_LABELS[self]
+
+    @property
+    def biller(self) -> str:
+        """Who bills the consumer at settlement (step 6)."""
+        return _BILLERS[self]
+
+
+_METHOD_LABELS = {
+    PaymentMethod.CREDIT_CARD: Label("credit card", "信用卡"),
+    PaymentMethod.ELECTRONIC_MONEY: Label("electronic money", "电子货币"),
+    PaymentMethod.ELECTRONIC_CHEQUE: Label("electronic cheque", "电子支票"),
+    PaymentMethod.DEBIT_CARD: Label("debit card", "借记卡"),
+    PaymentMethod.CASH_ON_DELIVERY: Label("cash on delivery", "货到付款"),
+}
+_BILLERS = {
+    PaymentMethod.CREDIT_CARD: "card company",
+    PaymentMethod.ELECTRONIC_MONEY: "electronic money issuer",
+    PaymentMethod.ELECTRONIC_CHEQUE: "consumer's bank",
+    PaymentMethod.DEBIT_CARD: "consumer's bank",
+    PaymentMethod.CASH_ON_DELIVERY: "merchant",
+}
+
+_LAST4 = re.compile(r"\d{4}\Z")
+
+
+def _last4(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (not isinstance(value, str) or not _LAST4.match(value)):
+        raise InvalidPayload(f"{field.name} must be exactly four digits (got {value!r})")
+
+
+# -- payloads (one per trigger) -----------------------------------------------------------
+
+
+@final
+@attrs.frozen
+class Browse:
+    """Step 1: the consumer opens the merchant's pages."""
+
+    merchant: str = text(max_length=200)
+    page: str | None = optional_text(max_length=2000)
+
+
+@final
+@attrs.frozen
+class OrderForm:
+    """Step 2: the shopping form (姓名、地址、商品名称、数量、规格、价格)."""
+
+    customer_name: str = text(max_length=200)
+    address: str = text(max_length=500)
+    goods_name: str = text(max_length=200)
+    quantity: int = positive_int()
+    specification: str = text(max_length=500)
+    unit_price: Decimal = decimal()
+    currency: str = attrs.field(default="CNY")
+
+    def __attrs_post_init__(self) -> None:
+        Money(self.unit_price, self.currency)  # the currency and its decimals must fit
+
+    @property
+    def price(self) -> Money:
+        """The unit price as :class:`Money`."""
+        return Money(self.unit_price, self.currency)
+
+    @property
+    def total(self) -> Money:
+        """Quantity times unit price."""
+        return self.price * self.quantity
+
+
+@final
+@attrs.frozen
+class PaymentChoice:
+    """Step 3: the payment method; a card is named by token or last four digits only."""
+
+    method: PaymentMethod = choice(PaymentMethod)
+    card_last4: str | None = attrs.field(default=None, validator=_last4)
+    token: str | None = optional_text(max_length=200)
+
+
+@final
+@attrs.frozen
+class Authorization:
+    """Step 4, approved: the payer's server approved ``amount`` under ``reference``."""
+
+    amount: Money = money()
+    reference: str = text(max_length=200)
+
+
+@final
+@attrs.frozen
+class Decline:
+    """Step 4, declined: the payer's server refused, for ``reason``."""
+
+    reason: str = text(max_length=500)
+
+
+@final
+@attrs.frozen
+class Dispatch:
+    """Step 5: the sales department is told to deliver to the door."""
+
+    carrier: str | None = optional_text(max_length=200)
+    tracking_ref: str | None = optional_text(max_length=200)
+
+
+@final
+@attrs.frozen
+class Delivery:
+    """Step 5, done: the goods reached the door; cash on delivery collects ``collected``."""
+
+    received_by: str | None = optional_text(max_length=200)
+    collected: Money | None = optional_money()
+
+
+@final
+@attrs.frozen
+class Settlement:
+    """Step 6: the consumer's bank pays, and the consumer is billed on ``statement_ref``."""
+
+    statement_ref: str = text(max_length=200)
+
+
+@final
+@attrs.frozen
+class Cancellation:
+    """Cancel before dispatch, for ``reason``."""
+
+    reason: str = text(max_length=500)
+
+
+# -- context ------------------------------------------------------------------------------
+
+
+@final
+@attrs.frozen
+class DirectSaleContext:
+    """What a direct sale has gathered: each step's payload, once it happened."""
+
+    merchant: str
+    page: str | None = None
+    order: OrderForm | None = None
+    payment: PaymentChoice | None = None
+    authorization: Authorization | None = None
+    declines: tuple[Decline, ...] = ()
+    dispatch: Dispatch | None = None
+    delivery: Delivery | None = None
+    settlement: Settlement | None = None
+    cancellation: Cancellation | None = None
+
+    @property
+    def total(self) -> Money | None:
+        """The order total, once the form is filled."""
+        return None if self.order is None else self.order.total
+
+    @property
+    def cash_on_delivery(self) -> bool:
+        """Whether the chosen method is cash on delivery."""
+        return self.payment is not None and self.payment.method is PaymentMethod.CASH_ON_DELIVERY
+
+
+def _total(context: DirectSaleContext) -> Money:
+    assert context.order is not None  # every caller runs after step 2
+    return context.order.total
+
+
+# -- guards -------------------------------------------------------------------------------
+
+
+def _requires_cash_on_delivery(context: DirectSaleContext, _: object) -> str | None:
+    if context.cash_on_delivery:
+        return None
+    return "payment not authorized yet; only cash on delivery ships unpaid"
+
+
+def _rejects_cash_on_delivery(context: DirectSaleContext, _: object) -> str | None:
+    if context.cash_on_delivery:
+        return "cash on delivery needs no authorization; dispatch and collect at the door"
+    return None
+
+
+def _amount_matches_total(context: DirectSaleContext, payload: Authorization) -> str | None:
+    total = _total(context)
+    if payload.amount != total:
+        return f"the approved amount {payload.amount} differs from the order total {total}"
+    return None
+
+
+def _collection_matches(context: DirectSaleContext, payload: Delivery) -> str | None:
+    total = _total(context)
+    if context.cash_on_delivery:
+        if payload.collected != total:
+            got = "nothing" if payload.collected is None else str(payload.collected)
+            return f"cash on delivery must collect the order total {total}, not {got}"
+    elif payload.collected is not None:
+        return (
+            "payment was already authorized; nothing is collected at the door "
+            f"(got {payload.collected})"
+        )
+    return None
+
+
+CASH_ON_DELIVERY = Guard(
+    "cash_on_delivery",
+    _requires_cash_on_delivery,
+    Label("cash on delivery", "货到付款"),
+    uses_payload=False,
+)
+NOT_CASH_ON_DELIVERY = Guard(
+    "not_cash_on_delivery",
+    _rejects_cash_on_delivery,
+    Label("not cash on delivery", "非货到付款"),
+    uses_payload=False,
+)
+AMOUNT_MATCHES_TOTAL = Guard(
+    "amount_matches_total", _amount_matches_total, Label("amount = total", "金额等于订单总额")
+)
+COLLECTION_MATCHES = Guard(
+    "collection_matches", _collection_matches, Label("COD collects total", "货到付款收足总额")
+)
+
+
+# -- effects and event data ---------------------------------------------------------------
+
+
+def _order_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    total = _total(context)
+    assert context.order is not None
+    return {
+        "merchant": context.merchant,
+        "goods_name": context.order.goods_name,
+        "quantity": context.order.quantity,
+        "total": total.to_json(),
+    }
+
+
+def _method_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    return {"total": _total(context).to_json()}
+
+
+def _notice(to: str, about: str) -> Any:
+    def data(context: DirectSaleContext, payload: Any) -> dict[str, Any]:
+        return {"to": to, "about": about, "merchant": context.merchant}
+
+    return data
+
+
+def _dispatch_data(context: DirectSaleContext, payload: Dispatch) -> dict[str, Any]:
+    assert context.order is not None
+    return {
+        "address": context.order.address,
+        "goods_name": context.order.goods_name,
+        "quantity": context.order.quantity,
+        "carrier": payload.carrier,
+        "tracking_ref": payload.tracking_ref,
+        "cash_on_delivery": context.cash_on_delivery,
+    }
+
+
+def _ownership_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    assert context.order is not None
+    return {
+        "goods_name": context.order.goods_name,
+        "quantity": context.order.quantity,
+        "from": context.merchant,
+        "to": context.order.customer_name,
+    }
+
+
+def _collected_data(context: DirectSaleContext, payload: Delivery) -> dict[str, Any]:
+    assert payload.collected is not None
+    return {"amount": payload.collected.to_json(), "from": "consumer", "to": context.merchant}
+
+
+def _settlement_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    assert context.payment is not None
+    return {
+        "amount": _total(context).to_json(),
+        "method": context.payment.method.value,
+        "from": "consumer's bank" if not context.cash_on_delivery else "courier",
+        "to": context.payment.method.biller,
+        "merchant": context.merchant,
+    }
+
+
+def _statement_data(context: DirectSaleContext, payload: Settlement) -> dict[str, Any]:
+    assert context.payment is not None
+    return {
+        "issuer": context.payment.method.biller,
+        "to": "consumer",
+        "amount": _total(context).to_json(),
+        "statement_ref": payload.statement_ref,
+    }
+
+
+def _void_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    assert context.authorization is not None
+    return {
+        "amount": context.authorization.amount.to_json(),
+        "reference": context.authorization.reference,
+    }
+
+
+def _was_authorized(context: DirectSaleContext, _: object) -> bool:
+    return context.authorization is not None
+
+
+def _is_cod(context: DirectSaleContext, _: object) -> bool:
+    return context.cash_on_delivery
+
+
+# -- the definition -----------------------------------------------------------------------
+
+_BEFORE_DISPATCH = (
+    "order_filled",
+    "payment_method_chosen",
+    "payment_declined",
+    "payment_authorized",
+)
+
+DEFINITION = FlowDefinition(
+    name="direct-sale",
+    title=Label("Direct sale of goods online", "网络商品直销"),
+    source="『壹』『贰』",
+    context_type=DirectSaleContext,
+    states=[
+        State("browsing", Label("browsing the merchant's pages", "查看商家网页")),
+        State("order_filled", Label("order form filled", "已填写购物信息")),
+        State("payment_method_chosen", Label("payment method chosen", "已选择支付方式")),
+        State("payment_declined", Label("payment declined", "付款未获认可")),
+        State("payment_authorized", Label("payment authorized", "付款已认可")),
+        State("shipping", Label("shipping to the door", "送货上门中")),
+        State("delivered", Label("delivered", "已送达")),
+        State("settled", Label("settled and billed", "已结算并开出收费单"), terminal=True),
+        State("cancelled", Label("cancelled", "已取消"), terminal=True),
+    ],
+    start=Transition(
+        "browse",
+        (),
+        "browsing",
+        Label("browse", "浏览网页"),
+        step="(1)",
+        payload=Browse,
+        effect=lambda _, p: DirectSaleContext(merchant=p.merchant, page=p.page),
+        emits=[Emit(Stream.INFORMATION, "merchant_pages_viewed")],
+    ),
+    transitions=[
+        Transition(
+            "fill_order",
+            "browsing",
+            "order_filled",
+            Label("fill order", "填写购物单"),
+            step="(2)",
+            payload=OrderForm,
+            effect=lambda c, p: attrs.evolve(c, order=p),
+            emits=[
+                Emit(Stream.INFORMATION, "order_form_submitted"),
+                Emit(Stream.COMMERCE, "order_placed", _order_data),
+            ],
+        ),
+        Transition(
+            "choose_payment",
+            ("order_filled", "payment_declined"),
+            "payment_method_chosen",
+            Label("choose payment", "选择支付方式"),
+            step="(3)",
+            payload=PaymentChoice,
+            effect=lambda c, p: attrs.evolve(c, payment=p),
+            emits=[Emit(Stream.INFORMATION, "payment_method_chosen", _method_data)],
+        ),
+        Transition(
+            "approve_payment",
+            "payment_method_chosen",
+            "payment_authorized",
+            Label("payer's server approves", "支付方服务器认可"),
+            step="(4)",
+            payload=Authorization,
+            guards=[NOT_CASH_ON_DELIVERY, AMOUNT_MATCHES_TOTAL],
+            effect=lambda c, p: attrs.evolve(c, authorization=p),
+            emits=[
+                Emit(Stream.MONEY, "payment_authorized"),
+                Emit(
+                    Stream.INFORMATION,
+                    "merchant_notified",
+                    _notice("merchant", "payment authorized"),
+                ),
+            ],
+        ),
+        Transition(
+            "decline_payment",
+            "payment_method_chosen",
+            "payment_declined",
+            Label("payer's server declines", "支付方服务器拒绝"),
+            step="(4)",
+            payload=Decline,
+            guards=[NOT_CASH_ON_DELIVERY],
+            effect=lambda c, p: attrs.evolve(c, declines=(*c.declines, p)),
+            emits=[
+                Emit(Stream.MONEY, "payment_declined"),
+                Emit(Stream.INFORMATION, "buyer_notified", _notice("consumer", "payment declined")),
+            ],
+        ),
+        Transition(
+            "dispatch",
+            "payment_authorized",
+            "shipping",
+            Label("tell sales to deliver", "通知销售部门送货"),
+            step="(5)",
+            payload=Dispatch,
+            effect=lambda c, p: attrs.evolve(c, dispatch=p),
+            emits=[
+                Emit(Stream.INFORMATION, "sales_department_notified"),
+                Emit(Stream.LOGISTICS, "dispatched", _dispatch_data),
+            ],
+        ),
+        Transition(
+            "dispatch",
+            "payment_method_chosen",
+            "shipping",
+            Label("tell sales to deliver", "通知销售部门送货"),
+            step="(5) 『柒』",
+            payload=Dispatch,
+            guards=[CASH_ON_DELIVERY],
+            effect=lambda c, p: attrs.evolve(c, dispatch=p),
+            emits=[
+                Emit(Stream.INFORMATION, "sales_department_notified"),
+                Emit(Stream.LOGISTICS, "dispatched", _dispatch_data),
+            ],
+        ),
+        Transition(
+            "deliver",
+            "shipping",
+            "delivered",
+            Label("deliver to the door", "送货上门"),
+            step="(5)",
+            payload=Delivery,
+            guards=[COLLECTION_MATCHES],
+            effect=lambda c, p: attrs.evolve(c, delivery=p),
+            emits=[
+                Emit(Stream.LOGISTICS, "delivered"),
+                Emit(Stream.COMMERCE, "ownership_transferred", _ownership_data),
+                Emit(Stream.MONEY, "cash_collected", _collected_data, when=_is_cod),
+            ],
+        ),
+        Transition(
+            "settle",
+            "delivered",
+            "settled",
+            Label("settle and bill", "结算并开收费单"),
+            step="(6)",
+            payload=Settlement,
+            effect=lambda c, p: attrs.evolve(c, settlement=p),
+            emits=[
+                Emit(Stream.MONEY, "payment_settled", _settlement_data),
+                Emit(Stream.INFORMATION, "statement_issued", _statement_data),
+            ],
+        ),
+        Transition(
+            "cancel",
+            _BEFORE_DISPATCH,
+            "cancelled",
+            Label("cancel", "取消订单"),
+            step="before (5)",
+            payload=Cancellation,
+            effect=lambda c, p: attrs.evolve(c, cancellation=p),
+            emits=[
+                Emit(Stream.COMMERCE, "order_cancelled"),
+                Emit(Stream.MONEY, "authorization_voided", _void_data, when=_was_authorized),
+            ],
+        ),
+    ],
+    refusals={
+        "dispatch": {
+            "browsing": "payment not authorized yet",
+            "order_filled": "payment not authorized yet",
+            "payment_declined": "payment not authorized yet",
+            "delivered": "the goods were already dispatched",
+            "shipping": "the goods were already dispatched",
+            "settled": "the goods were already dispatched",
+            "cancelled": "the order was cancelled",
+        },
+        "settle": dict.fromkeys(
+            ("browsing", *_BEFORE_DISPATCH, "shipping"), "the goods are not delivered yet"
+        ),
+        "cancel": {
+            "shipping": "the goods were already dispatched",
+            "delivered": "the goods were already dispatched",
+            "settled": "the goods were already dispatched",
+        },
+    },
+)
+
+
+@final
+class DirectSale(Transaction[DirectSaleContext]):
+    """A direct-sale transaction with one typed method per trigger."""
+
+    __slots__ = ()
+
+    def fill_order(
+        self,
+        *,
+        customer_name: str,
+        address: str,
+        goods_name: str,
+        quantity: int,
+        specification: str,
+        unit_price: Any,
+        currency: str = "CNY",
+    ) -> tuple[Event, ...]:
+        """Step 2: submit the shopping form."""
+        return self.fire(
+            "fill_order",
+            customer_name=customer_name,
+            address=address,
+            goods_name=goods_name,
+            quantity=quantity,
+            specification=specification,
+            unit_price=unit_price,
+            currency=currency,
+        )
+
+    def choose_payment(
+        self,
+        method: PaymentMethod | str,
+        *,
+        card_last4: str | None = None,
+        token: str | None = None,
+    ) -> tuple[Event, ...]:
+        """Step 3: choose how to pay (after a decline, choose again)."""
+        return self.fire("choose_payment", method=method, card_last4=card_last4, token=token)
+
+    def approve_payment(self, *, amount: Money, reference: str) -> tuple[Event, ...]:
+        """Step 4: the payer's server approved ``amount``."""
+        return self.fire("approve_payment", amount=amount, reference=reference)
+
+    def decline_payment(self, *, reason: str) -> tuple[Event, ...]:
+        """Step 4: the payer's server declined."""
+        return self.fire("decline_payment", reason=reason)
+
+    def dispatch(
+        self, *, carrier: str | None = None, tracking_ref: str | None = None
+    ) -> tuple[Event, ...]:
+        """Step 5: tell the sales department to deliver to the door."""
+        return self.fire("dispatch", carrier=carrier, tracking_ref=tracking_ref)
+
+    def deliver(
+        self, *, received_by: str | None = None, collected: Money | None = None
+    ) -> tuple[Event, ...]:
+        """Step 5: the goods reached the door (cash on delivery: ``collected`` is paid)."""
+        return self.fire("deliver", received_by=received_by, collected=collected)
+
+    def settle(self, *, statement_ref: str) -> tuple[Event, ...]:
+        """Step 6: the bank pays and the consumer is billed."""
+        return self.fire("settle", statement_ref=statement_ref)
+
+    def cancel(self, *, reason: str) -> tuple[Event, ...]:
+        """Cancel before dispatch; an authorization is voided."""
+        return self.fire("cancel", reason=reason)
+
+
+FLOW: Flow[DirectSale] = Flow(DEFINITION, DirectSale)
+"""The direct-sale flow."""
