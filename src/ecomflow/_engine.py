@@ -38,17 +38,24 @@ class _Step:
     spec: Transition
     fire: Callable[[Any], bool]
     accepted: frozenset[str]
-    required: tuple[str, ...]
+    required: frozenset[str]
     context_guards: tuple[Any, ...]
 
 
-def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], tuple[str, ...]]:
+def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], frozenset[str]]:
     if payload is None:
-        return frozenset(), ()
+        return frozenset(), frozenset()
     fields = attrs.fields(payload)
     accepted = frozenset(field.alias for field in fields)
-    required = tuple(field.alias for field in fields if field.default is attrs.NOTHING)
+    required = frozenset(field.alias for field in fields if field.default is attrs.NOTHING)
     return accepted, required
+
+
+def _subject(subject: str | tuple[str, str, str]) -> str:
+    if isinstance(subject, str):
+        return subject
+    trigger, tx_id, state = subject
+    return f"Cannot {trigger} transaction {tx_id!r} in state {state!r}"
 
 
 class Engine:
@@ -121,7 +128,7 @@ class Engine:
         if step is None:
             raise self._not_allowed(tx, state, trigger)
         spec = step.spec
-        payload = self._payload(tx, state, trigger, step.accepted, step.required, spec, kwargs)
+        payload = self._build((trigger, tx.id, state), step.accepted, step.required, spec, kwargs)
         context = tx.context
         reasons = [
             (guard.name, reason)
@@ -256,46 +263,35 @@ class Engine:
             allowed=allowed,
         )
 
-    def _payload(
-        self,
-        tx: Transaction[Any],
-        state: str,
-        trigger: str,
-        accepted: frozenset[str],
-        required: tuple[str, ...],
-        spec: Transition,
-        kwargs: Mapping[str, Any],
-    ) -> Any:
-        subject = f"Cannot {trigger} transaction {tx.id!r} in state {state!r}"
-        return self._build(subject, accepted, required, spec, kwargs)
-
     @staticmethod
     def _build(
-        subject: str,
+        subject: str | tuple[str, str, str],
         accepted: frozenset[str],
-        required: tuple[str, ...],
+        required: frozenset[str],
         spec: Transition,
         kwargs: Mapping[str, Any],
     ) -> Any:
-        unknown = [key for key in kwargs if key not in accepted]
-        if unknown:
-            fields = ", ".join(sorted(accepted)) if accepted else "no payload"
-            raise InvalidPayload(f"{subject}: unknown field {unknown[0]!r}; accepted: {fields}.")
-        missing = [key for key in required if key not in kwargs]
-        if missing:
-            raise InvalidPayload(f"{subject}: missing field {missing[0]!r}.")
+        """Validate ``kwargs`` and build the payload; ``subject`` names the call in errors."""
+        if not accepted.issuperset(kwargs) or not required.issubset(kwargs):
+            unknown = sorted(set(kwargs) - accepted)
+            if unknown:
+                fields = ", ".join(sorted(accepted)) if accepted else "no payload"
+                problem = f"unknown field {unknown[0]!r}; accepted: {fields}"
+            else:
+                problem = f"missing field {sorted(required - set(kwargs))[0]!r}"
+            raise InvalidPayload(f"{_subject(subject)}: {problem}.")
         if spec.payload is None:
             return None
         card = find_card_number(kwargs)
         if card is not None:
             raise InvalidPayload(
-                f"{subject}: {card} looks like a full card number; pass a token or the "
-                "last four digits instead."
+                f"{_subject(subject)}: {card} looks like a full card number; pass a token or "
+                "the last four digits instead."
             )
         try:
             return spec.payload(**kwargs)
         except (TypeError, ValueError) as error:
-            raise InvalidPayload(f"{subject}: {error}.") from None
+            raise InvalidPayload(f"{_subject(subject)}: {error}.") from None
 
     @staticmethod
     def _events(

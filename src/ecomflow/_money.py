@@ -82,8 +82,18 @@ def _to_currency(value: object) -> str:
     return value
 
 
+_EXPONENTS: dict[str, Decimal] = {}
+
+
+def _exponent(currency: str) -> Decimal:
+    exponent = _EXPONENTS.get(currency)
+    if exponent is None:
+        exponent = _EXPONENTS[currency] = Decimal(1).scaleb(-minor_units(_to_currency(currency)))
+    return exponent
+
+
 @final
-@attrs.frozen(order=False, repr=False)
+@attrs.frozen(init=False, order=False, repr=False)
 class Money:
     """An exact amount of one currency, quantised to the currency's minor unit.
 
@@ -96,18 +106,33 @@ class Money:
     currencies raise :class:`InvalidPayload`.
     """
 
-    amount: Decimal = attrs.field(converter=to_decimal)
-    currency: str = attrs.field(converter=_to_currency)
+    amount: Decimal
+    currency: str
 
-    def __attrs_post_init__(self) -> None:
-        exponent = Decimal(1).scaleb(-minor_units(self.currency))
-        quantised = self.amount.quantize(exponent)
-        if quantised != self.amount:
+    def __init__(self, amount: Decimal | int | str, currency: str) -> None:
+        exponent = (
+            _exponent(currency) if type(currency) is str else _exponent(_to_currency(currency))
+        )
+        value = amount if type(amount) is Decimal else to_decimal(amount)
+        try:
+            quantised = value.quantize(exponent)
+        except InvalidOperation:  # too many digits, or not finite
+            raise InvalidPayload(f"amount {amount!r} is not a valid {currency} amount") from None
+        if quantised != value:
             raise InvalidPayload(
-                f"amount {self.amount!r} has more decimals than {self.currency} allows "
-                f"({minor_units(self.currency)})"
+                f"amount {value!r} has more decimals than {currency} allows "
+                f"({minor_units(currency)})"
             )
         object.__setattr__(self, "amount", quantised)
+        object.__setattr__(self, "currency", currency)
+
+    @classmethod
+    def _exact(cls, amount: Decimal, currency: str) -> Money:
+        """Build from an amount already quantised for ``currency`` (arithmetic results)."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", currency)
+        return money
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -125,20 +150,20 @@ class Money:
         return other
 
     def __add__(self, other: Money) -> Money:
-        return Money(self.amount + self._same(other, "add").amount, self.currency)
+        return Money._exact(self.amount + self._same(other, "add").amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        return Money(self.amount - self._same(other, "subtract").amount, self.currency)
+        return Money._exact(self.amount - self._same(other, "subtract").amount, self.currency)
 
     def __mul__(self, factor: int) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, int):
             raise InvalidPayload(f"{self} can only be multiplied by an int, not {factor!r}")
-        return Money(self.amount * factor, self.currency)
+        return Money._exact(self.amount * factor, self.currency)
 
     __rmul__ = __mul__
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._exact(-self.amount, self.currency)
 
     def __lt__(self, other: Money) -> bool:
         return self.amount < self._same(other, "compare").amount

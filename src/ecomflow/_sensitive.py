@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 __all__ = ["find_card_number", "looks_like_card_number"]
 
@@ -38,20 +38,38 @@ def looks_like_card_number(text: str) -> bool:
     return False
 
 
-def _strings(value: object, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, Mapping):
+_SCALARS = frozenset({int, bool, float, type(None)})
+
+
+def _scan(value: object, path: str) -> str | None:
+    if type(value) is str:
+        return path if len(value) >= 13 and looks_like_card_number(value) else None
+    if isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}" if path else str(key))
+            found = _scan(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            yield from _strings(item, f"{path}[{index}]")
+            found = _scan(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    elif isinstance(value, str):  # a str subclass
+        return _scan(str(value), path)
+    return None
 
 
 def find_card_number(values: Mapping[str, object]) -> str | None:
     """Return the name of the first field in ``values`` holding a card-number-like string."""
-    for path, text in _strings(values, ""):
-        if len(text) >= 13 and looks_like_card_number(text):
-            return path
+    for key, value in values.items():
+        kind = type(value)
+        if kind is str:
+            if len(value) >= 13 and looks_like_card_number(value):  # type: ignore[arg-type]
+                return key
+        elif kind in _SCALARS:
+            continue
+        elif isinstance(value, (Mapping, list, tuple, str)):
+            found = _scan(value, key)
+            if found is not None:
+                return found
     return None

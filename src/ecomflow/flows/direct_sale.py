@@ -20,8 +20,8 @@ definitions only: payloads, the context, guards, the flow and its typed transact
 from __future__ import annotations
 
 import enum
+import functools
 import re
-from decimal import Decimal
 from typing import Any, final
 
 import attrs
@@ -29,7 +29,7 @@ import attrs
 from .._definition import Emit, FlowDefinition, Guard, Label, State, Transition
 from .._errors import InvalidPayload
 from .._events import Event, Stream
-from .._fields import choice, decimal, money, optional_money, optional_text, positive_int, text
+from .._fields import choice, money, optional_money, optional_text, positive_int, replace, text
 from .._flow import Flow
 from .._money import Money
 from .._transaction import Transaction
@@ -98,7 +98,7 @@ def _last4(_: object, field: attrs.Attribute[Any], value: object) -> None:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Browse:
     """Step 1: the consumer opens the merchant's pages."""
 
@@ -107,7 +107,7 @@ class Browse:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class OrderForm:
     """Step 2: the shopping form (姓名、地址、商品名称、数量、规格、价格)."""
 
@@ -116,25 +116,16 @@ class OrderForm:
     goods_name: str = text(max_length=200)
     quantity: int = positive_int()
     specification: str = text(max_length=500)
-    unit_price: Decimal = decimal()
-    currency: str = attrs.field(default="CNY")
+    unit_price: Money = money()
 
-    def __attrs_post_init__(self) -> None:
-        Money(self.unit_price, self.currency)  # the currency and its decimals must fit
-
-    @property
-    def price(self) -> Money:
-        """The unit price as :class:`Money`."""
-        return Money(self.unit_price, self.currency)
-
-    @property
+    @functools.cached_property
     def total(self) -> Money:
         """Quantity times unit price."""
-        return self.price * self.quantity
+        return self.unit_price * self.quantity
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class PaymentChoice:
     """Step 3: the payment method; a card is named by token or last four digits only."""
 
@@ -144,7 +135,7 @@ class PaymentChoice:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Authorization:
     """Step 4, approved: the payer's server approved ``amount`` under ``reference``."""
 
@@ -153,7 +144,7 @@ class Authorization:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Decline:
     """Step 4, declined: the payer's server refused, for ``reason``."""
 
@@ -161,7 +152,7 @@ class Decline:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Dispatch:
     """Step 5: the sales department is told to deliver to the door."""
 
@@ -170,7 +161,7 @@ class Dispatch:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Delivery:
     """Step 5, done: the goods reached the door; cash on delivery collects ``collected``."""
 
@@ -179,7 +170,7 @@ class Delivery:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Settlement:
     """Step 6: the consumer's bank pays, and the consumer is billed on ``statement_ref``."""
 
@@ -187,7 +178,7 @@ class Settlement:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class Cancellation:
     """Cancel before dispatch, for ``reason``."""
 
@@ -198,7 +189,7 @@ class Cancellation:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)
 class DirectSaleContext:
     """What a direct sale has gathered: each step's payload, once it happened."""
 
@@ -417,7 +408,7 @@ DEFINITION = FlowDefinition(
             Label("fill order", "填写购物单"),
             step="(2)",
             payload=OrderForm,
-            effect=lambda c, p: attrs.evolve(c, order=p),
+            effect=lambda c, p: replace(c, order=p),
             emits=[
                 Emit(Stream.INFORMATION, "order_form_submitted"),
                 Emit(Stream.COMMERCE, "order_placed", _order_data),
@@ -430,7 +421,7 @@ DEFINITION = FlowDefinition(
             Label("choose payment", "选择支付方式"),
             step="(3)",
             payload=PaymentChoice,
-            effect=lambda c, p: attrs.evolve(c, payment=p),
+            effect=lambda c, p: replace(c, payment=p),
             emits=[Emit(Stream.INFORMATION, "payment_method_chosen", _method_data)],
         ),
         Transition(
@@ -441,7 +432,7 @@ DEFINITION = FlowDefinition(
             step="(4)",
             payload=Authorization,
             guards=[NOT_CASH_ON_DELIVERY, AMOUNT_MATCHES_TOTAL],
-            effect=lambda c, p: attrs.evolve(c, authorization=p),
+            effect=lambda c, p: replace(c, authorization=p),
             emits=[
                 Emit(Stream.MONEY, "payment_authorized"),
                 Emit(
@@ -459,7 +450,7 @@ DEFINITION = FlowDefinition(
             step="(4)",
             payload=Decline,
             guards=[NOT_CASH_ON_DELIVERY],
-            effect=lambda c, p: attrs.evolve(c, declines=(*c.declines, p)),
+            effect=lambda c, p: replace(c, declines=(*c.declines, p)),
             emits=[
                 Emit(Stream.MONEY, "payment_declined"),
                 Emit(Stream.INFORMATION, "buyer_notified", _notice("consumer", "payment declined")),
@@ -472,7 +463,7 @@ DEFINITION = FlowDefinition(
             Label("tell sales to deliver", "通知销售部门送货"),
             step="(5)",
             payload=Dispatch,
-            effect=lambda c, p: attrs.evolve(c, dispatch=p),
+            effect=lambda c, p: replace(c, dispatch=p),
             emits=[
                 Emit(Stream.INFORMATION, "sales_department_notified"),
                 Emit(Stream.LOGISTICS, "dispatched", _dispatch_data),
@@ -486,7 +477,7 @@ DEFINITION = FlowDefinition(
             step="(5) 『柒』",
             payload=Dispatch,
             guards=[CASH_ON_DELIVERY],
-            effect=lambda c, p: attrs.evolve(c, dispatch=p),
+            effect=lambda c, p: replace(c, dispatch=p),
             emits=[
                 Emit(Stream.INFORMATION, "sales_department_notified"),
                 Emit(Stream.LOGISTICS, "dispatched", _dispatch_data),
@@ -500,7 +491,7 @@ DEFINITION = FlowDefinition(
             step="(5)",
             payload=Delivery,
             guards=[COLLECTION_MATCHES],
-            effect=lambda c, p: attrs.evolve(c, delivery=p),
+            effect=lambda c, p: replace(c, delivery=p),
             emits=[
                 Emit(Stream.LOGISTICS, "delivered"),
                 Emit(Stream.COMMERCE, "ownership_transferred", _ownership_data),
@@ -514,7 +505,7 @@ DEFINITION = FlowDefinition(
             Label("settle and bill", "结算并开收费单"),
             step="(6)",
             payload=Settlement,
-            effect=lambda c, p: attrs.evolve(c, settlement=p),
+            effect=lambda c, p: replace(c, settlement=p),
             emits=[
                 Emit(Stream.MONEY, "payment_settled", _settlement_data),
                 Emit(Stream.INFORMATION, "statement_issued", _statement_data),
@@ -527,7 +518,7 @@ DEFINITION = FlowDefinition(
             Label("cancel", "取消订单"),
             step="before (5)",
             payload=Cancellation,
-            effect=lambda c, p: attrs.evolve(c, cancellation=p),
+            effect=lambda c, p: replace(c, cancellation=p),
             emits=[
                 Emit(Stream.COMMERCE, "order_cancelled"),
                 Emit(Stream.MONEY, "authorization_voided", _void_data, when=_was_authorized),
@@ -570,8 +561,7 @@ class DirectSale(Transaction[DirectSaleContext]):
         goods_name: str,
         quantity: int,
         specification: str,
-        unit_price: Any,
-        currency: str = "CNY",
+        unit_price: Money,
     ) -> tuple[Event, ...]:
         """Step 2: submit the shopping form."""
         return self.fire(
@@ -582,7 +572,6 @@ class DirectSale(Transaction[DirectSaleContext]):
             quantity=quantity,
             specification=specification,
             unit_price=unit_price,
-            currency=currency,
         )
 
     def choose_payment(
