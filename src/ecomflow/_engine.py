@@ -101,6 +101,10 @@ class Engine:
         """Return the triggers defined from ``state``, guards not evaluated."""
         return self._allowed[state]
 
+    def transition(self, state: str, trigger: str) -> Transition:
+        """Return the transition ``trigger`` takes from ``state`` (KeyError if none)."""
+        return self._steps[(state, trigger)].spec
+
     def allowed_triggers(self, tx: Transaction[Any]) -> tuple[str, ...]:
         """Return the triggers from ``tx``'s state whose context guards pass."""
         context = tx.context
@@ -179,6 +183,12 @@ class Engine:
             raise InvalidPayload("Cannot replay an empty event list: a transaction has events.")
         definition = self.definition
         tx_id = events[0].tx_id
+        stranger = next((event for event in events if event.tx_id != tx_id), None)
+        if stranger is not None:
+            raise InvalidPayload(
+                f"Cannot replay transaction {tx_id!r}: event {stranger.event_id!r} belongs to "
+                f"transaction {stranger.tx_id!r}."
+            )
         state = definition.initial
         context: Any = None
         version = -1
@@ -186,7 +196,7 @@ class Engine:
         while index < len(events):
             first = events[index]
             version += 1
-            if first.tx_id != tx_id or first.version != version or first.seq != 0:
+            if first.version != version or first.seq != 0:
                 raise InvalidPayload(
                     f"Cannot replay transaction {tx_id!r}: expected the first event of version "
                     f"{version}, got {first.event_id!r} ({first.name!r})."
@@ -195,7 +205,7 @@ class Engine:
             index += 1
             while index < len(events) and events[index].version == version:
                 seq += 1
-                if events[index].seq != seq or events[index].tx_id != tx_id:
+                if events[index].seq != seq:
                     raise InvalidPayload(
                         f"Cannot replay transaction {tx_id!r}: event "
                         f"{events[index].event_id!r} is out of order."

@@ -25,7 +25,17 @@ class Transaction(Generic[C]):
     raises and leaves the transaction exactly as it was.
     """
 
-    __slots__ = ("_bus", "_clock", "_context", "_events", "_flow", "_state", "_version", "id")
+    __slots__ = (
+        "__weakref__",
+        "_bus",
+        "_clock",
+        "_context",
+        "_events",
+        "_flow",
+        "_state",
+        "_version",
+        "id",
+    )
 
     def __init__(
         self,

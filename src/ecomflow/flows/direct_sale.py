@@ -329,13 +329,15 @@ def _collected_data(context: DirectSaleContext, payload: Delivery) -> dict[str, 
 
 
 def _settlement_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    # 『壹』(6): the consumer's bank passes the payment to the card company; for the
+    # other methods the money reaches the merchant (cash on delivery: from the courier).
     assert context.payment is not None
+    method = context.payment.method
     return {
         "amount": _total(context).to_json(),
-        "method": context.payment.method.value,
-        "from": "consumer's bank" if not context.cash_on_delivery else "courier",
-        "to": context.payment.method.biller,
-        "merchant": context.merchant,
+        "method": method.value,
+        "from": "courier" if method is PaymentMethod.CASH_ON_DELIVERY else "consumer's bank",
+        "to": "card company" if method is PaymentMethod.CREDIT_CARD else context.merchant,
     }
 
 

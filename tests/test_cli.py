@@ -1,0 +1,75 @@
+import io
+import subprocess
+import sys
+
+import pytest
+
+from ecomflow.cli import main
+from ecomflow.flows.direct_sale import FLOW
+
+
+def run(*argv):
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+def test_list():
+    code, out = run("list")
+    assert (
+        code == 0 and "direct-sale  Direct sale of goods online / 网络商品直销  『壹』『贰』" in out
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_demo_walks_every_step_and_touches_all_four_streams(lang):
+    code, out = run("demo", "direct-sale", "--lang", lang)
+    assert code == 0
+    assert "-> settled" in out
+    assert "15 events in 4 streams: commerce, information, logistics, money." in out
+    if lang == "zh":
+        assert "[资金流] payment_authorized" in out and "送货上门" in out
+    else:
+        assert "[money] payment_authorized" in out
+    steps = [line for line in out.splitlines() if line[:1].isdigit()]
+    assert len(steps) == 9  # the start and eight transitions, one decline among them
+
+
+@pytest.mark.parametrize(("fmt", "first"), [("mermaid", "stateDiagram-v2"), ("dot", "digraph")])
+def test_show(fmt, first):
+    code, out = run("show", "direct-sale", "--format", fmt, "--lang", "zh")
+    assert code == 0 and out.startswith(first)
+    assert out.rstrip("\n") == FLOW.diagram(fmt, "zh")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["show", "nope"],
+            "ecomflow: error: argument flow: unknown flow 'nope'; choose from: direct-sale",
+        ),
+        (["show", "direct-sale", "--format", "svg"], "invalid choice: 'svg'"),
+        (["demo", "direct-sale", "--lang", "fr"], "invalid choice: 'fr'"),
+        ([], "the following arguments are required: command"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_print_one_line_and_exit_non_zero(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_the_installed_command_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "ecomflow", "demo", "direct-sale"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Finished in state 'settled'" in result.stdout
