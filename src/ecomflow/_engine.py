@@ -51,10 +51,11 @@ def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], frozense
     return accepted, required
 
 
-def _subject(subject: str | tuple[str, str, str]) -> str:
-    if isinstance(subject, str):
-        return subject
+def _subject(subject: tuple[str, str, str], flow: str) -> str:
+    """Return the start of an error message, naming the trigger, transaction and state."""
     trigger, tx_id, state = subject
+    if not state:
+        return f"Cannot start {flow} transaction {tx_id!r}"
     return f"Cannot {trigger} transaction {tx_id!r} in state {state!r}"
 
 
@@ -134,19 +135,8 @@ class Engine:
         spec = step.spec
         payload = self._build((trigger, tx.id, state), step.accepted, step.required, spec, kwargs)
         context = tx.context
-        reasons = [
-            (guard.name, reason)
-            for guard in spec.guards
-            if (reason := guard.check(context, payload)) is not None
-        ]
-        if reasons:
-            because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
-            raise GuardRejected(
-                f"Cannot {trigger} transaction {tx.id!r} in state {state!r}: {because}.",
-                trigger=trigger,
-                state=state,
-                reasons=reasons,
-            )
+        if spec.guards:
+            self._check_guards(spec, context, payload, trigger, tx.id, state)
         new_context = context if spec.effect is None else spec.effect(context, payload)
         now = tx.clock()
         events = self._events(tx.id, tx.version + 1, trigger, spec.emits, new_context, payload, now)
@@ -162,18 +152,10 @@ class Engine:
         """Return the first context and the version-0 events of a new transaction."""
         spec = self.definition.start
         accepted, required = self._start_fields
-        subject = f"Cannot start {self.definition.name} transaction {tx_id!r}"
+        subject = ("start", tx_id, "")
         payload = self._build(subject, accepted, required, spec, kwargs)
-        reasons = [
-            (guard.name, reason)
-            for guard in spec.guards
-            if (reason := guard.check(None, payload)) is not None
-        ]
-        if reasons:
-            because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
-            raise GuardRejected(
-                f"{subject}: {because}.", trigger=spec.trigger, state="", reasons=reasons
-            )
+        if spec.guards:
+            self._check_guards(spec, None, payload, "start", tx_id, "")
         context = payload if spec.effect is None else spec.effect(None, payload)
         return context, self._events(tx_id, 0, spec.trigger, spec.emits, context, payload, now)
 
@@ -238,6 +220,23 @@ class Engine:
 
     # -- helpers -------------------------------------------------------------------------
 
+    def _check_guards(
+        self, spec: Transition, context: Any, payload: Any, trigger: str, tx_id: str, state: str
+    ) -> None:
+        reasons = [
+            (guard.name, reason)
+            for guard in spec.guards
+            if (reason := guard.check(context, payload)) is not None
+        ]
+        if reasons:
+            because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
+            raise GuardRejected(
+                f"{_subject((trigger, tx_id, state), self.definition.name)}: {because}.",
+                trigger=trigger,
+                state=state,
+                reasons=reasons,
+            )
+
     @staticmethod
     def _recorded_payload(spec: Transition, accepted: frozenset[str], event: Event) -> Any:
         if spec.payload is None:
@@ -273,9 +272,9 @@ class Engine:
             allowed=allowed,
         )
 
-    @staticmethod
     def _build(
-        subject: str | tuple[str, str, str],
+        self,
+        subject: tuple[str, str, str],
         accepted: frozenset[str],
         required: frozenset[str],
         spec: Transition,
@@ -289,19 +288,19 @@ class Engine:
                 problem = f"unknown field {unknown[0]!r}; accepted: {fields}"
             else:
                 problem = f"missing field {sorted(required - set(kwargs))[0]!r}"
-            raise InvalidPayload(f"{_subject(subject)}: {problem}.")
+            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {problem}.")
         if spec.payload is None:
             return None
         card = find_card_number(kwargs)
         if card is not None:
             raise InvalidPayload(
-                f"{_subject(subject)}: {card} looks like a full card number; pass a token or "
-                "the last four digits instead."
+                f"{_subject(subject, self.definition.name)}: {card} looks like a full card "
+                "number; pass a token or the last four digits instead."
             )
         try:
             return spec.payload(**kwargs)
         except (TypeError, ValueError) as error:
-            raise InvalidPayload(f"{_subject(subject)}: {error}.") from None
+            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {error}.") from None
 
     @staticmethod
     def _events(
