@@ -114,22 +114,47 @@ def choice(kind: type[E]) -> Any:
     return attrs.field(converter=attrs.Converter(convert, takes_field=True))
 
 
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+_PLANS: dict[type[Any], tuple[tuple[str, ...], bool]] = {}
 T = TypeVar("T")
 
 
-def replace(instance: T, **changes: Any) -> T:
-    """Return a copy of the attrs ``instance`` with ``changes`` applied.
+def _plan(cls: type[Any]) -> tuple[tuple[str, ...], bool]:
+    fields = attrs.fields(cls)
+    names = tuple(field.name for field in fields)
+    plain = (
+        "__dict__" in dir(cls)
+        and not hasattr(cls, "__attrs_post_init__")
+        and not hasattr(cls, "__attrs_pre_init__")
+        and all(
+            field.validator is None
+            and field.converter is None
+            and field.init
+            and field.alias == field.name
+            for field in fields
+        )
+    )
+    _PLANS[cls] = (names, plain)
+    return names, plain
 
-    The same as ``attrs.evolve`` for classes whose fields are all ``__init__``
-    arguments under their own names, at a fraction of the cost: effects run on
-    every transition.
+
+def replace(instance: T, **changes: Any) -> T:
+    """Return a copy of the attrs ``instance`` with ``changes`` applied, like ``attrs.evolve``.
+
+    Effects run on every transition, so this is the fast path: for a dict-based
+    class with no validators, converters or post-init hook (a typical context)
+    the fields are copied directly; any other class is rebuilt through its
+    ``__init__``, so its checks run.
     """
     cls = type(instance)
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(field.name for field in attrs.fields(cls))  # type: ignore[arg-type]
-    unknown = set(changes).difference(names)
+    names, plain = _PLANS.get(cls) or _plan(cls)
+    unknown = changes.keys() - set(names)
     if unknown:
         raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    if plain:
+        old = instance.__dict__
+        new = object.__new__(cls)
+        fields = new.__dict__
+        for name in names:
+            fields[name] = changes[name] if name in changes else old[name]
+        return new
     return cls(*[changes[name] if name in changes else getattr(instance, name) for name in names])
