@@ -15,9 +15,11 @@ def luhn_check_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-card_numbers = st.integers(12, 18).flatmap(
-    lambda n: st.text("0123456789", min_size=n, max_size=n)
-).map(lambda body: body + luhn_check_digit(body))
+card_numbers = (
+    st.integers(12, 18)
+    .flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n))
+    .map(lambda body: body + luhn_check_digit(body))
+)
 
 
 @given(card_numbers, st.sampled_from(["", " ", "-"]))
@@ -34,7 +36,9 @@ def test_a_wrong_check_digit_is_not_a_card_number(number):
     assert not looks_like_card_number(wrong)
 
 
-@given(st.text("0123456789", min_size=1, max_size=12) | st.text("0123456789", min_size=20, max_size=25))
+@given(
+    st.text("0123456789", min_size=1, max_size=12) | st.text("0123456789", min_size=20, max_size=25)
+)
 def test_too_short_or_too_long_digit_runs_pass(digits):
     assert not looks_like_card_number(digits)
 
