@@ -133,6 +133,11 @@ class Transition:
     effect: Effect | None = attrs.field(default=None, eq=False)
     step: str = ""
 
+    @property
+    def streams(self) -> frozenset[Stream]:
+        """The streams this transition can record events in: its tags in the four flows."""
+        return frozenset(emit.stream for emit in self.emits)
+
 
 @final
 @attrs.frozen

@@ -39,5 +39,46 @@ DEMOS: Mapping[str, tuple[Mapping[str, Any], tuple[DemoStep, ...]]] = {
             ("settle", {"statement_ref": "STMT-2026-11"}),
         ),
     ),
+    "operation": (
+        {"merchant": "Ningbo Appliance Works", "catalog": "https://works.example/kettles"},
+        (
+            (
+                "place_order",
+                {
+                    "customer": "Wang Fang",
+                    "address": "88 Nanjing Road, Shanghai",
+                    "goods_name": "electric kettle",
+                    "quantity": 3,
+                    "unit_price": Money("129.00", "CNY"),
+                },
+            ),
+            (
+                "confirm_order",
+                {
+                    "payment_instructions": "pay online through the bank gateway",
+                    "supply_note": "take 3 kettles from stock",
+                },
+            ),
+            (
+                "settle",
+                {
+                    "institution": "Bank of Ningbo",
+                    "amount": Money("387.00", "CNY"),
+                    "reference": "EB-1",
+                },
+            ),
+            ("notify_failure", {"channel": "email", "reason": "the bank gateway timed out"}),
+            (
+                "settle",
+                {
+                    "institution": "Bank of Ningbo",
+                    "amount": Money("387.00", "CNY"),
+                    "reference": "EB-2",
+                },
+            ),
+            ("notify_success", {"channel": "email", "confirmation_ref": "OK-EB-2"}),
+            ("deliver", {"carrier": "ZTO Express", "received_by": "Wang Fang"}),
+        ),
+    ),
 }
 """Per flow: the start payload and the steps of a sample transaction."""

@@ -82,12 +82,16 @@ class SubscriberError(EcomflowError):
     """One or more subscribers raised while events were delivered.
 
     The transition that produced the events *was* applied; ``errors`` holds each
-    failing handler's exception, in delivery order.
+    failing handler's exception, in delivery order, and ``transaction`` the
+    transaction concerned (useful when :meth:`Flow.start` raised it).
     """
 
-    def __init__(self, message: str, *, errors: Sequence[BaseException]) -> None:
+    def __init__(
+        self, message: str, *, errors: Sequence[BaseException], transaction: object = None
+    ) -> None:
         super().__init__(message)
         self.errors: tuple[BaseException, ...] = tuple(errors)
+        self.transaction = transaction
 
 
 class StoreError(EcomflowError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, final
 
 import attrs
@@ -161,6 +161,13 @@ class Money:
         return Money._exact(self.amount * factor, self.currency)
 
     __rmul__ = __mul__
+
+    def share(self, rate: Decimal) -> Money:
+        """Return ``rate`` of this amount, rounded half up to the minor unit (e.g. a fee)."""
+        if not isinstance(rate, Decimal):
+            raise InvalidPayload(f"rate {rate!r} must be a Decimal")
+        exponent = _exponent(self.currency)
+        return Money._exact((self.amount * rate).quantize(exponent, ROUND_HALF_UP), self.currency)
 
     def __neg__(self) -> Money:
         return Money._exact(-self.amount, self.currency)

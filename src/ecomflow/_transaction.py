@@ -118,6 +118,7 @@ class Transaction(Generic[C]):
                 f"{self._version}), but {len(errors)} subscriber(s) failed; first: "
                 f"{errors[0]!r}.",
                 errors=errors,
+                transaction=self,
             )
 
     def __eq__(self, other: object) -> bool:

@@ -1,7 +1,7 @@
 """The documented flows, by name.
 
 >>> sorted(FLOWS)
-['direct-sale']
+['direct-sale', 'intermediary', 'operation']
 """
 
 from __future__ import annotations
@@ -12,8 +12,13 @@ from typing import Any
 
 from .._flow import Flow
 from .direct_sale import FLOW as DIRECT_SALE
+from .exchange import Exchange, MarketInfo
+from .intermediary import FLOW as INTERMEDIARY
+from .operation import FLOW as OPERATION
 
-__all__ = ["DIRECT_SALE", "FLOWS", "Flow"]
+__all__ = ["DIRECT_SALE", "FLOWS", "INTERMEDIARY", "OPERATION", "Exchange", "Flow", "MarketInfo"]
 
-FLOWS: Mapping[str, Flow[Any]] = MappingProxyType({DIRECT_SALE.name: DIRECT_SALE})
+FLOWS: Mapping[str, Flow[Any]] = MappingProxyType(
+    {flow.name: flow for flow in (DIRECT_SALE, INTERMEDIARY, OPERATION)}
+)
 """Every flow ecomflow ships, by name (read-only)."""

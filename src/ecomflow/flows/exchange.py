@@ -1,0 +1,271 @@
+"""The exchange (网络商品交易中心) of the intermediary trade: 『壹』『贰』, steps (1) and (2).
+
+Sellers post supply and buyers post demand; the exchange publishes market information on
+the INFORMATION stream and matches compatible postings (撮合): same goods, bid price at or
+above ask price, a quantity both still have open. A partial fill leaves the remainder posted;
+no party trades with itself; nothing is matched beyond what was posted. Each match starts a
+transaction of the intermediary flow (:mod:`ecomflow.flows.intermediary`) at the price of the
+posting that was waiting (price, then time priority).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, cast, final
+
+import attrs
+
+from .._bus import EventBus
+from .._codec import unstructure
+from .._errors import InvalidPayload, SubscriberError
+from .._events import Clock, Event, Stream, utc_now
+from .._fields import money, positive_int, text
+from .._money import Money
+from .._sensitive import find_card_number
+from .intermediary import FLOW, Intermediary, Match
+
+__all__ = ["Exchange", "MarketInfo", "Posting", "Side"]
+
+
+class Side(enum.Enum):
+    """Which side of the market a posting is on."""
+
+    SUPPLY = "supply"
+    DEMAND = "demand"
+
+
+@final
+@attrs.frozen
+class Posting:
+    """A seller's supply or a buyer's demand, as posted (its open quantity is tracked apart)."""
+
+    id: str
+    side: Side
+    party: str = text(max_length=200)
+    goods: str = text(max_length=200)
+    quantity: int = positive_int()
+    price: Money = money()
+    seq: int = 0
+
+
+@final
+@attrs.frozen
+class MarketInfo:
+    """Market information for one goods: best bid and ask, open quantities, volume traded."""
+
+    goods: str
+    best_bid: Money | None
+    best_ask: Money | None
+    open_demand: int
+    open_supply: int
+    volume: int
+
+
+@final
+class Exchange:
+    """A virtual market that matches supply and demand into intermediary trades.
+
+    ``designated_banks`` are the banks through which buyers must pay; ``fee_rate`` is the
+    exchange's share of each contract value; all prices are in ``currency``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        designated_banks: Sequence[str],
+        fee_rate: Decimal = Decimal(0),
+        currency: str = "CNY",
+        clock: Clock | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidPayload(f"An exchange needs a non-empty name (got {name!r}).")
+        Money(0, currency)  # validates the currency code
+        self.name = name
+        self.currency = currency
+        self.designated_banks = tuple(designated_banks)
+        self.fee_rate = fee_rate
+        self._clock = utc_now if clock is None else clock
+        self._bus = bus
+        self._postings: dict[str, Posting] = {}
+        self._open: dict[str, int] = {}
+        self._volume: dict[str, int] = {}
+        self._trades: list[Intermediary] = []
+        self._events: list[Event] = []
+        self._version = -1
+        # Validate the trade terms once, so that no later match can fail halfway.
+        Match(
+            exchange=name,
+            buyer="b",
+            seller="s",
+            goods="g",
+            quantity=1,
+            price=Money(0, currency),
+            designated_banks=self.designated_banks,
+            fee_rate=fee_rate,
+        )
+
+    @property
+    def id(self) -> str:
+        """The id of the exchange's own event record: ``"exchange:<name>"``."""
+        return f"exchange:{self.name}"
+
+    @property
+    def trades(self) -> tuple[Intermediary, ...]:
+        """Every trade matched so far, in order."""
+        return tuple(self._trades)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The exchange's own events: postings, matches and market information."""
+        return tuple(self._events)
+
+    def posting(self, posting_id: str) -> Posting:
+        """Return the posting called ``posting_id``."""
+        return self._postings[posting_id]
+
+    def open_quantity(self, posting_id: str) -> int:
+        """Return how much of ``posting_id`` is still unmatched."""
+        return self._open[posting_id]
+
+    def post_supply(
+        self, seller: str, *, goods: str, quantity: int, price: Money
+    ) -> list[Intermediary]:
+        """Post ``seller``'s supply; return the trades it matched at once."""
+        return self._post(Side.SUPPLY, seller, goods, quantity, price)
+
+    def post_demand(
+        self, buyer: str, *, goods: str, quantity: int, price: Money
+    ) -> list[Intermediary]:
+        """Post ``buyer``'s demand; return the trades it matched at once."""
+        return self._post(Side.DEMAND, buyer, goods, quantity, price)
+
+    def market(self, goods: str) -> MarketInfo:
+        """Return the current market information for ``goods``."""
+        bids = [p.price for p in self._resting(Side.DEMAND, goods)]
+        asks = [p.price for p in self._resting(Side.SUPPLY, goods)]
+        return MarketInfo(
+            goods=goods,
+            best_bid=max(bids) if bids else None,
+            best_ask=min(asks) if asks else None,
+            open_demand=sum(self._open[p.id] for p in self._resting(Side.DEMAND, goods)),
+            open_supply=sum(self._open[p.id] for p in self._resting(Side.SUPPLY, goods)),
+            volume=self._volume.get(goods, 0),
+        )
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _resting(self, side: Side, goods: str) -> list[Posting]:
+        return [
+            p
+            for p in self._postings.values()
+            if p.side is side and p.goods == goods and self._open[p.id] > 0
+        ]
+
+    def _post(
+        self, side: Side, party: str, goods: str, quantity: int, price: Money
+    ) -> list[Intermediary]:
+        trigger = f"post_{side.value}"
+        subject = f"Cannot {trigger} on exchange {self.name!r}"
+        card = find_card_number({"party": party, "goods": goods})
+        if card is not None:
+            raise InvalidPayload(f"{subject}: {card} looks like a full card number.")
+        seq = len(self._postings) + 1
+        try:
+            posting = Posting(
+                f"{side.value[0].upper()}{seq}", side, party, goods, quantity, price, seq
+            )
+        except (TypeError, ValueError) as error:
+            raise InvalidPayload(f"{subject}: {error}.") from None
+        if price.currency != self.currency:
+            raise InvalidPayload(
+                f"{subject}: price {price} is not in the exchange's currency {self.currency}."
+            )
+        self._postings[posting.id] = posting
+        self._open[posting.id] = quantity
+        now = self._clock()
+        self._version += 1
+        version = self._version
+        records = [(Stream.INFORMATION, f"{side.value}_posted", unstructure(posting))]
+        trades, errors = self._match(posting)
+        for trade in trades:
+            records.append(
+                (
+                    Stream.INFORMATION,
+                    "match_announced",
+                    {
+                        "trade": trade.id,
+                        "buyer": trade.context.match.buyer,
+                        "seller": trade.context.match.seller,
+                        "quantity": trade.context.match.quantity,
+                        "price": trade.context.match.price.to_json(),
+                    },
+                )
+            )
+        records.append(
+            (Stream.INFORMATION, "market_data_published", unstructure(self.market(goods)))
+        )
+        events = [
+            Event(self.id, version, seq_no, trigger, stream, name, data, now)
+            for seq_no, (stream, name, data) in enumerate(records)
+        ]
+        self._events.extend(events)
+        if self._bus is not None:
+            errors.extend(self._bus.publish(events))
+        if errors:
+            raise SubscriberError(
+                f"Exchange {self.name!r} recorded posting {posting.id!r} and "
+                f"{len(trades)} trade(s), but {len(errors)} subscriber(s) failed; first: "
+                f"{errors[0]!r}.",
+                errors=errors,
+            )
+        return trades
+
+    def _match(self, incoming: Posting) -> tuple[list[Intermediary], list[BaseException]]:
+        demand_side = incoming.side is Side.DEMAND
+        book = sorted(
+            self._resting(Side.SUPPLY if demand_side else Side.DEMAND, incoming.goods),
+            # best price first (lowest ask, highest bid), then the earliest posting
+            key=lambda p: (p.price.amount if demand_side else -p.price.amount, p.seq),
+        )
+
+        def compatible(resting: Posting) -> bool:
+            bid, ask = (incoming, resting) if demand_side else (resting, incoming)
+            return bid.price >= ask.price
+
+        trades: list[Intermediary] = []
+        errors: list[BaseException] = []
+        for resting in book:
+            if self._open[incoming.id] == 0 or not compatible(resting):
+                break
+            if resting.party == incoming.party:
+                continue  # no party trades with itself; its posting stays open
+            quantity = min(self._open[incoming.id], self._open[resting.id])
+            self._open[incoming.id] -= quantity
+            self._open[resting.id] -= quantity
+            self._volume[incoming.goods] = self._volume.get(incoming.goods, 0) + quantity
+            demand, supply = (
+                (incoming, resting) if incoming.side is Side.DEMAND else (resting, incoming)
+            )
+            terms: dict[str, Any] = {
+                "exchange": self.name,
+                "buyer": demand.party,
+                "seller": supply.party,
+                "goods": incoming.goods,
+                "quantity": quantity,
+                "price": resting.price,
+                "designated_banks": self.designated_banks,
+                "fee_rate": self.fee_rate,
+            }
+            trade_id = f"{self.name}-T{len(self._trades) + 1}"
+            try:
+                trade = FLOW.start(trade_id, clock=self._clock, bus=self._bus, **terms)
+            except SubscriberError as error:
+                trade = cast(Intermediary, error.transaction)
+                errors.extend(error.errors)
+            self._trades.append(trade)
+            trades.append(trade)
+        return trades, errors
