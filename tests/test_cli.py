@@ -16,9 +16,12 @@ def run(*argv):
 
 def test_list():
     code, out = run("list")
-    assert (
-        code == 0 and "direct-sale  Direct sale of goods online / 网络商品直销  『壹』『贰』" in out
-    )
+    assert code == 0
+    assert out.splitlines() == [
+        "direct-sale   Direct sale of goods online / 网络商品直销  『壹』『贰』",
+        "intermediary  Trade through an online exchange / 网络商品中介交易  『壹』『贰』",
+        "operation     The operation of e-commerce / 电子商务的运作流程  『叁』",
+    ]
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -35,6 +38,24 @@ def test_demo_walks_every_step_and_touches_all_four_streams(lang):
     assert len(steps) == 9  # the start and eight transitions, one decline among them
 
 
+@pytest.mark.parametrize("name", ["operation", "intermediary"])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_flow_has_a_demo_that_finishes(name, lang):
+    code, out = run("demo", name, "--lang", lang)
+    assert code == 0
+    last = out.splitlines()[-1]
+    assert "in 4 streams: commerce, information, logistics, money." in last
+    assert "Finished in state 'delivered'" in last or "Finished in state 'settled'" in last
+
+
+def test_the_intermediary_demo_starts_at_the_exchange():
+    code, out = run("demo", "intermediary")
+    assert code == 0
+    assert "Before the transaction, on exchange:Hangzhou Grain Exchange:" in out
+    assert "[information] market_data_published" in out
+    assert "[money] seller_paid" in out
+
+
 @pytest.mark.parametrize(("fmt", "first"), [("mermaid", "stateDiagram-v2"), ("dot", "digraph")])
 def test_show(fmt, first):
     code, out = run("show", "direct-sale", "--format", fmt, "--lang", "zh")
@@ -47,7 +68,7 @@ def test_show(fmt, first):
     [
         (
             ["show", "nope"],
-            "ecomflow: error: argument flow: unknown flow 'nope'; choose from: direct-sale",
+            "ecomflow: error: argument flow: unknown flow 'nope'; choose from: direct-sale, intermediary, operation",
         ),
         (["show", "direct-sale", "--format", "svg"], "invalid choice: 'svg'"),
         (["demo", "direct-sale", "--lang", "fr"], "invalid choice: 'fr'"),

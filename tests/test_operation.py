@@ -2,7 +2,7 @@
 
 import pytest
 from hypothesis import strategies as st
-from hypothesis.stateful import invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from ecomflow import FLOWS, GuardRejected, InvalidPayload, Money, Stream, TransitionNotAllowed
 from ecomflow.flows.operation import FLOW, Channel
@@ -69,46 +69,64 @@ class OperationMachine(OracleMachine):
         if trigger == "place_order":
             self.total = payload["unit_price"] * payload["quantity"]
 
+    @initialize(depth=st.sampled_from(range(6)), fail_first=st.booleans())
+    def walk_part_of_the_happy_path(self, depth, fail_first):
+        path = [
+            ("place_order", ORDER),
+            ("confirm_order", SAMPLE_PAYLOADS["confirm_order"]),
+            ("settle", SAMPLE_PAYLOADS["settle"]),
+            ("notify_success", SAMPLE_PAYLOADS["notify_success"]),
+            ("deliver", {}),
+        ]
+        if fail_first:
+            path[3:3] = [
+                ("notify_failure", SAMPLE_PAYLOADS["notify_failure"]),
+                ("settle", SAMPLE_PAYLOADS["settle"]),
+            ]
+        for trigger, payload in path[:depth]:
+            assert self.attempt(trigger, payload) is not None
+
     @precondition(lambda self: self.legal("place_order"))
     @rule(
         customer=names,
         quantity=st.integers(1, 20),
         price=money(),
-        good=st.sampled_from([True] * 3 + [False]),
+        go=st.sampled_from([True] * 3 + [False]),
     )
-    def place_order(self, customer, quantity, price, good):
+    def place_order(self, customer, quantity, price, go):
         order = {
             "customer": customer,
             "address": "Shanghai",
             "goods_name": "kettle",
-            "quantity": quantity if good else -quantity,
+            "quantity": quantity,
             "unit_price": price,
         }
-        self.attempt("place_order", order, valid=good)
+        self.attempt("place_order", {**order, "quantity": -quantity}, valid=False)
+        self.attempt("place_order", {**order, "unit_price": 1.5}, valid=False)
+        if go:
+            self.attempt("place_order", order)
 
     @precondition(lambda self: self.legal("confirm_order"))
-    @rule(text=names, good=st.sampled_from([True] * 3 + [False]))
-    def confirm_order(self, text, good):
-        self.attempt("confirm_order", {"payment_instructions": text if good else ""}, valid=good)
+    @rule(text=names)
+    def confirm_order(self, text):
+        self.attempt("confirm_order", {"payment_instructions": ""}, valid=False)
+        self.attempt("confirm_order", {"payment_instructions": text})
 
     @precondition(lambda self: self.legal("settle"))
-    @rule(variant=st.sampled_from(["exact"] * 3 + ["other", "float"]), other=money())
-    def settle(self, variant, other):
-        amount = {"exact": self.total, "other": other, "float": 1.5}[variant]
-        self.attempt(
-            "settle",
-            {"institution": "Bank", "amount": amount, "reference": "R"},
-            valid=variant != "float",
-        )
+    @rule(other=money(), go=st.sampled_from([True] * 3 + [False]))
+    def settle(self, other, go):
+        settlement = {"institution": "Bank", "reference": "R"}
+        self.attempt("settle", {**settlement, "amount": 1.5}, valid=False)
+        self.attempt("settle", {**settlement, "amount": other})
+        if go and self.legal("settle"):
+            self.attempt("settle", {**settlement, "amount": self.total})
 
     @precondition(lambda self: self.legal("notify_success"))
-    @rule(channel=st.sampled_from(Channel), good=st.sampled_from([True] * 3 + [False]))
-    def notify_success(self, channel, good):
-        self.attempt(
-            "notify_success",
-            {"channel": channel if good else "pigeon", "confirmation_ref": "OK"},
-            valid=good,
-        )
+    @rule(channel=st.sampled_from(Channel), by_value=st.booleans())
+    def notify_success(self, channel, by_value):
+        self.attempt("notify_success", {"channel": "pigeon", "confirmation_ref": "OK"}, valid=False)
+        chosen = channel.value if by_value else channel
+        self.attempt("notify_success", {"channel": chosen, "confirmation_ref": "OK"})
 
     @precondition(lambda self: self.legal("notify_failure"))
     @rule(channel=st.sampled_from(Channel), reason=names)
@@ -118,11 +136,13 @@ class OperationMachine(OracleMachine):
     @precondition(lambda self: self.legal("deliver"))
     @rule(carrier=st.one_of(st.none(), names))
     def deliver(self, carrier):
+        self.attempt("deliver", {"carrier": ""}, valid=False)
         self.attempt("deliver", {"carrier": carrier})
 
     @precondition(lambda self: self.legal("cancel"))
     @rule(reason=names, go=st.sampled_from([False, False, True]))
     def cancel(self, reason, go):
+        self.attempt("cancel", {"reason": ""}, valid=False)
         if go:
             self.attempt("cancel", {"reason": reason})
 

@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
+from ._events import Event
 from ._money import Money
+from ._transaction import Transaction
+from .flows import FLOWS
+from .flows.exchange import Exchange
 
-__all__ = ["DEMOS", "DemoStep"]
+__all__ = ["DEMOS", "DemoStep", "start_demo"]
 
 DemoStep = tuple[str, Mapping[str, Any]]
 """A trigger and its payload."""
 
-DEMOS: Mapping[str, tuple[Mapping[str, Any], tuple[DemoStep, ...]]] = {
+
+def _exchange_start() -> tuple[Transaction[Any], Sequence[Event]]:
+    """Post supply and demand on an exchange; return the first trade and the exchange's events."""
+    exchange = Exchange(
+        "Hangzhou Grain Exchange",
+        designated_banks=("Industrial and Commercial Bank of China", "Bank of China"),
+        fee_rate=Decimal("0.005"),
+    )
+    price = Money("3.20", "CNY")
+    exchange.post_supply("Jiaxing Rice Farm", goods="japonica rice", quantity=800, price=price)
+    bid = Money("3.25", "CNY")
+    trades = exchange.post_demand(
+        "Suzhou Flour Mill", goods="japonica rice", quantity=500, price=bid
+    )
+    return trades[0], exchange.events
+
+
+DEMOS: Mapping[str, tuple[Mapping[str, Any] | Callable[[], Any], tuple[DemoStep, ...]]] = {
     "direct-sale": (
         {"merchant": "Hangzhou Tea House", "page": "https://shop.example/tea/longjing"},
         (
@@ -80,5 +102,32 @@ DEMOS: Mapping[str, tuple[Mapping[str, Any], tuple[DemoStep, ...]]] = {
             ("deliver", {"carrier": "ZTO Express", "received_by": "Wang Fang"}),
         ),
     ),
+    "intermediary": (
+        _exchange_start,
+        (
+            ("sign", {"party": "buyer", "signatory": "Zhou Min, Suzhou Flour Mill"}),
+            ("sign", {"party": "seller", "signatory": "Chen Jie, Jiaxing Rice Farm"}),
+            (
+                "pay",
+                {
+                    "bank": "Bank of China",
+                    "amount": Money("1600.00", "CNY"),
+                    "reference": "BOC-TRF-0042",
+                },
+            ),
+            ("release", {"warehouse": "Jiaxing distribution centre", "carrier": "exchange fleet"}),
+            ("deliver", {"received_by": "Suzhou Flour Mill"}),
+            ("settle", {"reference": "HGE-SET-0042"}),
+        ),
+    ),
 }
-"""Per flow: the start payload and the steps of a sample transaction."""
+"""Per flow: the start (a payload, or a function that starts it) and the sample steps."""
+
+
+def start_demo(name: str) -> tuple[Transaction[Any], Sequence[Event]]:
+    """Start the sample transaction of flow ``name``; return it and any events before it."""
+    start, _ = DEMOS[name]
+    if callable(start):
+        result: tuple[Transaction[Any], Sequence[Event]] = start()
+        return result
+    return FLOWS[name].start(f"{name}-demo-1", **start), ()

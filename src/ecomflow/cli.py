@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from ._demos import DEMOS
+from ._demos import DEMOS, start_demo
 from ._diagram import FORMATS, LANGS
 from ._errors import EcomflowError
 from ._events import Event
@@ -64,12 +64,14 @@ def _print_events(events: Sequence[Event], lang: str, out: TextIO) -> None:
 
 def _demo(name: str, lang: str, out: TextIO) -> None:
     flow = FLOWS[name]
-    start, steps = DEMOS[name]
     out.write(f"{flow.title(lang)} ({flow.name}, {flow.source})\n")
-    tx = flow.start(f"{name}-demo-1", **start)
+    tx, prelude = start_demo(name)
+    if prelude:
+        out.write(f"Before the transaction, on {prelude[0].tx_id}:\n")
+        _print_events(prelude, lang, out)
     out.write(f"0. {flow.definition.start.label(lang)} -> {flow.state(tx.state).label(lang)}\n")
     _print_events(tx.events, lang, out)
-    for number, (trigger, payload) in enumerate(steps, start=1):
+    for number, (trigger, payload) in enumerate(DEMOS[name][1], start=1):
         step = flow.engine.transition(tx.state, trigger).label(lang)
         before = tx.state
         events = tx.fire(trigger, **payload)

@@ -94,6 +94,7 @@ class Exchange:
         self._open: dict[str, int] = {}
         self._volume: dict[str, int] = {}
         self._trades: list[Intermediary] = []
+        self._sources: dict[str, tuple[str, str]] = {}
         self._events: list[Event] = []
         self._version = -1
         # Validate the trade terms once, so that no later match can fail halfway.
@@ -126,6 +127,11 @@ class Exchange:
     def posting(self, posting_id: str) -> Posting:
         """Return the posting called ``posting_id``."""
         return self._postings[posting_id]
+
+    def postings_of(self, trade_id: str) -> tuple[Posting, Posting]:
+        """Return the (demand, supply) postings that trade ``trade_id`` matched."""
+        demand, supply = self._sources[trade_id]
+        return self._postings[demand], self._postings[supply]
 
     def open_quantity(self, posting_id: str) -> int:
         """Return how much of ``posting_id`` is still unmatched."""
@@ -198,6 +204,8 @@ class Exchange:
                     "match_announced",
                     {
                         "trade": trade.id,
+                        "demand_posting": self._sources[trade.id][0],
+                        "supply_posting": self._sources[trade.id][1],
                         "buyer": trade.context.match.buyer,
                         "seller": trade.context.match.seller,
                         "quantity": trade.context.match.quantity,
@@ -267,5 +275,6 @@ class Exchange:
                 trade = cast(Intermediary, error.transaction)
                 errors.extend(error.errors)
             self._trades.append(trade)
+            self._sources[trade.id] = (demand.id, supply.id)
             trades.append(trade)
         return trades, errors
