@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keyword
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, final
 
 import attrs
@@ -18,7 +18,18 @@ import attrs
 from ._errors import InvalidDefinition
 from ._events import Stream
 
-__all__ = ["Emit", "FlowDefinition", "Guard", "Label", "State", "Transition"]
+__all__ = [
+    "Emit",
+    "FlowDefinition",
+    "Guard",
+    "Label",
+    "State",
+    "Transition",
+    "ancestors",
+    "entry",
+    "leaves_of",
+    "walk",
+]
 
 GuardCheck = Callable[[Any, Any], "str | None"]
 """``check(context, payload)``: ``None`` when the guard passes, else a one-line reason."""
@@ -50,14 +61,26 @@ class Label:
         return self.en
 
 
+def _to_children(value: Iterable[State]) -> tuple[State, ...]:
+    return tuple(value)
+
+
 @final
 @attrs.frozen
 class State:
-    """A named state with English and Chinese labels; ``terminal`` states absorb."""
+    """A named state with English and Chinese labels; ``terminal`` states absorb.
+
+    A composite state has ``children``: entering it enters its ``initial`` child, or,
+    when ``parallel``, every child (each a region with children of its own) side by
+    side. Nested states are named by dotted paths: ``"performance.payment.paid"``.
+    """
 
     name: str
     label: Label
     terminal: bool = False
+    children: tuple[State, ...] = attrs.field(default=(), converter=_to_children)
+    initial: str | None = None
+    parallel: bool = False
 
 
 @final
@@ -170,9 +193,9 @@ class FlowDefinition:
         return self.start.dest
 
     def state(self, name: str) -> State:
-        """Return the state called ``name``."""
-        for state in self.states:
-            if state.name == name:
+        """Return the state at the dotted path ``name``."""
+        for path, state in walk(self.states):
+            if path == name:
                 return state
         raise KeyError(name)
 
@@ -208,22 +231,74 @@ def _validate_transition(
         raise _fail(definition, f"{where}'s payload {transition.payload!r} is not an attrs class")
 
 
-def _validate(definition: FlowDefinition) -> None:
-    names = [state.name for state in definition.states]
-    if not names:
+def walk(states: Sequence[State], prefix: str = "") -> Iterator[tuple[str, State]]:
+    """Yield ``(dotted path, state)`` for every state of a tree, parents first."""
+    for state in states:
+        path = f"{prefix}{state.name}"
+        yield path, state
+        yield from walk(state.children, f"{path}.")
+
+
+def ancestors(path: str) -> Iterator[str]:
+    """Yield ``path`` and then each of its parents: ``a.b.c``, ``a.b``, ``a``."""
+    while True:
+        yield path
+        if "." not in path:
+            return
+        path = path.rpartition(".")[0]
+
+
+def entry(nodes: Mapping[str, State], path: str) -> Any:
+    """Return the configuration entering ``path`` leads to: a leaf, or a list for regions."""
+    state = nodes[path]
+    if not state.children:
+        return path
+    if state.parallel:
+        return [entry(nodes, f"{path}.{child.name}") for child in state.children]
+    return entry(nodes, f"{path}.{state.initial}")
+
+
+def leaves_of(configuration: Any) -> tuple[str, ...]:
+    """Return the active leaf states of a configuration (a path, or nested lists of paths)."""
+    if isinstance(configuration, str):
+        return (configuration,)
+    return tuple(leaf for part in configuration for leaf in leaves_of(part))
+
+
+def _validate_tree(definition: FlowDefinition) -> dict[str, State]:
+    if not definition.states:
         raise _fail(definition, "it has no states")
-    for name in names:
-        if not _is_name(name):
-            raise _fail(definition, f"state name {name!r} is not a Python identifier")
-    if len(set(names)) != len(names):
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        raise _fail(definition, f"states are named twice: {duplicates}")
-    known = set(names)
+    nodes: dict[str, State] = {}
+    for path, state in walk(definition.states):
+        if not _is_name(state.name):
+            raise _fail(definition, f"state name {state.name!r} is not a Python identifier")
+        if path in nodes:
+            raise _fail(definition, f"states are named twice: [{path!r}]")
+        nodes[path] = state
+        names = {child.name for child in state.children}
+        if not state.children:
+            if state.initial is not None or state.parallel:
+                raise _fail(definition, f"state {path!r} has no children to start in")
+        elif state.terminal:
+            raise _fail(definition, f"composite state {path!r} cannot be terminal")
+        elif state.parallel:
+            if state.initial is not None or not all(c.children for c in state.children):
+                raise _fail(definition, f"parallel state {path!r} needs regions with children")
+        elif state.initial not in names:
+            raise _fail(
+                definition, f"composite state {path!r} starts in unknown child {state.initial!r}"
+            )
+    return nodes
+
+
+def _validate(definition: FlowDefinition) -> None:
+    nodes = _validate_tree(definition)
+    known = set(nodes)
     if definition.start.source:
         raise _fail(definition, "the start transition must have no source state")
     _validate_transition(definition, definition.start, known)
 
-    outgoing: dict[str, list[str]] = {name: [] for name in names}
+    outgoing: dict[str, list[str]] = {path: [] for path in nodes}
     seen: dict[tuple[str, str], Transition] = {}
     for transition in definition.transitions:
         if transition.trigger == definition.start.trigger:
@@ -240,20 +315,25 @@ def _validate(definition: FlowDefinition) -> None:
             seen[key] = transition
             outgoing[source].append(transition.dest)
 
-    for state in definition.states:
-        if state.terminal and outgoing[state.name]:
-            raise _fail(definition, f"terminal state {state.name!r} has a way out")
-        if not state.terminal and not outgoing[state.name]:
-            raise _fail(definition, f"state {state.name!r} is not terminal and has no way out")
+    leaves = [path for path, state in nodes.items() if not state.children]
+    for leaf in leaves:
+        exits = [dest for node in ancestors(leaf) for dest in outgoing[node]]
+        if nodes[leaf].terminal and exits:
+            raise _fail(definition, f"terminal state {leaf!r} has a way out")
+        if not nodes[leaf].terminal and not exits:
+            raise _fail(definition, f"state {leaf!r} is not terminal and has no way out")
 
-    reachable = {definition.initial}
-    queue = deque([definition.initial])
+    reachable = set(leaves_of(entry(nodes, definition.initial)))
+    queue = deque(reachable)
     while queue:
-        for dest in outgoing[queue.popleft()]:
-            if dest not in reachable:
-                reachable.add(dest)
-                queue.append(dest)
-    unreachable = [name for name in names if name not in reachable]
+        leaf = queue.popleft()
+        for node in ancestors(leaf):
+            for dest in outgoing[node]:
+                for entered in leaves_of(entry(nodes, dest)):
+                    if entered not in reachable:
+                        reachable.add(entered)
+                        queue.append(entered)
+    unreachable = [leaf for leaf in leaves if leaf not in reachable]
     if unreachable:
         raise _fail(
             definition, f"states {unreachable} cannot be reached from {definition.initial!r}"

@@ -10,15 +10,27 @@ e-commerce.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from transitions import Machine, MachineError
+from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
 from ._codec import structure, unstructure
-from ._definition import Emit, FlowDefinition, Transition
+from ._definition import (
+    Emit,
+    FlowDefinition,
+    State,
+    Transition,
+    ancestors,
+    entry,
+    leaves_of,
+    walk,
+)
 from ._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
 from ._events import Event
 from ._sensitive import find_card_number
@@ -26,9 +38,30 @@ from ._sensitive import find_card_number
 if TYPE_CHECKING:
     from ._transaction import Transaction
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "state_name"]
 
 STATE_ATTRIBUTE = "_state"
+
+
+def state_name(configuration: Any) -> str:
+    """Name a configuration: a state's path, or the active paths joined by ``|``."""
+    if type(configuration) is str:
+        return configuration
+    return "|".join(leaves_of(configuration))
+
+
+class _Scratch:
+    """A stand-in model on which replay lets the machine compute each next state."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+
+
+def _fire_nested(machine: Any, trigger: str, model: Any) -> bool:
+    result: bool = machine.trigger_event(model, trigger)
+    return result
 
 
 @attrs.frozen
@@ -59,31 +92,88 @@ def _subject(subject: tuple[str, str, str], flow: str) -> str:
     return f"Cannot {trigger} transaction {tx_id!r} in state {state!r}"
 
 
-class Engine:
-    """Fires, starts and replays transactions of one :class:`FlowDefinition`."""
+class _DottedState(NestedState):
+    """Nested states named with dots, so state names may contain underscores."""
 
-    __slots__ = ("_allowed", "_start_fields", "_steps", "_triggers", "definition", "machine")
+    separator = "."
+
+
+class _DottedMachine(HierarchicalMachine):
+    state_cls = _DottedState
+
+
+def _machine_states(states: Sequence[State]) -> list[Any]:
+    result: list[Any] = []
+    for state in states:
+        if not state.children:
+            result.append(state.name)
+        elif state.parallel:
+            result.append({"name": state.name, "parallel": _machine_states(state.children)})
+        else:
+            result.append(
+                {
+                    "name": state.name,
+                    "children": _machine_states(state.children),
+                    "initial": state.initial,
+                }
+            )
+    return result
+
+
+class Engine:
+    """Fires, starts and replays transactions of one :class:`FlowDefinition`.
+
+    A flat definition runs on a ``transitions.Machine``; one with composite states on
+    a ``HierarchicalMachine`` whose states are dotted paths. Either way there is one
+    machine per definition, and a trigger is looked up from the innermost active state
+    outwards, so a transition from a composite state applies to all states inside it.
+    """
+
+    __slots__ = (
+        "_allowed",
+        "_nodes",
+        "_start_fields",
+        "_steps",
+        "_triggers",
+        "definition",
+        "initial_state",
+        "machine",
+        "nested",
+    )
 
     def __init__(self, definition: FlowDefinition) -> None:
         self.definition = definition
-        self.machine = Machine(
-            model=None,
-            states=[state.name for state in definition.states],
-            transitions=[
-                {"trigger": t.trigger, "source": list(t.source), "dest": t.dest}
-                for t in definition.transitions
-            ],
-            initial=definition.initial,
-            auto_transitions=False,
-            model_attribute=STATE_ATTRIBUTE,
-        )
+        self._nodes = dict(walk(definition.states))
+        self.nested = any(state.children for state in definition.states)
+        transitions = [
+            {"trigger": t.trigger, "source": list(t.source), "dest": t.dest}
+            for t in definition.transitions
+        ]
+        options: dict[str, Any] = {
+            "model": None,
+            "transitions": transitions,
+            "initial": definition.initial,
+            "auto_transitions": False,
+            "model_attribute": STATE_ATTRIBUTE,
+        }
+        self.initial_state: Any = entry(self._nodes, definition.initial)
         steps: dict[tuple[str, str], _Step] = {}
-        allowed: dict[str, list[str]] = {state.name: [] for state in definition.states}
+        allowed: dict[str, list[str]] = {path: [] for path in self._nodes}
+        self.machine: Machine
+        if self.nested:
+            self.machine = _DottedMachine(states=_machine_states(definition.states), **options)
+        else:
+            self.machine = Machine(states=list(self._nodes), **options)
         for transition in definition.transitions:
             accepted, required = _payload_fields(transition.payload)
+            fire: Callable[[Any], bool]
+            if self.nested:
+                fire = functools.partial(_fire_nested, self.machine, transition.trigger)
+            else:
+                fire = self.machine.events[transition.trigger].trigger
             step = _Step(
                 spec=transition,
-                fire=self.machine.events[transition.trigger].trigger,
+                fire=fire,
                 accepted=accepted,
                 required=required,
                 context_guards=tuple(g for g in transition.guards if not g.uses_payload),
@@ -98,25 +188,46 @@ class Engine:
 
     # -- queries -------------------------------------------------------------------------
 
-    def triggers_from(self, state: str) -> tuple[str, ...]:
-        """Return the triggers defined from ``state``, guards not evaluated."""
-        return self._allowed[state]
+    def _step(self, configuration: Any, trigger: str) -> _Step | None:
+        if not self.nested:
+            return self._steps.get((configuration, trigger))
+        for leaf in leaves_of(configuration):
+            for node in ancestors(leaf):
+                step = self._steps.get((node, trigger))
+                if step is not None:
+                    return step
+        return None
+
+    def triggers_from(self, configuration: Any) -> tuple[str, ...]:
+        """Return the triggers defined from a state (or configuration), guards not evaluated."""
+        if not self.nested:
+            return self._allowed[configuration]
+        found = {
+            trigger: None
+            for leaf in leaves_of(configuration)
+            for node in ancestors(leaf)
+            for trigger in self._allowed[node]
+        }
+        return tuple(found)
 
     def transition(self, state: str, trigger: str) -> Transition:
         """Return the transition ``trigger`` takes from ``state`` (KeyError if none)."""
-        return self._steps[(state, trigger)].spec
+        step = self._step(state, trigger)
+        if step is None:
+            raise KeyError((state, trigger))
+        return step.spec
 
     def allowed_triggers(self, tx: Transaction[Any]) -> tuple[str, ...]:
         """Return the triggers from ``tx``'s state whose context guards pass."""
         context = tx.context
-        return tuple(
-            trigger
-            for trigger in self._allowed[tx.state]
-            if all(
-                guard.check(context, None) is None
-                for guard in self._steps[(tx.state, trigger)].context_guards
-            )
-        )
+        configuration = getattr(tx, STATE_ATTRIBUTE)
+        result = []
+        for trigger in self.triggers_from(configuration):
+            step = self._step(configuration, trigger)
+            assert step is not None
+            if all(guard.check(context, None) is None for guard in step.context_guards):
+                result.append(trigger)
+        return tuple(result)
 
     # -- firing --------------------------------------------------------------------------
 
@@ -128,10 +239,11 @@ class Engine:
         Everything that can fail happens before the shared machine moves the state,
         so a refusal leaves ``tx`` untouched; the caller stores what is returned.
         """
-        state: str = getattr(tx, STATE_ATTRIBUTE)
-        step = self._steps.get((state, trigger))
+        configuration = getattr(tx, STATE_ATTRIBUTE)
+        step = self._step(configuration, trigger)
+        state = configuration if type(configuration) is str else state_name(configuration)
         if step is None:
-            raise self._not_allowed(tx, state, trigger)
+            raise self._not_allowed(tx, configuration, trigger)
         spec = step.spec
         payload = self._build((trigger, tx.id, state), step.accepted, step.required, spec, kwargs)
         context = tx.context
@@ -143,7 +255,7 @@ class Engine:
         try:
             step.fire(tx)  # the shared machine sets tx._state
         except MachineError as error:  # pragma: no cover - the table above mirrors the machine
-            raise self._not_allowed(tx, state, trigger) from error
+            raise self._not_allowed(tx, configuration, trigger) from error
         return new_context, events
 
     def start(
@@ -171,7 +283,7 @@ class Engine:
                 f"Cannot replay transaction {tx_id!r}: event {stranger.event_id!r} belongs to "
                 f"transaction {stranger.tx_id!r}."
             )
-        state = definition.initial
+        scratch = _Scratch(copy.deepcopy(self.initial_state))
         context: Any = None
         version = -1
         index = 0
@@ -193,6 +305,7 @@ class Engine:
                         f"{events[index].event_id!r} is out of order."
                     )
                 index += 1
+            step = None
             if version == 0:
                 spec = definition.start
                 if first.trigger != spec.trigger:
@@ -202,12 +315,12 @@ class Engine:
                     )
                 accepted = self._start_fields[0]
             else:
-                step = self._steps.get((state, first.trigger))
+                step = self._step(scratch._state, first.trigger)
                 if step is None:
                     raise InvalidPayload(
                         f"Cannot replay transaction {tx_id!r}: version {version} fires "
                         f"{first.trigger!r}, which the {definition.name} flow does not allow "
-                        f"from state {state!r}."
+                        f"from state {state_name(scratch._state)!r}."
                     )
                 spec, accepted = step.spec, step.accepted
             payload = self._recorded_payload(spec, accepted, first)
@@ -215,8 +328,9 @@ class Engine:
                 context = spec.effect(context, payload)
             elif version == 0:
                 context = payload
-            state = spec.dest
-        return tx_id, state, version, context
+            if step is not None:
+                step.fire(scratch)  # the shared machine computes the next state
+        return tx_id, scratch._state, version, context
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -250,8 +364,11 @@ class Engine:
                 f"hold a valid {spec.payload.__name__} ({error})."
             ) from None
 
-    def _not_allowed(self, tx: Transaction[Any], state: str, trigger: str) -> TransitionNotAllowed:
-        allowed = self._allowed[state]
+    def _not_allowed(
+        self, tx: Transaction[Any], configuration: Any, trigger: str
+    ) -> TransitionNotAllowed:
+        allowed = self.triggers_from(configuration)
+        state = state_name(configuration)
         allowed_text = ", ".join(allowed) if allowed else "none, the transaction is finished"
         if trigger not in self._triggers:
             return TransitionNotAllowed(
@@ -261,8 +378,15 @@ class Engine:
                 state=state,
                 allowed=allowed,
             )
-        why = self.definition.refusals.get(trigger, {}).get(
-            state, f"{trigger} is not a step from here"
+        reasons = self.definition.refusals.get(trigger, {})
+        why = next(
+            (
+                reasons[node]
+                for leaf in leaves_of(configuration)
+                for node in ancestors(leaf)
+                if node in reasons
+            ),
+            f"{trigger} is not a step from here",
         )
         return TransitionNotAllowed(
             f"Cannot {trigger} transaction {tx.id!r} in state {state!r}: {why}; "

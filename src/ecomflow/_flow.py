@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar, final
 
 import attrs
 
 from ._bus import EventBus
-from ._definition import FlowDefinition, Label, State
+from ._definition import FlowDefinition, Label, State, walk
 from ._diagram import Diagram, draw
 from ._engine import Engine
 from ._errors import InvalidPayload
@@ -64,10 +65,10 @@ class Flow(Generic[TxT]):
         self.name: str = definition.name
         self.title: Label = definition.title
         self.source: str = definition.source
-        self.states: tuple[str, ...] = tuple(state.name for state in definition.states)
+        self.states: tuple[str, ...] = tuple(path for path, _ in walk(definition.states))
         self.initial: str = definition.initial
         self.terminal_states: frozenset[str] = frozenset(
-            state.name for state in definition.states if state.terminal
+            path for path, state in walk(definition.states) if state.terminal
         )
         self.triggers: tuple[str, ...] = tuple(
             dict.fromkeys(t.trigger for t in definition.transitions)
@@ -108,7 +109,8 @@ class Flow(Generic[TxT]):
             )
         clock = utc_now if clock is None else clock
         first_context, events = self.engine.start(tx_id, context, clock())
-        tx = self.transaction_type(self, tx_id, self.initial, 0, first_context, events, clock, bus)
+        initial = copy.deepcopy(self.engine.initial_state)
+        tx = self.transaction_type(self, tx_id, initial, 0, first_context, events, clock, bus)
         if bus is not None:
             tx._publish(events)
         return tx

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._definition import leaves_of
+from ._engine import state_name
 from ._errors import SubscriberError
 from ._events import Clock, Event
 
@@ -41,7 +43,7 @@ class Transaction(Generic[C]):
         self,
         flow: Flow[Any],
         tx_id: str,
-        state: str,
+        state: Any,
         version: int,
         context: C,
         events: list[Event],
@@ -64,8 +66,18 @@ class Transaction(Generic[C]):
 
     @property
     def state(self) -> str:
-        """The name of the current state."""
-        return self._state
+        """The current state's (dotted) name; parallel states are joined by ``|``."""
+        state = self._state
+        return state if type(state) is str else state_name(state)
+
+    @property
+    def active_states(self) -> tuple[str, ...]:
+        """The active innermost states: one, or one per parallel region."""
+        return leaves_of(self._state)
+
+    def in_state(self, name: str) -> bool:
+        """Whether ``name`` is an active state or contains one (``"performance"``)."""
+        return any(leaf == name or leaf.startswith(f"{name}.") for leaf in leaves_of(self._state))
 
     @property
     def version(self) -> int:
