@@ -31,9 +31,9 @@ __all__ = [
     "walk",
 ]
 
-GuardCheck = Callable[[Any, Any], "str | None"]
+GuardCheck = Callable[..., "str | None"]
 """``check(context, payload)``: ``None`` when the guard passes, else a one-line reason."""
-Effect = Callable[[Any, Any], Any]
+Effect = Callable[..., Any]
 """``effect(context, payload) -> new context``; must not mutate its arguments."""
 DataBuilder = Callable[[Any, Any], Mapping[str, Any]]
 """``data(context_after, payload) -> JSON-safe dict`` for an emitted event."""
@@ -91,13 +91,15 @@ class Guard:
     ``check(context, payload)`` returns ``None`` to allow, or a short reason such
     as ``"payment not authorized yet"``. A guard with ``uses_payload=False`` only
     reads the context, so :meth:`Transaction.allowed_triggers` can evaluate it
-    without a payload (it then receives ``None``).
+    without a payload (it then receives ``None``). A guard with ``uses_clock=True``
+    is called as ``check(context, payload, now)`` with the transaction's clock time.
     """
 
     name: str
     check: GuardCheck = attrs.field(eq=False)
     label: Label
     uses_payload: bool = True
+    uses_clock: bool = False
 
 
 @final
@@ -144,6 +146,8 @@ class Transition:
     ``payload`` is the attrs class the trigger's keyword arguments build (or
     ``None`` for no payload); ``guards`` must all pass; ``effect`` computes the new
     context; ``emits`` are the events recorded. ``step`` cites the seed section.
+    With ``effect_uses_clock=True`` the effect is called as ``effect(context,
+    payload, now)``; on replay ``now`` is the recorded event's time.
     """
 
     trigger: str
@@ -155,6 +159,7 @@ class Transition:
     guards: tuple[Guard, ...] = attrs.field(default=(), converter=_to_guards)
     effect: Effect | None = attrs.field(default=None, eq=False)
     step: str = ""
+    effect_uses_clock: bool = False
 
     @property
     def streams(self) -> frozenset[Stream]:

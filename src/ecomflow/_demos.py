@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -118,6 +119,89 @@ DEMOS: Mapping[str, tuple[Mapping[str, Any] | Callable[[], Any], tuple[DemoStep,
             ("release", {"warehouse": "Jiaxing distribution centre", "carrier": "exchange fleet"}),
             ("deliver", {"received_by": "Suzhou Flour Mill"}),
             ("settle", {"reference": "HGE-SET-0042"}),
+        ),
+    ),
+    "b2b": (
+        {"buyer": "Suzhou Textile Mill", "seller": "Xinjiang Cotton Cooperative"},
+        (
+            ("prepare", {"by": "buyer", "note": "compared three cotton suppliers' catalogues"}),
+            ("inquire", {"by": "buyer", "goods": "cotton lint", "note": "price for 200 t, CIF?"}),
+            (
+                "offer",
+                {
+                    "by": "seller",
+                    "goods": "cotton lint",
+                    "quantity": 200,
+                    "price": Money("15800", "CNY"),
+                    "firm": True,
+                },
+            ),
+            ("arrive", {}),
+            (
+                "counter_offer",
+                {
+                    "by": "buyer",
+                    "goods": "cotton lint",
+                    "quantity": 200,
+                    "price": Money("15500", "CNY"),
+                },
+            ),
+            ("arrive", {}),
+            (
+                "accept",
+                {
+                    "by": "seller",
+                    "goods": "cotton lint",
+                    "quantity": 200,
+                    "price": Money("15500", "CNY"),
+                },
+            ),
+            (
+                "draw_up",
+                {
+                    "rights_and_obligations": "seller delivers conforming goods; buyer pays",
+                    "goods": "cotton lint",
+                    "quantity": 200,
+                    "price": Money("15500", "CNY"),
+                    "delivery_place": "Suzhou",
+                    "delivery_date": date(2027, 1, 15),
+                    "trade_method": "CIF Suzhou",
+                    "transport_method": "rail",
+                    "payment_terms": "against_documents",
+                    "breach_and_claims": "claims with a survey report within the notice period",
+                },
+            ),
+            ("sign", {"by": "buyer"}),
+            ("sign", {"by": "seller"}),
+            ("complete_formalities", {"reference": "export licence XJ-2026-42"}),
+            ("stock_goods", {"reference": "warehouse receipt W-88"}),
+            ("declare_customs", {"reference": "declaration 2026-XJ-7781"}),
+            ("insure", {"reference": "PICC cargo policy 55-0192"}),
+            ("obtain_certificates", {"reference": "quality and origin certificates"}),
+            ("hand_to_carrier", {"carrier": "China Railway Express", "bill_of_lading": "CR-7731"}),
+            (
+                "pay",
+                {
+                    "bank": "ICBC Suzhou",
+                    "amount": Money("3100000", "CNY"),
+                    "reference": "against documents, L/C 20261124",
+                },
+            ),
+            ("track", {"reference": "passed Lanzhou"}),
+            ("receive", {"by": "buyer"}),
+            ("issue_bank_documents", {"reference": "settlement advice and payment receipt"}),
+            ("complete", {}),
+            (
+                "file_claim",
+                {
+                    "by": "buyer",
+                    "reason": "12 bales arrived wet",
+                    "amount": Money("50000", "CNY"),
+                    "evidence": "arrival survey photos",
+                },
+            ),
+            ("survey", {"surveyor": "CCIC Suzhou", "findings": "water damage in one wagon"}),
+            ("settle_claim", {"payout": Money("30000", "CNY")}),
         ),
     ),
 }

@@ -211,8 +211,12 @@ class Engine:
         return tuple(found)
 
     def transition(self, state: str, trigger: str) -> Transition:
-        """Return the transition ``trigger`` takes from ``state`` (KeyError if none)."""
-        step = self._step(state, trigger)
+        """Return the transition ``trigger`` takes from ``state`` (KeyError if none).
+
+        ``state`` is a state's name, or parallel states joined by ``|`` as
+        :attr:`Transaction.state` gives them.
+        """
+        step = self._step(state.split("|") if "|" in state else state, trigger)
         if step is None:
             raise KeyError((state, trigger))
         return step.spec
@@ -221,11 +225,20 @@ class Engine:
         """Return the triggers from ``tx``'s state whose context guards pass."""
         context = tx.context
         configuration = getattr(tx, STATE_ATTRIBUTE)
+        now = tx.clock()
         result = []
         for trigger in self.triggers_from(configuration):
             step = self._step(configuration, trigger)
             assert step is not None
-            if all(guard.check(context, None) is None for guard in step.context_guards):
+            if all(
+                (
+                    guard.check(context, None, now)
+                    if guard.uses_clock
+                    else guard.check(context, None)
+                )
+                is None
+                for guard in step.context_guards
+            ):
                 result.append(trigger)
         return tuple(result)
 
@@ -247,10 +260,15 @@ class Engine:
         spec = step.spec
         payload = self._build((trigger, tx.id, state), step.accepted, step.required, spec, kwargs)
         context = tx.context
-        if spec.guards:
-            self._check_guards(spec, context, payload, trigger, tx.id, state)
-        new_context = context if spec.effect is None else spec.effect(context, payload)
         now = tx.clock()
+        if spec.guards:
+            self._check_guards(spec, context, payload, trigger, tx.id, state, now)
+        if spec.effect is None:
+            new_context = context
+        elif spec.effect_uses_clock:
+            new_context = spec.effect(context, payload, now)
+        else:
+            new_context = spec.effect(context, payload)
         events = self._events(tx.id, tx.version + 1, trigger, spec.emits, new_context, payload, now)
         try:
             step.fire(tx)  # the shared machine sets tx._state
@@ -267,8 +285,13 @@ class Engine:
         subject = ("start", tx_id, "")
         payload = self._build(subject, accepted, required, spec, kwargs)
         if spec.guards:
-            self._check_guards(spec, None, payload, "start", tx_id, "")
-        context = payload if spec.effect is None else spec.effect(None, payload)
+            self._check_guards(spec, None, payload, "start", tx_id, "", now)
+        if spec.effect is None:
+            context = payload
+        elif spec.effect_uses_clock:
+            context = spec.effect(None, payload, now)
+        else:
+            context = spec.effect(None, payload)
         return context, self._events(tx_id, 0, spec.trigger, spec.emits, context, payload, now)
 
     def replay(self, events: Sequence[Event]) -> tuple[str, str, int, Any]:
@@ -324,7 +347,9 @@ class Engine:
                     )
                 spec, accepted = step.spec, step.accepted
             payload = self._recorded_payload(spec, accepted, first)
-            if spec.effect is not None:
+            if spec.effect is not None and spec.effect_uses_clock:
+                context = spec.effect(context, payload, first.occurred_at)
+            elif spec.effect is not None:
                 context = spec.effect(context, payload)
             elif version == 0:
                 context = payload
@@ -335,12 +360,26 @@ class Engine:
     # -- helpers -------------------------------------------------------------------------
 
     def _check_guards(
-        self, spec: Transition, context: Any, payload: Any, trigger: str, tx_id: str, state: str
+        self,
+        spec: Transition,
+        context: Any,
+        payload: Any,
+        trigger: str,
+        tx_id: str,
+        state: str,
+        now: datetime,
     ) -> None:
         reasons = [
             (guard.name, reason)
             for guard in spec.guards
-            if (reason := guard.check(context, payload)) is not None
+            if (
+                reason := (
+                    guard.check(context, payload, now)
+                    if guard.uses_clock
+                    else guard.check(context, payload)
+                )
+            )
+            is not None
         ]
         if reasons:
             because = "; ".join(f"{reason} ({name})" for name, reason in reasons)

@@ -69,13 +69,14 @@ def _demo(name: str, lang: str, out: TextIO) -> None:
     if prelude:
         out.write(f"Before the transaction, on {prelude[0].tx_id}:\n")
         _print_events(prelude, lang, out)
-    out.write(f"0. {flow.definition.start.label(lang)} -> {flow.state(tx.state).label(lang)}\n")
+    first = " + ".join(flow.state(name).label(lang) for name in tx.active_states)
+    out.write(f"0. {flow.definition.start.label(lang)} -> {first}\n")
     _print_events(tx.events, lang, out)
     for number, (trigger, payload) in enumerate(DEMOS[name][1], start=1):
         step = flow.engine.transition(tx.state, trigger).label(lang)
         before = tx.state
         events = tx.fire(trigger, **payload)
-        label = flow.state(tx.state).label(lang)
+        label = " + ".join(flow.state(name).label(lang) for name in tx.active_states)
         out.write(f"{number}. {step} ({trigger}): {before} -> {tx.state} ({label})\n")
         _print_events(events, lang, out)
     touched = sorted({event.stream.value for event in tx.events})

@@ -1,7 +1,7 @@
 """The documented flows, by name.
 
 >>> sorted(FLOWS)
-['direct-sale', 'intermediary', 'operation']
+['b2b', 'direct-sale', 'intermediary', 'operation']
 """
 
 from __future__ import annotations
@@ -11,14 +11,24 @@ from types import MappingProxyType
 from typing import Any
 
 from .._flow import Flow
+from .b2b import FLOW as B2B
 from .direct_sale import FLOW as DIRECT_SALE
 from .exchange import Exchange, MarketInfo
 from .intermediary import FLOW as INTERMEDIARY
 from .operation import FLOW as OPERATION
 
-__all__ = ["DIRECT_SALE", "FLOWS", "INTERMEDIARY", "OPERATION", "Exchange", "Flow", "MarketInfo"]
+__all__ = [
+    "B2B",
+    "DIRECT_SALE",
+    "FLOWS",
+    "INTERMEDIARY",
+    "OPERATION",
+    "Exchange",
+    "Flow",
+    "MarketInfo",
+]
 
 FLOWS: Mapping[str, Flow[Any]] = MappingProxyType(
-    {flow.name: flow for flow in (DIRECT_SALE, INTERMEDIARY, OPERATION)}
+    {flow.name: flow for flow in (B2B, DIRECT_SALE, INTERMEDIARY, OPERATION)}
 )
 """Every flow ecomflow ships, by name (read-only)."""

@@ -1,0 +1,1094 @@
+"""b2b — 电子商务的一般流程: the four-phase B2B contract of seed section 『捌』.
+
+1. **preparation** (交易前的准备): both sides prepare before contracting;
+2. **negotiation** (交易磋商): inquiry 询盘, offer 发盘, counter-offer 还盘, acceptance —
+   following the UN Convention on Contracts for the International Sale of Goods (CISG):
+   an inquiry binds nobody; only a definite offer (goods, quantity, price) counts (Art. 14);
+   an offer takes effect when it reaches the offeree and may be withdrawn before (Art. 15);
+   it may be revoked until an acceptance is sent, unless it is firm (Art. 16); a rejection
+   ends even a firm offer (Art. 17); only the offeree accepts, only the standing offer, and an
+   acceptance that changes the terms is a counter-offer, which becomes the new offer with the
+   roles swapped (Art. 18–19); an acceptance must arrive within the offer's validity, and a
+   late one counts only if the offeror confirms it (Art. 20–21); the contract is concluded
+   exactly once (Art. 23);
+3. **contract** (签订合同和办理手续): an electronic contract fixing rights and obligations,
+   goods, quantity, price, delivery place and date, trade and transport method, breach and
+   claims; both sign; then the formalities;
+4. **performance** (履行合同): the logistics side (stock, customs 报关, insurance 保险,
+   certificates 取证, hand to the carrier, in transit, received) and the payment side (pay as
+   the contract's terms say, the banks issue their documents) run side by side; the contract
+   is performed when both are done;
+   **claims** (索赔/理赔): after a loss or breach, a claim within the notice period (CISG
+   Art. 39: at most two years after the goods were handed over) is surveyed, then settled with
+   a payout, or rejected and decided as a dispute by contract, law and practice.
+
+Validity windows and notice periods are read from the transaction's clock. This module holds
+definitions only.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, final
+
+import attrs
+
+from .._definition import Emit, FlowDefinition, Guard, Label, State, Transition
+from .._errors import InvalidPayload
+from .._events import Event, Stream
+from .._fields import choice, money, optional_money, optional_text, positive_int, replace, text
+from .._flow import Flow
+from .._money import Money
+from .._transaction import Transaction
+from .intermediary import Party
+
+__all__ = [
+    "B2B",
+    "FLOW",
+    "Acceptance",
+    "B2BContext",
+    "Claim",
+    "ContractTerms",
+    "Offer",
+    "Party",
+    "PaymentTerms",
+]
+
+NOTICE_PERIOD = timedelta(days=730)
+"""CISG Art. 39(2): two years from the date the goods were actually handed over."""
+
+
+class PaymentTerms(enum.Enum):
+    """When the buyer pays, as the contract says."""
+
+    PREPAYMENT = "prepayment"
+    AGAINST_DOCUMENTS = "against_documents"
+    ON_DELIVERY = "on_delivery"
+
+
+class Basis(enum.Enum):
+    """What a dispute is decided by (以合同条款为依据，按照法律和惯例来处理)."""
+
+    CONTRACT = "contract"
+    LAW = "law"
+    PRACTICE = "practice"
+
+
+def _aware(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise InvalidPayload(f"{field.name} must be a timezone-aware datetime (got {value!r})")
+
+
+def _date(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise InvalidPayload(f"{field.name} must be a date (got {value!r})")
+
+
+def _bool(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidPayload(f"{field.name} must be True or False (got {value!r})")
+
+
+# -- payloads -----------------------------------------------------------------------------
+
+
+@final
+@attrs.frozen(slots=False)
+class Parties:
+    """The start: a buyer and a seller begin to prepare a trade."""
+
+    buyer: str = text(max_length=200)
+    seller: str = text(max_length=200)
+
+    def __attrs_post_init__(self) -> None:
+        if self.buyer == self.seller:
+            raise InvalidPayload(f"buyer and seller must differ (both {self.buyer!r})")
+
+
+@final
+@attrs.frozen(slots=False)
+class Preparation:
+    """Phase 1: market research, partner search, needs published."""
+
+    by: Party = choice(Party)
+    note: str = text(max_length=2000)
+
+
+@final
+@attrs.frozen(slots=False)
+class Inquiry:
+    """询盘: a request for terms; it binds nobody."""
+
+    by: Party = choice(Party)
+    goods: str = text(max_length=200)
+    note: str | None = optional_text(max_length=2000)
+
+
+@final
+@attrs.frozen(slots=False)
+class Offer:
+    """发盘 or 还盘: a definite proposal — goods, quantity, price — by ``by``."""
+
+    by: Party = choice(Party)
+    goods: str = text(max_length=200)
+    quantity: int = positive_int()
+    price: Money = money()
+    valid_until: datetime | None = attrs.field(default=None, validator=_aware)
+    firm: bool = attrs.field(default=False, validator=_bool)
+
+    @property
+    def offeree(self) -> Party:
+        """The party the offer is made to."""
+        return Party.SELLER if self.by is Party.BUYER else Party.BUYER
+
+    @functools.cached_property
+    def value(self) -> Money:
+        """Quantity times price."""
+        return self.price * self.quantity
+
+
+@final
+@attrs.frozen(slots=False)
+class Acceptance:
+    """接受: the offeree's assent to the standing offer's terms."""
+
+    by: Party = choice(Party)
+    goods: str = text(max_length=200)
+    quantity: int = positive_int()
+    price: Money = money()
+
+
+@final
+@attrs.frozen(slots=False)
+class ByParty:
+    """An act by one party: withdraw, revoke, reject, confirm, sign or receive."""
+
+    by: Party = choice(Party)
+    note: str | None = optional_text(max_length=2000)
+
+
+@final
+@attrs.frozen(slots=False)
+class BreakOff:
+    """Either party ends the talks without a contract."""
+
+    by: Party = choice(Party)
+    reason: str = text(max_length=2000)
+
+
+@final
+@attrs.frozen(slots=False, kw_only=True)
+class ContractTerms:
+    """The electronic contract's terms (『捌』 3)."""
+
+    rights_and_obligations: str = text(max_length=4000)
+    goods: str = text(max_length=200)
+    quantity: int = positive_int()
+    price: Money = money()
+    delivery_place: str = text(max_length=500)
+    delivery_date: date = attrs.field(validator=_date)
+    trade_method: str = text(max_length=200)
+    transport_method: str = text(max_length=200)
+    payment_terms: PaymentTerms = choice(PaymentTerms)
+    breach_and_claims: str = text(max_length=4000)
+
+    @functools.cached_property
+    def value(self) -> Money:
+        """The contract value."""
+        return self.price * self.quantity
+
+
+@final
+@attrs.frozen(slots=False)
+class Step:
+    """A performance step with its document or note (declaration no., policy no., …)."""
+
+    reference: str = text(max_length=500)
+
+
+@final
+@attrs.frozen(slots=False)
+class Handover:
+    """The seller hands the goods to the carrier, who issues the bill of lading."""
+
+    carrier: str = text(max_length=200)
+    bill_of_lading: str = text(max_length=200)
+
+
+@final
+@attrs.frozen(slots=False)
+class Payment:
+    """The buyer pays through its bank."""
+
+    bank: str = text(max_length=200)
+    amount: Money = money()
+    reference: str = text(max_length=200)
+
+
+@final
+@attrs.frozen(slots=False)
+class Claim:
+    """索赔: a claim for a loss or breach, with evidence."""
+
+    by: Party = choice(Party)
+    reason: str = text(max_length=2000)
+    amount: Money = money()
+    evidence: str = text(max_length=4000)
+
+
+@final
+@attrs.frozen(slots=False)
+class Survey:
+    """The survey of a claim."""
+
+    surveyor: str = text(max_length=200)
+    findings: str = text(max_length=4000)
+
+
+@final
+@attrs.frozen(slots=False)
+class ClaimSettlement:
+    """理赔: the claim is paid."""
+
+    payout: Money = money()
+
+
+@final
+@attrs.frozen(slots=False)
+class Resolution:
+    """A dispute decided by contract, law or practice; ``payout`` if the claim is upheld."""
+
+    basis: Basis = choice(Basis)
+    decision: str = text(max_length=4000)
+    payout: Money | None = optional_money()
+
+
+# -- context ------------------------------------------------------------------------------
+
+
+@final
+@attrs.frozen(slots=False)
+class B2BContext:
+    """What the trade has gathered, phase by phase."""
+
+    buyer: str
+    seller: str
+    preparations: tuple[Preparation, ...] = ()
+    inquiries: tuple[Inquiry, ...] = ()
+    offers: tuple[Offer, ...] = ()
+    offer: Offer | None = None
+    late_acceptance: Acceptance | None = None
+    agreed: Offer | None = None
+    concluded_at: datetime | None = None
+    terms: ContractTerms | None = None
+    signed: tuple[Party, ...] = ()
+    formalities: str | None = None
+    logistics: tuple[str, ...] = ()
+    handover: Handover | None = None
+    received_at: datetime | None = None
+    payment: Payment | None = None
+    bank_documents: str | None = None
+    claim: Claim | None = None
+    survey: Survey | None = None
+    claim_rejection: str | None = None
+    resolution: Resolution | None = None
+    claim_payout: Money | None = None
+
+    @property
+    def contract_value(self) -> Money:
+        """The value of the signed contract's terms."""
+        assert self.terms is not None
+        return self.terms.value
+
+
+# -- guards -------------------------------------------------------------------------------
+
+
+def _check(
+    name: str, en: str, zh: str, *, payload: bool = True, clock: bool = False
+) -> Callable[[Callable[..., str | None]], Guard]:
+    """Turn a check function into a named :class:`Guard`."""
+
+    def decorate(function: Callable[..., str | None]) -> Guard:
+        return Guard(name, function, Label(en, zh), uses_payload=payload, uses_clock=clock)
+
+    return decorate
+
+
+def _standing(context: B2BContext) -> Offer:
+    assert context.offer is not None  # guards run where an offer stands
+    return context.offer
+
+
+@_check("offeror_acts", "by the offeror", "由发盘人")
+def OFFEROR_ACTS(context: B2BContext, payload: ByParty) -> str | None:
+    offer = _standing(context)
+    return None if payload.by is offer.by else f"only the offeror ({offer.by.value}) can do this"
+
+
+@_check("offeree_acts", "by the offeree", "由受盘人")
+def OFFEREE_ACTS(context: B2BContext, payload: Any) -> str | None:
+    offer = _standing(context)
+    if payload.by is offer.offeree:
+        return None
+    return f"only the offeree ({offer.offeree.value}) can do this"
+
+
+@_check("not_firm", "not a firm offer", "非实盘", payload=False)
+def NOT_FIRM(context: B2BContext, _: object) -> str | None:
+    return "a firm offer cannot be revoked (CISG Art. 16(2))" if _standing(context).firm else None
+
+
+@_check("matches_offer", "matches the offer", "与发盘一致")
+def MATCHES_OFFER(context: B2BContext, payload: Acceptance) -> str | None:
+    offer = _standing(context)
+    if (payload.goods, payload.quantity, payload.price) != (
+        offer.goods,
+        offer.quantity,
+        offer.price,
+    ):
+        return (
+            "an acceptance that changes the terms is a counter-offer (CISG Art. 19): the offer "
+            f"is {offer.quantity} {offer.goods} at {offer.price}"
+        )
+    return None
+
+
+@_check("within_validity", "within validity", "在有效期内", clock=True)
+def WITHIN_VALIDITY(context: B2BContext, _: object, now: datetime) -> str | None:
+    offer = _standing(context)
+    if offer.valid_until is not None and now > offer.valid_until:
+        return (
+            f"the offer lapsed at {offer.valid_until.isoformat()}; a late acceptance counts "
+            "only if the offeror confirms it (accept_late)"
+        )
+    return None
+
+
+@_check("lapsed", "offer lapsed", "发盘已过期", clock=True)
+def LAPSED(context: B2BContext, _: object, now: datetime) -> str | None:
+    offer = _standing(context)
+    if offer.valid_until is None or now <= offer.valid_until:
+        return "the offer is still valid; accept it in time instead"
+    return None
+
+
+@_check("still_valid", "validity in the future", "有效期未过", clock=True)
+def STILL_VALID(_: object, payload: Offer, now: datetime) -> str | None:
+    if payload.valid_until is not None and payload.valid_until <= now:
+        return f"the offer's validity {payload.valid_until.isoformat()} has already passed"
+    return None
+
+
+@_check("counter_by_offeree", "by the offeree", "由受盘人")
+def COUNTER_BY_OFFEREE(context: B2BContext, payload: Offer) -> str | None:
+    return OFFEREE_ACTS.check(context, payload)
+
+
+@_check("terms_match_agreement", "terms = agreement", "条款与成交一致")
+def TERMS_MATCH(context: B2BContext, payload: ContractTerms) -> str | None:
+    agreed = context.agreed
+    assert agreed is not None
+    if (payload.goods, payload.quantity, payload.price) != (
+        agreed.goods,
+        agreed.quantity,
+        agreed.price,
+    ):
+        return (
+            f"the contract must fix the agreed terms: {agreed.quantity} {agreed.goods} at "
+            f"{agreed.price}"
+        )
+    return None
+
+
+@_check("not_yet_signed", "not yet signed", "尚未签署")
+def NOT_YET_SIGNED(context: B2BContext, payload: ByParty) -> str | None:
+    return f"the {payload.by.value} has already signed" if payload.by in context.signed else None
+
+
+@_check("prepaid_if_required", "prepaid if required", "如需预付则已付款", payload=False)
+def PREPAID(context: B2BContext, _: object) -> str | None:
+    assert context.terms is not None
+    if context.terms.payment_terms is PaymentTerms.PREPAYMENT and context.payment is None:
+        return "the contract requires prepayment before the goods are handed to the carrier"
+    return None
+
+
+@_check("payment_due", "payment due by the terms", "按合同付款条件", payload=False)
+def PAYMENT_DUE(context: B2BContext, _: object) -> str | None:
+    assert context.terms is not None
+    terms = context.terms.payment_terms
+    if terms is PaymentTerms.AGAINST_DOCUMENTS and context.handover is None:
+        return "payment is against documents: the goods are not yet with the carrier"
+    if terms is PaymentTerms.ON_DELIVERY and context.received_at is None:
+        return "payment is on delivery: the buyer has not received the goods"
+    return None
+
+
+@_check("pays_contract_value", "amount = contract value", "金额等于合同金额")
+def PAYS_VALUE(context: B2BContext, payload: Payment) -> str | None:
+    if payload.amount != context.contract_value:
+        return (
+            f"the payment {payload.amount} differs from the contract value {context.contract_value}"
+        )
+    return None
+
+
+@_check(
+    "both_sides_done",
+    "goods received and bank documents issued",
+    "收货且银行单据已出具",
+    payload=False,
+)
+def BOTH_DONE(context: B2BContext, _: object) -> str | None:
+    missing = []
+    if context.received_at is None:
+        missing.append("the buyer has not received the goods")
+    if context.bank_documents is None:
+        missing.append("the banks have not issued their documents")
+    return "; ".join(missing) or None
+
+
+@_check("within_notice_period", "within the notice period", "在索赔期内", clock=True)
+def IN_NOTICE(context: B2BContext, _: object, now: datetime) -> str | None:
+    if context.received_at is not None and now > context.received_at + NOTICE_PERIOD:
+        return (
+            "the notice period ended two years after the goods were handed over "
+            f"({(context.received_at + NOTICE_PERIOD).isoformat()}, CISG Art. 39)"
+        )
+    return None
+
+
+@_check("claim_within_value", "claim ≤ contract value", "索赔额不超过合同金额")
+def CLAIM_WITHIN_VALUE(context: B2BContext, payload: Claim) -> str | None:
+    if payload.amount > context.contract_value or payload.amount.amount <= 0:
+        return f"a claim must be above zero and at most the contract value {context.contract_value}"
+    return None
+
+
+@_check("payout_within_claim", "payout ≤ claim", "赔付不超过索赔额")
+def PAYOUT_WITHIN_CLAIM(context: B2BContext, payload: Any) -> str | None:
+    assert context.claim is not None
+    payout = payload.payout
+    if payout is not None and payout > context.claim.amount:
+        return f"the payout {payout} exceeds the claim {context.claim.amount}"
+    return None
+
+
+# -- event data ---------------------------------------------------------------------------
+
+
+def _to_offeree(context: B2BContext, payload: Offer) -> dict[str, Any]:
+    offeree = context.seller if payload.by is Party.BUYER else context.buyer
+    return {"to": offeree, "value": payload.value.to_json()}
+
+
+def _previous(context: B2BContext, _: object) -> dict[str, Any]:
+    previous = context.offers[-2]
+    return {
+        "goods": previous.goods,
+        "quantity": previous.quantity,
+        "price": previous.price.to_json(),
+        "by": previous.by.value,
+    }
+
+
+def _contract(context: B2BContext, _: object) -> dict[str, Any]:
+    agreed = context.agreed
+    assert agreed is not None
+    assert context.concluded_at is not None
+    return {
+        "buyer": context.buyer,
+        "seller": context.seller,
+        "goods": agreed.goods,
+        "quantity": agreed.quantity,
+        "value": agreed.value.to_json(),
+        "concluded_at": context.concluded_at.isoformat(),
+    }
+
+
+def _both_signed(context: B2BContext, _: object) -> dict[str, Any]:
+    return {"signed_by": [party.value for party in context.signed]}
+
+
+def _ownership(context: B2BContext, _: object) -> dict[str, Any]:
+    assert context.terms is not None
+    return {
+        "goods": context.terms.goods,
+        "quantity": context.terms.quantity,
+        "from": context.seller,
+        "to": context.buyer,
+    }
+
+
+def _payment(context: B2BContext, _: object) -> dict[str, Any]:
+    return {"from": context.buyer, "to": context.seller}
+
+
+def _performed(context: B2BContext, _: object) -> dict[str, Any]:
+    return {"value": context.contract_value.to_json()}
+
+
+def _claim_paid(context: B2BContext, payload: Any) -> dict[str, Any]:
+    assert context.claim is not None
+    claimant = context.buyer if context.claim.by is Party.BUYER else context.seller
+    payer = context.seller if context.claim.by is Party.BUYER else context.buyer
+    return {"amount": payload.payout.to_json(), "from": payer, "to": claimant}
+
+
+def _has_payout(_: B2BContext, payload: Resolution) -> bool:
+    return payload.payout is not None
+
+
+def _logged(step: str) -> Any:
+    return lambda c, p: replace(c, logistics=(*c.logistics, step))
+
+
+# -- the definition -----------------------------------------------------------------------
+
+
+def _label(en: str, zh: str) -> Label:
+    return Label(en, zh)
+
+
+_NEGOTIATION_OPEN = ("preparation.ready", "negotiation.open")
+
+DEFINITION = FlowDefinition(
+    name="b2b",
+    title=Label("The general B2B process", "电子商务的一般流程"),
+    source="『捌』",
+    context_type=B2BContext,
+    states=[
+        State(
+            "preparation",
+            _label("preparation", "交易前的准备"),
+            initial="researching",
+            children=[
+                State("researching", _label("researching", "调研准备")),
+                State("ready", _label("ready to negotiate", "准备就绪")),
+            ],
+        ),
+        State(
+            "negotiation",
+            _label("negotiation", "交易磋商"),
+            initial="open",
+            children=[
+                State("open", _label("no standing offer", "无有效发盘")),
+                State("offer_sent", _label("offer on its way", "发盘在途")),
+                State("offer_standing", _label("offer standing", "发盘有效")),
+                State(
+                    "late_acceptance",
+                    _label("late acceptance awaiting the offeror", "逾期接受待确认"),
+                ),
+            ],
+        ),
+        State(
+            "contract",
+            _label("contract", "签订合同和办理手续"),
+            initial="drafting",
+            children=[
+                State("drafting", _label("drafting the e-contract", "拟定电子合同")),
+                State("awaiting_signatures", _label("awaiting signatures", "待签署")),
+                State("signed_by_one", _label("signed by one party", "一方已签署")),
+                State("signed", _label("signed by both", "双方已签署")),
+            ],
+        ),
+        State(
+            "performance",
+            _label("performance", "履行合同"),
+            parallel=True,
+            children=[
+                State(
+                    "logistics",
+                    _label("goods", "货物"),
+                    initial="stocking",
+                    children=[
+                        State("stocking", _label("stocking the goods", "备货")),
+                        State("stocked", _label("goods stocked", "已备货")),
+                        State("customs_cleared", _label("customs declared", "已报关")),
+                        State("insured", _label("insured", "已保险")),
+                        State("certified", _label("certificates obtained", "已取证")),
+                        State("in_transit", _label("with the carrier", "运输中")),
+                        State("received", _label("received by the buyer", "买方已收货")),
+                    ],
+                ),
+                State(
+                    "payment",
+                    _label("payment", "付款"),
+                    initial="awaiting",
+                    children=[
+                        State("awaiting", _label("awaiting payment", "待付款")),
+                        State("paid", _label("paid", "已付款")),
+                        State("documented", _label("bank documents issued", "银行单据已出具")),
+                    ],
+                ),
+            ],
+        ),
+        State("performed", _label("contract performed", "合同履行完毕")),
+        State(
+            "claims",
+            _label("claims", "索赔"),
+            initial="filed",
+            children=[
+                State("filed", _label("claim filed", "已提出索赔")),
+                State("surveyed", _label("claim surveyed", "已查勘")),
+                State("disputed", _label("in dispute", "争议处理中")),
+            ],
+        ),
+        State("closed", _label("closed", "交易完成"), terminal=True),
+        State("no_deal", _label("no deal", "未成交"), terminal=True),
+    ],
+    start=Transition(
+        "begin",
+        (),
+        "preparation",
+        _label("begin preparing", "开始准备"),
+        step="1",
+        payload=Parties,
+        effect=lambda _, p: B2BContext(buyer=p.buyer, seller=p.seller),
+        emits=[Emit(Stream.INFORMATION, "trade_preparation_started")],
+    ),
+    transitions=[
+        Transition(
+            "prepare",
+            "preparation.researching",
+            "preparation.ready",
+            _label("prepare", "做好签约前准备"),
+            step="1",
+            payload=Preparation,
+            effect=lambda c, p: replace(c, preparations=(*c.preparations, p)),
+            emits=[Emit(Stream.INFORMATION, "preparation_recorded")],
+        ),
+        Transition(
+            "inquire",
+            _NEGOTIATION_OPEN,
+            "negotiation.open",
+            _label("inquiry", "询盘"),
+            step="2",
+            payload=Inquiry,
+            effect=lambda c, p: replace(c, inquiries=(*c.inquiries, p)),
+            emits=[Emit(Stream.INFORMATION, "inquiry_sent")],
+        ),
+        Transition(
+            "offer",
+            _NEGOTIATION_OPEN,
+            "negotiation.offer_sent",
+            _label("offer", "发盘"),
+            step="2",
+            payload=Offer,
+            guards=[STILL_VALID],
+            effect=lambda c, p: replace(c, offers=(*c.offers, p), offer=p),
+            emits=[Emit(Stream.COMMERCE, "offer_made", _to_offeree)],
+        ),
+        Transition(
+            "withdraw",
+            "negotiation.offer_sent",
+            "negotiation.open",
+            _label("withdraw before it arrives", "撤回"),
+            step="2 (CISG 15)",
+            payload=ByParty,
+            guards=[OFFEROR_ACTS],
+            effect=lambda c, p: replace(c, offer=None),
+            emits=[Emit(Stream.COMMERCE, "offer_withdrawn")],
+        ),
+        Transition(
+            "arrive",
+            "negotiation.offer_sent",
+            "negotiation.offer_standing",
+            _label("offer reaches the offeree", "发盘送达"),
+            step="2 (CISG 15)",
+            emits=[Emit(Stream.INFORMATION, "offer_received")],
+        ),
+        Transition(
+            "revoke",
+            "negotiation.offer_standing",
+            "negotiation.open",
+            _label("revoke", "撤销"),
+            step="2 (CISG 16)",
+            payload=ByParty,
+            guards=[OFFEROR_ACTS, NOT_FIRM],
+            effect=lambda c, p: replace(c, offer=None),
+            emits=[Emit(Stream.COMMERCE, "offer_revoked")],
+        ),
+        Transition(
+            "reject",
+            "negotiation.offer_standing",
+            "negotiation.open",
+            _label("reject", "拒绝"),
+            step="2 (CISG 17)",
+            payload=ByParty,
+            guards=[OFFEREE_ACTS],
+            effect=lambda c, p: replace(c, offer=None),
+            emits=[Emit(Stream.COMMERCE, "offer_rejected")],
+        ),
+        Transition(
+            "counter_offer",
+            "negotiation.offer_standing",
+            "negotiation.offer_sent",
+            _label("counter-offer", "还盘"),
+            step="2 (CISG 19)",
+            payload=Offer,
+            guards=[COUNTER_BY_OFFEREE, STILL_VALID],
+            effect=lambda c, p: replace(c, offers=(*c.offers, p), offer=p),
+            emits=[
+                Emit(Stream.COMMERCE, "counter_offer_made", _to_offeree),
+                Emit(Stream.COMMERCE, "offer_rejected_by_counter_offer", _previous),
+            ],
+        ),
+        Transition(
+            "accept",
+            "negotiation.offer_standing",
+            "contract",
+            _label("accept", "接受"),
+            step="2 (CISG 18, 23)",
+            payload=Acceptance,
+            guards=[OFFEREE_ACTS, MATCHES_OFFER, WITHIN_VALIDITY],
+            effect=lambda c, p, now: replace(c, agreed=c.offer, concluded_at=now),
+            effect_uses_clock=True,
+            emits=[
+                Emit(Stream.COMMERCE, "offer_accepted"),
+                Emit(Stream.COMMERCE, "contract_concluded", _contract),
+            ],
+        ),
+        Transition(
+            "accept_late",
+            "negotiation.offer_standing",
+            "negotiation.late_acceptance",
+            _label("accept late", "逾期接受"),
+            step="2 (CISG 21)",
+            payload=Acceptance,
+            guards=[OFFEREE_ACTS, MATCHES_OFFER, LAPSED],
+            effect=lambda c, p: replace(c, late_acceptance=p),
+            emits=[Emit(Stream.COMMERCE, "late_acceptance_sent")],
+        ),
+        Transition(
+            "confirm_late_acceptance",
+            "negotiation.late_acceptance",
+            "contract",
+            _label("offeror confirms", "发盘人确认"),
+            step="2 (CISG 21)",
+            payload=ByParty,
+            guards=[OFFEROR_ACTS],
+            effect=lambda c, p, now: replace(c, agreed=c.offer, concluded_at=now),
+            effect_uses_clock=True,
+            emits=[
+                Emit(Stream.COMMERCE, "late_acceptance_confirmed"),
+                Emit(Stream.COMMERCE, "contract_concluded", _contract),
+            ],
+        ),
+        Transition(
+            "refuse_late_acceptance",
+            "negotiation.late_acceptance",
+            "negotiation.open",
+            _label("offeror refuses", "发盘人不认可"),
+            step="2 (CISG 21)",
+            payload=ByParty,
+            guards=[OFFEROR_ACTS],
+            effect=lambda c, p: replace(c, offer=None, late_acceptance=None),
+            emits=[Emit(Stream.COMMERCE, "late_acceptance_refused")],
+        ),
+        Transition(
+            "break_off",
+            ("preparation", "negotiation"),
+            "no_deal",
+            _label("break off", "终止磋商"),
+            step="1-2",
+            payload=BreakOff,
+            emits=[Emit(Stream.COMMERCE, "negotiation_broken_off")],
+        ),
+        Transition(
+            "draw_up",
+            "contract.drafting",
+            "contract.awaiting_signatures",
+            _label("draw up the e-contract", "拟定电子合同"),
+            step="3",
+            payload=ContractTerms,
+            guards=[TERMS_MATCH],
+            effect=lambda c, p: replace(c, terms=p),
+            emits=[Emit(Stream.COMMERCE, "contract_drawn_up")],
+        ),
+        Transition(
+            "sign",
+            "contract.awaiting_signatures",
+            "contract.signed_by_one",
+            _label("sign", "签署"),
+            step="3",
+            payload=ByParty,
+            effect=lambda c, p: replace(c, signed=(*c.signed, p.by)),
+            emits=[Emit(Stream.COMMERCE, "contract_signed_by")],
+        ),
+        Transition(
+            "sign",
+            "contract.signed_by_one",
+            "contract.signed",
+            _label("countersign", "会签"),
+            step="3",
+            payload=ByParty,
+            guards=[NOT_YET_SIGNED],
+            effect=lambda c, p: replace(c, signed=(*c.signed, p.by)),
+            emits=[
+                Emit(Stream.COMMERCE, "contract_signed_by"),
+                Emit(Stream.COMMERCE, "contract_signed", _both_signed),
+            ],
+        ),
+        Transition(
+            "complete_formalities",
+            "contract.signed",
+            "performance",
+            _label("complete the formalities", "办理手续"),
+            step="3",
+            payload=Step,
+            effect=lambda c, p: replace(c, formalities=p.reference),
+            emits=[Emit(Stream.INFORMATION, "formalities_completed")],
+        ),
+        Transition(
+            "stock_goods",
+            "performance.logistics.stocking",
+            "performance.logistics.stocked",
+            _label("stock the goods", "备货"),
+            step="4",
+            payload=Step,
+            effect=_logged("stocked"),
+            emits=[Emit(Stream.LOGISTICS, "goods_stocked")],
+        ),
+        Transition(
+            "declare_customs",
+            "performance.logistics.stocked",
+            "performance.logistics.customs_cleared",
+            _label("declare customs", "报关"),
+            step="4",
+            payload=Step,
+            effect=_logged("customs"),
+            emits=[Emit(Stream.LOGISTICS, "customs_declared")],
+        ),
+        Transition(
+            "insure",
+            "performance.logistics.customs_cleared",
+            "performance.logistics.insured",
+            _label("insure", "保险"),
+            step="4",
+            payload=Step,
+            effect=_logged("insured"),
+            emits=[Emit(Stream.COMMERCE, "cargo_insured")],
+        ),
+        Transition(
+            "obtain_certificates",
+            "performance.logistics.insured",
+            "performance.logistics.certified",
+            _label("obtain certificates", "取证"),
+            step="4",
+            payload=Step,
+            effect=_logged("certified"),
+            emits=[Emit(Stream.INFORMATION, "certificates_obtained")],
+        ),
+        Transition(
+            "hand_to_carrier",
+            "performance.logistics.certified",
+            "performance.logistics.in_transit",
+            _label("hand to the carrier", "交付承运"),
+            step="4",
+            payload=Handover,
+            guards=[PREPAID],
+            effect=lambda c, p: replace(c, handover=p),
+            emits=[
+                Emit(Stream.LOGISTICS, "handed_to_carrier"),
+                Emit(
+                    Stream.INFORMATION,
+                    "shipping_documents_sent",
+                    lambda c, p: {"bill_of_lading": p.bill_of_lading, "to": c.buyer},
+                ),
+            ],
+        ),
+        Transition(
+            "track",
+            "performance.logistics.in_transit",
+            "performance.logistics.in_transit",
+            _label("track the shipment", "跟踪货物"),
+            step="4",
+            payload=Step,
+            emits=[Emit(Stream.LOGISTICS, "shipment_tracked")],
+        ),
+        Transition(
+            "receive",
+            "performance.logistics.in_transit",
+            "performance.logistics.received",
+            _label("buyer receives", "买方收货"),
+            step="4",
+            payload=ByParty,
+            effect=lambda c, p, now: replace(c, received_at=now),
+            effect_uses_clock=True,
+            emits=[
+                Emit(Stream.LOGISTICS, "goods_received"),
+                Emit(Stream.COMMERCE, "ownership_transferred", _ownership),
+            ],
+        ),
+        Transition(
+            "pay",
+            "performance.payment.awaiting",
+            "performance.payment.paid",
+            _label("pay", "付款"),
+            step="4",
+            payload=Payment,
+            guards=[PAYMENT_DUE, PAYS_VALUE],
+            effect=lambda c, p: replace(c, payment=p),
+            emits=[Emit(Stream.MONEY, "payment_made", _payment)],
+        ),
+        Transition(
+            "issue_bank_documents",
+            "performance.payment.paid",
+            "performance.payment.documented",
+            _label("banks issue documents", "银行出具单据"),
+            step="4",
+            payload=Step,
+            effect=lambda c, p: replace(c, bank_documents=p.reference),
+            emits=[Emit(Stream.MONEY, "bank_documents_issued")],
+        ),
+        Transition(
+            "complete",
+            "performance",
+            "performed",
+            _label("performed", "履约完成"),
+            step="4",
+            guards=[BOTH_DONE],
+            emits=[Emit(Stream.COMMERCE, "contract_performed", _performed)],
+        ),
+        Transition(
+            "file_claim",
+            ("performance", "performed"),
+            "claims",
+            _label("file a claim", "索赔"),
+            step="4",
+            payload=Claim,
+            guards=[IN_NOTICE, CLAIM_WITHIN_VALUE],
+            effect=lambda c, p: replace(c, claim=p),
+            emits=[Emit(Stream.COMMERCE, "claim_filed")],
+        ),
+        Transition(
+            "close",
+            "performed",
+            "closed",
+            _label("close", "交易完成"),
+            step="4",
+            emits=[Emit(Stream.COMMERCE, "trade_closed")],
+        ),
+        Transition(
+            "survey",
+            "claims.filed",
+            "claims.surveyed",
+            _label("survey", "查勘"),
+            step="4",
+            payload=Survey,
+            effect=lambda c, p: replace(c, survey=p),
+            emits=[Emit(Stream.INFORMATION, "survey_reported")],
+        ),
+        Transition(
+            "settle_claim",
+            "claims.surveyed",
+            "closed",
+            _label("settle the claim", "理赔"),
+            step="4",
+            payload=ClaimSettlement,
+            guards=[PAYOUT_WITHIN_CLAIM],
+            effect=lambda c, p: replace(c, claim_payout=p.payout),
+            emits=[Emit(Stream.MONEY, "claim_paid", _claim_paid)],
+        ),
+        Transition(
+            "reject_claim",
+            "claims.surveyed",
+            "claims.disputed",
+            _label("reject the claim", "拒赔"),
+            step="4",
+            payload=Step,
+            effect=lambda c, p: replace(c, claim_rejection=p.reference),
+            emits=[Emit(Stream.COMMERCE, "claim_rejected")],
+        ),
+        Transition(
+            "resolve_dispute",
+            "claims.disputed",
+            "closed",
+            _label("resolve the dispute", "解决争议"),
+            step="4",
+            payload=Resolution,
+            guards=[PAYOUT_WITHIN_CLAIM],
+            effect=lambda c, p: replace(c, resolution=p, claim_payout=p.payout),
+            emits=[
+                Emit(Stream.COMMERCE, "dispute_resolved"),
+                Emit(Stream.MONEY, "claim_paid", _claim_paid, when=_has_payout),
+            ],
+        ),
+    ],
+    refusals={
+        "accept": {
+            "negotiation.open": "no offer is standing",
+            "negotiation.offer_sent": "the offer has not reached the offeree yet",
+        },
+        "revoke": {"negotiation.offer_sent": "the offer has not arrived; withdraw it instead"},
+        "withdraw": {
+            "negotiation.offer_standing": "the offer has reached the offeree; revoke it instead"
+        },
+        "hand_to_carrier": {"performance.logistics.stocking": "the goods are not ready to ship"},
+        "pay": {"contract": "the contract is not in performance yet"},
+    },
+)
+
+
+@final
+class B2B(Transaction[B2BContext]):
+    """A B2B contract transaction; trigger with :meth:`fire`, or the methods below."""
+
+    __slots__ = ()
+
+    def offer(
+        self,
+        by: Party | str,
+        *,
+        goods: str,
+        quantity: int,
+        price: Money,
+        valid_until: datetime | None = None,
+        firm: bool = False,
+    ) -> tuple[Event, ...]:
+        """发盘: make a definite offer."""
+        return self.fire(
+            "offer",
+            by=by,
+            goods=goods,
+            quantity=quantity,
+            price=price,
+            valid_until=valid_until,
+            firm=firm,
+        )
+
+    def counter_offer(
+        self,
+        by: Party | str,
+        *,
+        goods: str,
+        quantity: int,
+        price: Money,
+        valid_until: datetime | None = None,
+        firm: bool = False,
+    ) -> tuple[Event, ...]:
+        """还盘: reject the standing offer and make a new one."""
+        return self.fire(
+            "counter_offer",
+            by=by,
+            goods=goods,
+            quantity=quantity,
+            price=price,
+            valid_until=valid_until,
+            firm=firm,
+        )
+
+    def accept(
+        self, by: Party | str, *, goods: str, quantity: int, price: Money
+    ) -> tuple[Event, ...]:
+        """接受: accept the standing offer on its terms."""
+        return self.fire("accept", by=by, goods=goods, quantity=quantity, price=price)
+
+
+FLOW: Flow[B2B] = Flow(DEFINITION, B2B)
+"""The B2B flow."""
