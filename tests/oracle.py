@@ -45,6 +45,14 @@ class OracleMachine(RuleBasedStateMachine):
     def legal(self, trigger):
         return (self.state, trigger) in self.STEPS
 
+    def allowed_here(self):
+        """The triggers the oracle allows now (guards aside)."""
+        return {t for (s, t) in self.STEPS if s == self.state}
+
+    def advance(self, trigger):
+        """Move the oracle's state after a successful ``trigger``."""
+        self.state = self.STEPS[(self.state, trigger)]
+
     def attempt(self, trigger, payload, valid=True):
         """Fire ``trigger`` and check the outcome against the oracle's prediction."""
         before = (self.tx.state, self.tx.version, self.tx.events, self.tx.context)
@@ -65,13 +73,13 @@ class OracleMachine(RuleBasedStateMachine):
             if isinstance(error, GuardRejected):
                 assert error.reasons and all(name and why for name, why in error.reasons)
             if isinstance(error, TransitionNotAllowed):
-                assert set(error.allowed) == {t for (s, t) in self.STEPS if s == self.state}
+                assert set(error.allowed) == self.allowed_here()
             after = (self.tx.state, self.tx.version, self.tx.events, self.tx.context)
             assert after == before, "a refused trigger changed the transaction"
             return None
         assert expected is None, f"{trigger} {payload} should raise {expected.__name__}"
         self.apply(trigger, payload)
-        self.state = self.STEPS[(self.state, trigger)]
+        self.advance(trigger)
         self.version += 1
         assert events and all(event.version == self.tx.version for event in events)
         return events

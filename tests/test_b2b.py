@@ -1,0 +1,645 @@
+"""The four-phase B2B contract (『捌』, CISG Art. 14–23 and 39) against a hand-written oracle."""
+
+from datetime import date, datetime, timedelta, timezone
+from typing import ClassVar
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import initialize, invariant, precondition, rule
+
+from ecomflow import FLOWS, GuardRejected, Money, Stream, TransitionNotAllowed
+from ecomflow.flows.b2b import FLOW
+from tests.oracle import OracleMachine
+from tests.strategies import names
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
+PARTIES = ("buyer", "seller")
+GOODS = "cotton lint"
+
+# The phases and their triggers, by hand from 『捌』 (guards are in `refused`).
+PHASE_TRIGGERS = {
+    "preparation.researching": {"prepare", "break_off"},
+    "preparation.ready": {"inquire", "offer", "break_off"},
+    "negotiation.open": {"inquire", "offer", "break_off"},
+    "negotiation.offer_sent": {"withdraw", "arrive", "break_off"},
+    "negotiation.offer_standing": {
+        "revoke",
+        "reject",
+        "counter_offer",
+        "accept",
+        "accept_late",
+        "break_off",
+    },
+    "negotiation.late_acceptance": {
+        "confirm_late_acceptance",
+        "refuse_late_acceptance",
+        "break_off",
+    },
+    "contract.drafting": {"draw_up"},
+    "contract.awaiting_signatures": {"sign"},
+    "contract.signed_by_one": {"sign"},
+    "contract.signed": {"complete_formalities"},
+    "performed": {"close", "file_claim"},
+    "claims.filed": {"survey"},
+    "claims.surveyed": {"settle_claim", "reject_claim"},
+    "claims.disputed": {"resolve_dispute"},
+    "closed": set(),
+    "no_deal": set(),
+}
+GOODS_STEPS = {  # logistics region: state -> (trigger, next state)
+    "stocking": ("stock_goods", "stocked"),
+    "stocked": ("declare_customs", "customs_cleared"),
+    "customs_cleared": ("insure", "insured"),
+    "insured": ("obtain_certificates", "certified"),
+    "certified": ("hand_to_carrier", "in_transit"),
+    "in_transit": ("receive", "received"),
+}
+PAY_STEPS = {"awaiting": ("pay", "paid"), "paid": ("issue_bank_documents", "documented")}
+NEXT_PHASE = {
+    ("preparation.researching", "prepare"): "preparation.ready",
+    ("preparation.ready", "inquire"): "negotiation.open",
+    ("negotiation.open", "inquire"): "negotiation.open",
+    ("preparation.ready", "offer"): "negotiation.offer_sent",
+    ("negotiation.open", "offer"): "negotiation.offer_sent",
+    ("negotiation.offer_sent", "withdraw"): "negotiation.open",
+    ("negotiation.offer_sent", "arrive"): "negotiation.offer_standing",
+    ("negotiation.offer_standing", "revoke"): "negotiation.open",
+    ("negotiation.offer_standing", "reject"): "negotiation.open",
+    ("negotiation.offer_standing", "counter_offer"): "negotiation.offer_sent",
+    ("negotiation.offer_standing", "accept"): "contract.drafting",
+    ("negotiation.offer_standing", "accept_late"): "negotiation.late_acceptance",
+    ("negotiation.late_acceptance", "confirm_late_acceptance"): "contract.drafting",
+    ("negotiation.late_acceptance", "refuse_late_acceptance"): "negotiation.open",
+    ("contract.drafting", "draw_up"): "contract.awaiting_signatures",
+    ("contract.awaiting_signatures", "sign"): "contract.signed_by_one",
+    ("contract.signed_by_one", "sign"): "contract.signed",
+    ("contract.signed", "complete_formalities"): "performance",
+    ("performed", "close"): "closed",
+    ("performed", "file_claim"): "claims.filed",
+    ("claims.filed", "survey"): "claims.surveyed",
+    ("claims.surveyed", "settle_claim"): "closed",
+    ("claims.surveyed", "reject_claim"): "claims.disputed",
+    ("claims.disputed", "resolve_dispute"): "closed",
+}
+
+
+def other(party):
+    return "seller" if party == "buyer" else "buyer"
+
+
+class B2BMachine(OracleMachine):
+    FLOW = FLOW
+    TERMINAL = frozenset({"closed", "no_deal"})
+    SAMPLE_PAYLOADS: ClassVar[dict] = {
+        "prepare": {"by": "buyer", "note": "n"},
+        "inquire": {"by": "buyer", "goods": GOODS},
+        "offer": {"by": "seller", "goods": GOODS, "quantity": 1, "price": Money("1", "CNY")},
+        "arrive": {},
+        "withdraw": {"by": "seller"},
+        "revoke": {"by": "seller"},
+        "reject": {"by": "buyer"},
+        "counter_offer": {"by": "buyer", "goods": GOODS, "quantity": 1, "price": Money("1", "CNY")},
+        "accept": {"by": "buyer", "goods": GOODS, "quantity": 1, "price": Money("1", "CNY")},
+        "accept_late": {"by": "buyer", "goods": GOODS, "quantity": 1, "price": Money("1", "CNY")},
+        "confirm_late_acceptance": {"by": "seller"},
+        "refuse_late_acceptance": {"by": "seller"},
+        "break_off": {"by": "buyer", "reason": "r"},
+        "sign": {"by": "buyer"},
+        "complete_formalities": {"reference": "r"},
+        "stock_goods": {"reference": "r"},
+        "declare_customs": {"reference": "r"},
+        "insure": {"reference": "r"},
+        "obtain_certificates": {"reference": "r"},
+        "hand_to_carrier": {"carrier": "c", "bill_of_lading": "b"},
+        "track": {"reference": "r"},
+        "receive": {"by": "buyer"},
+        "pay": {"bank": "b", "amount": Money("1", "CNY"), "reference": "r"},
+        "issue_bank_documents": {"reference": "r"},
+        "complete": {},
+        "file_claim": {"by": "buyer", "reason": "r", "amount": Money("1", "CNY"), "evidence": "e"},
+        "close": {},
+        "survey": {"surveyor": "s", "findings": "f"},
+        "settle_claim": {"payout": Money("1", "CNY")},
+        "reject_claim": {"reference": "r"},
+        "resolve_dispute": {"basis": "law", "decision": "d"},
+    }
+
+    # -- the oracle's own model of the trade ------------------------------------------------
+
+    def start(self):
+        self.now = T0
+        self.phase = "preparation.researching"
+        self.goods = "stocking"
+        self.pay_step = "awaiting"
+        self.offer = None  # (by, quantity, price, valid_until, firm)
+        self.agreed = None
+        self.terms = None  # (quantity, price, payment_terms)
+        self.signed = set()
+        self.handed_over = False
+        self.received_at = None
+        self.paid = False
+        self.claim = None
+        self.concluded = 0
+        self.state = "preparation.researching"
+        return FLOW.start("B-1", buyer="mill", seller="coop", clock=lambda: self.now)
+
+    def configuration(self):
+        if self.phase != "performance":
+            return self.phase
+        return f"performance.logistics.{self.goods}|performance.payment.{self.pay_step}"
+
+    def allowed_here(self):
+        if self.phase != "performance":
+            return set(PHASE_TRIGGERS[self.phase])
+        allowed = {"complete", "file_claim"}
+        if self.goods in GOODS_STEPS:
+            allowed.add(GOODS_STEPS[self.goods][0])
+        if self.goods == "in_transit":
+            allowed.add("track")
+        if self.pay_step in PAY_STEPS:
+            allowed.add(PAY_STEPS[self.pay_step][0])
+        return allowed
+
+    def legal(self, trigger):
+        return trigger in self.allowed_here()
+
+    def value(self):
+        quantity, price, _ = self.terms
+        return price * quantity
+
+    def guard_failure(self, trigger, p):
+        offer = self.offer
+        if trigger in ("offer", "counter_offer"):
+            if trigger == "counter_offer" and p["by"] != other(offer[0]):
+                return True
+            return p.get("valid_until") is not None and p["valid_until"] <= self.now
+        if trigger in ("withdraw", "revoke", "confirm_late_acceptance", "refuse_late_acceptance"):
+            return p["by"] != offer[0] or (trigger == "revoke" and offer[4])
+        if trigger == "reject":
+            return p["by"] != other(offer[0])
+        if trigger in ("accept", "accept_late"):
+            lapsed = offer[3] is not None and self.now > offer[3]
+            mismatch = (p["goods"], p["quantity"], p["price"]) != (GOODS, offer[1], offer[2])
+            return p["by"] != other(offer[0]) or mismatch or lapsed != (trigger == "accept_late")
+        if trigger == "draw_up":
+            return (p["goods"], p["quantity"], p["price"]) != (GOODS, *self.agreed)
+        if trigger == "sign":
+            return p["by"] in self.signed
+        if trigger == "hand_to_carrier":
+            return self.terms[2] == "prepayment" and not self.paid
+        if trigger == "pay":
+            terms = self.terms[2]
+            early = (terms == "against_documents" and not self.handed_over) or (
+                terms == "on_delivery" and self.received_at is None
+            )
+            return early or p["amount"] != self.value()
+        if trigger == "complete":
+            return self.goods != "received" or self.pay_step != "documented"
+        if trigger == "file_claim":
+            late = self.received_at is not None and self.now > self.received_at + timedelta(
+                days=730
+            )
+            return late or p["amount"] > self.value() or p["amount"].amount <= 0
+        if trigger in ("settle_claim", "resolve_dispute"):
+            return p.get("payout") is not None and p["payout"] > self.claim
+        return False
+
+    def apply(self, trigger, p):
+        if trigger in ("offer", "counter_offer"):
+            self.offer = (
+                p["by"],
+                p["quantity"],
+                p["price"],
+                p.get("valid_until"),
+                p.get("firm", False),
+            )
+        elif trigger in ("withdraw", "revoke", "reject", "refuse_late_acceptance"):
+            self.offer = None
+        elif trigger in ("accept", "confirm_late_acceptance"):
+            self.agreed = self.offer[1:3]
+            self.concluded += 1
+        elif trigger == "draw_up":
+            self.terms = (p["quantity"], p["price"], p["payment_terms"])
+        elif trigger == "sign":
+            self.signed.add(p["by"])
+        elif trigger == "hand_to_carrier":
+            self.handed_over = True
+        elif trigger == "receive":
+            self.received_at = self.now
+        elif trigger == "pay":
+            self.paid = True
+        elif trigger == "file_claim":
+            self.claim = p["amount"]
+
+    def advance(self, trigger):
+        if self.phase == "performance":
+            if trigger == "complete":
+                self.phase = "performed"
+            elif trigger == "file_claim":
+                self.phase = "claims.filed"
+            elif trigger in ("track",):
+                pass
+            elif self.goods in GOODS_STEPS and GOODS_STEPS[self.goods][0] == trigger:
+                self.goods = GOODS_STEPS[self.goods][1]
+            else:
+                self.pay_step = PAY_STEPS[self.pay_step][1]
+        elif trigger == "break_off":
+            self.phase = "no_deal"
+        else:
+            self.phase = NEXT_PHASE[(self.phase, trigger)]
+        self.state = self.configuration()
+
+    # -- a deep start, then the rules -------------------------------------------------------
+
+    @initialize(
+        depth=st.sampled_from(range(20)),
+        terms=st.sampled_from(["prepayment", "against_documents", "on_delivery"]),
+    )
+    def walk_part_of_the_happy_path(self, depth, terms):
+        price = Money("15500", "CNY")
+        deal = {"goods": GOODS, "quantity": 200, "price": price}
+        pay = ("pay", {"bank": "ICBC", "amount": price * 200, "reference": "P"})
+        goods = [
+            ("obtain_certificates", {"reference": "c"}),
+            ("hand_to_carrier", {"carrier": "rail", "bill_of_lading": "BL"}),
+            ("track", {"reference": "Lanzhou"}),
+            ("receive", {"by": "buyer"}),
+        ]
+        where = {"prepayment": 0, "against_documents": 2, "on_delivery": 4}[terms]
+        path = [
+            ("prepare", {"by": "buyer", "note": "research"}),
+            ("offer", {"by": "seller", **deal, "valid_until": T0 + timedelta(days=3)}),
+            ("arrive", {}),
+            ("accept", {"by": "buyer", **deal}),
+            ("draw_up", self.contract_terms(200, price, terms)),
+            ("sign", {"by": "buyer"}),
+            ("sign", {"by": "seller"}),
+            ("complete_formalities", {"reference": "licence"}),
+            ("stock_goods", {"reference": "w"}),
+            ("declare_customs", {"reference": "d"}),
+            ("insure", {"reference": "i"}),
+            *goods[:where],
+            pay,
+            *goods[where:],
+            ("issue_bank_documents", {"reference": "docs"}),
+            ("complete", {}),
+        ]
+        for trigger, payload in path[:depth]:
+            assert self.attempt(trigger, payload) is not None
+
+    @staticmethod
+    def contract_terms(quantity, price, terms):
+        return {
+            "rights_and_obligations": "r",
+            "goods": GOODS,
+            "quantity": quantity,
+            "price": price,
+            "delivery_place": "Suzhou",
+            "delivery_date": date(2027, 1, 15),
+            "trade_method": "CIF",
+            "transport_method": "rail",
+            "payment_terms": terms,
+            "breach_and_claims": "c",
+        }
+
+    @rule(days=st.sampled_from([0, 1, 2, 4, 400, 800]))
+    def time_passes(self, days):
+        self.now += timedelta(days=days, hours=1)
+
+    @precondition(lambda self: self.legal("prepare"))
+    @rule(by=st.sampled_from(PARTIES), note=names)
+    def prepare(self, by, note):
+        self.attempt("prepare", {"by": "broker", "note": note}, valid=False)
+        self.attempt("prepare", {"by": by, "note": note})
+
+    @precondition(lambda self: self.legal("inquire"))
+    @rule(by=st.sampled_from(PARTIES))
+    def inquire(self, by):
+        self.attempt("inquire", {"by": by, "goods": GOODS})
+
+    @precondition(lambda self: self.legal("offer") or self.legal("counter_offer"))
+    @rule(
+        by=st.sampled_from(PARTIES),
+        quantity=st.integers(1, 300),
+        price=st.sampled_from(
+            [Money("15000", "CNY"), Money("15500", "CNY"), Money("15800", "CNY")]
+        ),
+        validity=st.sampled_from([1, 3, None, -1]),
+        firm=st.booleans(),
+    )
+    def make_offer(self, by, quantity, price, validity, firm):
+        trigger = "offer" if self.legal("offer") else "counter_offer"
+        until = None if validity is None else self.now + timedelta(days=validity)
+        offer = {
+            "by": by,
+            "goods": GOODS,
+            "quantity": quantity,
+            "price": price,
+            "valid_until": until,
+            "firm": firm,
+        }
+        self.attempt(trigger, {**offer, "quantity": 0}, valid=False)  # not definite
+        self.attempt(
+            trigger,
+            {**offer, "valid_until": until.replace(tzinfo=None)}
+            if until
+            else {**offer, "firm": "yes"},
+            valid=False,
+        )
+        self.attempt(trigger, offer)
+
+    @precondition(lambda self: self.legal("arrive"))
+    @rule(withdraw=st.sampled_from([False, False, False, True]))
+    def arrive_or_withdraw(self, withdraw):
+        self.attempt("withdraw", {"by": other(self.offer[0])})  # only the offeror may
+        if withdraw:
+            self.attempt("withdraw", {"by": self.offer[0]})
+        else:
+            self.attempt("arrive", {})
+
+    @precondition(lambda self: self.legal("accept"))
+    @rule(
+        late=st.sampled_from([True, False]),
+        change=st.booleans(),
+        wrong_party=st.booleans(),
+    )
+    def accept(self, late, change, wrong_party):
+        offeror, quantity, price, until, _ = self.offer
+        if late and until is not None and self.now <= until:
+            self.attempt(
+                "accept_late",
+                {"by": other(offeror), "goods": GOODS, "quantity": quantity, "price": price},
+            )  # still valid
+            self.now = until + timedelta(hours=1)  # let the offer lapse
+        acceptance = {"by": other(offeror), "goods": GOODS, "quantity": quantity, "price": price}
+        if wrong_party:
+            self.attempt("accept", {**acceptance, "by": offeror})
+        if change:
+            self.attempt("accept", {**acceptance, "quantity": quantity + 1})
+        self.attempt("accept_late" if late else "accept", acceptance)
+
+    @precondition(lambda self: self.legal("revoke"))
+    @rule(act=st.sampled_from(["revoke", "reject"]))
+    def revoke_or_reject(self, act):
+        offeror = self.offer[0]
+        right, wrong = (offeror, other(offeror)) if act == "revoke" else (other(offeror), offeror)
+        self.attempt(act, {"by": wrong})
+        self.attempt(act, {"by": right})
+
+    @precondition(lambda self: self.legal("confirm_late_acceptance"))
+    @rule(confirm=st.sampled_from([True, False]))
+    def answer_late_acceptance(self, confirm):
+        trigger = "confirm_late_acceptance" if confirm else "refuse_late_acceptance"
+        self.attempt(trigger, {"by": other(self.offer[0])})  # only the offeror may answer
+        self.attempt(trigger, {"by": self.offer[0]})
+
+    @precondition(lambda self: self.legal("break_off"))
+    @rule(go=st.sampled_from([False] * 5 + [True]))
+    def break_off(self, go):
+        self.attempt("break_off", {"by": "buyer", "reason": ""}, valid=False)
+        if go:
+            self.attempt("break_off", {"by": "seller", "reason": "no agreement"})
+
+    @precondition(lambda self: self.legal("draw_up"))
+    @rule(terms=st.sampled_from(["prepayment", "against_documents", "on_delivery"]))
+    def draw_up(self, terms):
+        quantity, price = self.agreed
+        self.attempt("draw_up", self.contract_terms(quantity + 1, price, terms))
+        self.attempt(
+            "draw_up",
+            {**self.contract_terms(quantity, price, terms), "delivery_date": "soon"},
+            valid=False,
+        )
+        self.attempt("draw_up", self.contract_terms(quantity, price, terms))
+
+    @precondition(lambda self: self.legal("sign"))
+    @rule(by=st.sampled_from(PARTIES))
+    def sign(self, by):
+        if self.signed:
+            self.attempt("sign", {"by": next(iter(self.signed))})
+        self.attempt("sign", {"by": by})
+
+    @precondition(lambda self: self.legal("complete_formalities"))
+    @rule()
+    def complete_formalities(self):
+        self.attempt("complete_formalities", {"reference": ""}, valid=False)
+        self.attempt("complete_formalities", {"reference": "export licence"})
+
+    @precondition(lambda self: self.phase == "performance" and self.goods in GOODS_STEPS)
+    @rule(by=st.sampled_from(PARTIES))
+    def next_goods_step(self, by):
+        trigger = GOODS_STEPS[self.goods][0]
+        if trigger == "hand_to_carrier":
+            payload = {"carrier": "rail", "bill_of_lading": "BL"}
+        elif trigger == "receive":
+            self.attempt("track", {"reference": "Lanzhou"})
+            payload = {"by": by}
+        else:
+            payload = {"reference": trigger}
+        self.attempt(trigger, payload)
+
+    @precondition(lambda self: self.legal("pay"))
+    @rule(off=st.sampled_from([0, 0, 1]))
+    def pay(self, off):
+        amount = self.value() + Money(off, "CNY")
+        self.attempt(
+            "pay", {"bank": "ICBC", "amount": float(amount.amount), "reference": "P"}, valid=False
+        )
+        self.attempt("pay", {"bank": "ICBC", "amount": amount, "reference": "P"})
+
+    @precondition(lambda self: self.legal("issue_bank_documents"))
+    @rule()
+    def issue_bank_documents(self):
+        self.attempt("issue_bank_documents", {"reference": "L/C documents"})
+
+    @precondition(lambda self: self.legal("complete"))
+    @rule()
+    def complete(self):
+        self.attempt("complete", {})
+
+    @precondition(lambda self: self.legal("file_claim"))
+    @rule(share=st.sampled_from(["small", "all", "more"]), go=st.sampled_from([False] * 5 + [True]))
+    def file_claim(self, share, go):
+        value = self.value()
+        amount = {"small": Money("500", "CNY"), "all": value, "more": value + Money("1", "CNY")}[
+            share
+        ]
+        claim = {"by": "buyer", "reason": "wet bales", "amount": amount, "evidence": "photos"}
+        self.attempt("file_claim", {**claim, "evidence": ""}, valid=False)
+        if go or self.phase == "performed":
+            self.attempt("file_claim", claim)
+
+    @precondition(lambda self: self.legal("close"))
+    @rule()
+    def close(self):
+        self.attempt("close", {})
+
+    @precondition(lambda self: self.legal("survey"))
+    @rule()
+    def survey(self):
+        self.attempt("survey", {"surveyor": "CCIC", "findings": "12 wet bales"})
+
+    @precondition(lambda self: self.legal("settle_claim"))
+    @rule(settle=st.booleans(), over=st.booleans())
+    def settle_or_reject(self, settle, over):
+        payout = self.claim + Money("1", "CNY") if over else self.claim
+        if settle:
+            self.attempt("settle_claim", {"payout": payout})
+        else:
+            self.attempt("reject_claim", {"reference": "no evidence of transit damage"})
+
+    @precondition(lambda self: self.legal("resolve_dispute"))
+    @rule(
+        basis=st.sampled_from(["contract", "law", "practice"]),
+        payout=st.sampled_from([None, "half", "over"]),
+    )
+    def resolve_dispute(self, basis, payout):
+        amount = {None: None, "half": Money("1", "CNY"), "over": self.claim + Money("1", "CNY")}[
+            payout
+        ]
+        self.attempt(
+            "resolve_dispute", {"basis": basis, "decision": "arbitration award", "payout": amount}
+        )
+
+    # -- invariants of 『捌』 and the CISG -----------------------------------------------------
+
+    @invariant()
+    def the_contract_is_concluded_at_most_once(self):
+        concluded = [e for e in self.tx.events if e.name == "contract_concluded"]
+        assert len(concluded) == self.concluded <= 1
+
+    @invariant()
+    def a_counter_offer_ends_the_standing_offer(self):
+        if self.offer is not None:
+            standing = self.tx.context.offer
+            assert standing is not None and standing.by.value == self.offer[0]
+            assert (standing.quantity, standing.price) == self.offer[1:3]
+
+    @invariant()
+    def payment_follows_the_contract_terms(self):
+        order = [e.name for e in self.tx.events]
+        if "payment_made" not in order or self.terms is None:
+            return
+        paid_at = order.index("payment_made")
+        if self.terms[2] == "against_documents":
+            assert "handed_to_carrier" in order[:paid_at]
+        elif self.terms[2] == "on_delivery":
+            assert "goods_received" in order[:paid_at]
+        elif "handed_to_carrier" in order:
+            assert order.index("handed_to_carrier") > paid_at
+
+    @invariant()
+    def claim_payouts_never_exceed_the_claim(self):
+        for event in self.tx.events:
+            if event.name == "claim_paid":
+                assert Money(event.data["amount"]["amount"], "CNY") <= self.claim
+
+
+TestB2BMachine = B2BMachine.TestCase
+
+
+# -- examples -----------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+def negotiate(tx, clock, **offer):
+    deal = {"goods": GOODS, "quantity": 200, "price": Money("15800", "CNY")}
+    tx.fire("prepare", by="buyer", note="research")
+    tx.offer("seller", **{**deal, **offer})
+    tx.fire("arrive")
+    return deal
+
+
+def test_registered_with_its_seed_section():
+    assert FLOWS["b2b"] is FLOW and FLOW.source == "『捌』"
+    assert "negotiation.offer_standing" in FLOW.states and FLOW.engine.nested
+
+
+def test_counter_offers_swap_roles_and_only_the_offeree_accepts():
+    clock = Clock()
+    tx = FLOW.start("B-2", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock)
+    with pytest.raises(GuardRejected, match=r"only the offeree \(buyer\) can do this"):
+        tx.accept("seller", **deal)
+    events = tx.counter_offer("buyer", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
+    assert [e.name for e in events] == ["counter_offer_made", "offer_rejected_by_counter_offer"]
+    assert events[1].data["price"] == {"amount": "15800.00", "currency": "CNY"}
+    tx.fire("arrive")
+    with pytest.raises(
+        GuardRejected, match="an acceptance that changes the terms is a counter-offer"
+    ):
+        tx.accept("seller", **deal)  # the old terms no longer stand
+    tx.accept("seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
+    assert tx.state == "contract.drafting"
+    assert tx.context.agreed.price == Money("15500", "CNY")
+
+
+def test_a_firm_offer_cannot_be_revoked_but_can_be_rejected():
+    tx = FLOW.start("B-3", buyer="mill", seller="coop", clock=Clock())
+    negotiate(tx, None, firm=True)
+    with pytest.raises(GuardRejected, match="a firm offer cannot be revoked"):
+        tx.fire("revoke", by="seller")
+    tx.fire("reject", by="buyer")
+    assert tx.state == "negotiation.open"
+
+
+def test_an_offer_can_be_withdrawn_only_before_it_arrives():
+    tx = FLOW.start("B-4", buyer="mill", seller="coop", clock=Clock())
+    tx.fire("prepare", by="buyer", note="n")
+    tx.offer("seller", goods=GOODS, quantity=1, price=Money("1", "CNY"), firm=True)
+    tx.fire("withdraw", by="seller")  # even a firm offer, before it arrives (CISG 15(2))
+    tx.offer("seller", goods=GOODS, quantity=1, price=Money("1", "CNY"))
+    tx.fire("arrive")
+    with pytest.raises(
+        TransitionNotAllowed, match="the offer has reached the offeree; revoke it instead"
+    ):
+        tx.fire("withdraw", by="seller")
+
+
+def test_a_late_acceptance_counts_only_if_the_offeror_confirms():
+    clock = Clock()
+    tx = FLOW.start("B-5", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock, valid_until=T0 + timedelta(days=3))
+    clock.now = T0 + timedelta(days=4)
+    with pytest.raises(GuardRejected, match="the offer lapsed at 2026-11-27T09:00:00"):
+        tx.accept("buyer", **deal)
+    tx.fire("accept_late", by="buyer", **deal)
+    with pytest.raises(GuardRejected, match=r"only the offeror \(seller\)"):
+        tx.fire("confirm_late_acceptance", by="buyer")
+    concluded = tx.fire("confirm_late_acceptance", by="seller")
+    assert concluded[1].name == "contract_concluded"
+    assert concluded[1].data["concluded_at"] == clock.now.isoformat()
+    assert FLOW.replay(tx.events) == tx
+
+
+def test_claims_must_come_within_two_years_of_handover():
+    clock = Clock()
+    tx = FLOW.start("B-6", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock)
+    tx.accept("buyer", **deal)
+    tx.fire("draw_up", **B2BMachine.contract_terms(200, Money("15800", "CNY"), "on_delivery"))
+    tx.fire("sign", by="seller")
+    tx.fire("sign", by="buyer")
+    tx.fire("complete_formalities", reference="licence")
+    for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
+        tx.fire(trigger, reference=trigger)
+    with pytest.raises(GuardRejected, match="payment is on delivery"):
+        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
+    tx.fire("receive", by="buyer")
+    tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    tx.fire("issue_bank_documents", reference="docs")
+    tx.fire("complete")
+    clock.now += timedelta(days=731)
+    with pytest.raises(GuardRejected, match="the notice period ended two years after"):
+        tx.fire("file_claim", by="buyer", reason="r", amount=Money("10", "CNY"), evidence="e")
+    tx.fire("close")
+    assert tx.state == "closed" and {e.stream for e in tx.events} == set(Stream)
+    assert FLOW.replay(tx.events) == tx
