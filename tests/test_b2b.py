@@ -643,3 +643,33 @@ def test_claims_must_come_within_two_years_of_handover():
     tx.fire("close")
     assert tx.state == "closed" and {e.stream for e in tx.events} == set(Stream)
     assert FLOW.replay(tx.events) == tx
+
+
+def test_the_typed_methods_drive_a_whole_trade():
+    from ecomflow.flows.b2b import Basis, ContractTerms
+
+    clock = Clock()
+    tx = FLOW.start("B-8", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock)
+    tx.accept("buyer", **deal)
+    terms = ContractTerms(**B2BMachine.contract_terms(200, Money("15800", "CNY"), "prepayment"))
+    tx.draw_up(terms)
+    tx.act("sign", "buyer")
+    tx.act("sign", "seller", note="signed with a digital certificate")
+    tx.fire("complete_formalities", reference="licence")
+    tx.pay(bank="ICBC", amount=terms.value, reference="prepaid")
+    for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
+        tx.fire(trigger, reference=trigger)
+    tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
+    tx.act("receive", "buyer")
+    tx.fire("issue_bank_documents", reference="docs")
+    tx.fire("complete")
+    tx.file_claim("buyer", reason="short delivery", amount=Money("20000", "CNY"), evidence="tally")
+    tx.fire("survey", surveyor="CCIC", findings="3 bales short")
+    tx.fire("reject_claim", reference="tally sheet signed on receipt")
+    with pytest.raises(GuardRejected, match="exceeds the claim"):
+        tx.resolve_dispute(Basis.LAW, decision="award", payout=Money("25000", "CNY"))
+    paid = tx.resolve_dispute("practice", decision="arbitration award", payout=Money("9000", "CNY"))
+    assert [e.name for e in paid] == ["dispute_resolved", "claim_paid"]
+    assert paid[1].data["from"] == "coop" and paid[1].data["to"] == "mill"
+    assert tx.state == "closed" and FLOW.replay(tx.events) == tx
