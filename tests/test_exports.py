@@ -2,10 +2,11 @@ import types
 
 import ecomflow
 import ecomflow.flows
+import ecomflow.store
 
 
 def test_all_is_sorted_and_complete():
-    for module in (ecomflow, ecomflow.flows):
+    for module in (ecomflow, ecomflow.flows, ecomflow.store):
         names = [n for n in module.__all__ if n != "__version__"]
         assert names == sorted(names, key=lambda n: (not n.isupper(), n))
         for name in module.__all__:

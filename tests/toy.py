@@ -82,3 +82,52 @@ def definition(**overrides):
 
 
 TOY = Flow(definition())
+
+
+@attrs.frozen
+class Count:
+    n: int = 0
+
+
+@attrs.frozen
+class Bump:
+    by: str = "anyone"
+
+
+COUNTER = Flow(
+    FlowDefinition(
+        name="counter",
+        title=Label("Counter", "计数器"),
+        source="tests",
+        context_type=Count,
+        states=[
+            State("open", Label("open", "开")),
+            State("shut", Label("shut", "关"), terminal=True),
+        ],
+        start=Transition(
+            "begin",
+            (),
+            "open",
+            Label("begin", "开始"),
+            effect=lambda _, p: Count(),
+            emits=[Emit(Stream.INFORMATION, "begun")],
+        ),
+        transitions=[
+            Transition(
+                "bump",
+                "open",
+                "open",
+                Label("bump", "加一"),
+                payload=Bump,
+                effect=lambda c, p: Count(c.n + 1),
+                emits=[
+                    Emit(Stream.MONEY, "bumped"),
+                    Emit(Stream.LOGISTICS, "echo", lambda c, p: {"n": c.n}),
+                ],
+            ),
+            Transition(
+                "shut", "open", "shut", Label("shut", "关闭"), emits=[Emit(Stream.COMMERCE, "shut")]
+            ),
+        ],
+    )
+)

@@ -1,0 +1,93 @@
+"""An event store in memory: for tests, notebooks and the simulator's dry runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from typing import final
+
+from .._errors import ConcurrencyConflict, StoreError
+from .._events import Event, Stream
+from .._sensitive import find_card_number
+from ._base import EventStore, Recorded, check_batch, conflict
+
+__all__ = ["MemoryStore"]
+
+
+@final
+class MemoryStore(EventStore):
+    """Keeps the log in a list; thread-safe; gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._log: list[Recorded] = []
+        self._by_tx: dict[str, list[Event]] = {}
+        self._flows: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, int]] = {}
+        self._checkpoints: dict[str, int] = {}
+
+    def append(
+        self,
+        flow: str,
+        events: Sequence[Event],
+        expected_version: int,
+        *,
+        idempotency_key: str | None = None,
+    ) -> None:
+        """Append one transaction's next events atomically (see :class:`EventStore`)."""
+        last = check_batch(flow, events, expected_version)
+        for event in events:
+            field = find_card_number(event.data)
+            if field is not None:
+                raise StoreError(f"Event {event.event_id!r} holds a card-number-like {field}.")
+        tx_id = events[0].tx_id
+        with self._lock:
+            stored = self._by_tx.get(tx_id, [])
+            actual = stored[-1].version if stored else -1
+            if actual != expected_version:
+                raise conflict(tx_id, expected_version, actual)
+            if tx_id in self._flows and self._flows[tx_id] != flow:
+                raise StoreError(f"Transaction {tx_id!r} belongs to flow {self._flows[tx_id]!r}.")
+            if idempotency_key is not None and idempotency_key in self._keys:
+                raise ConcurrencyConflict(f"Idempotency key {idempotency_key!r} was already used.")
+            for event in events:
+                self._log.append(Recorded(len(self._log) + 1, flow, event))
+            self._by_tx.setdefault(tx_id, []).extend(events)
+            self._flows[tx_id] = flow
+            if idempotency_key is not None:
+                self._keys[idempotency_key] = (tx_id, last)
+
+    def load(self, tx_id: str) -> tuple[str, list[Event]]:
+        """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
+        with self._lock:
+            return self._flows[tx_id], list(self._by_tx[tx_id])
+
+    def version(self, tx_id: str) -> int:
+        """Return the stored version of ``tx_id`` (``-1`` if none)."""
+        with self._lock:
+            events = self._by_tx.get(tx_id)
+            return events[-1].version if events else -1
+
+    def find_idempotency_key(self, key: str) -> tuple[str, int] | None:
+        """Return ``(tx_id, version)`` recorded with ``key``, or ``None``."""
+        with self._lock:
+            return self._keys.get(key)
+
+    def read(
+        self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
+    ) -> list[Recorded]:
+        """Return up to ``limit`` events after position ``after``."""
+        wanted = None if streams is None else frozenset(streams)
+        with self._lock:
+            found = [r for r in self._log[after:] if wanted is None or r.event.stream in wanted]
+        return found[:limit]
+
+    def checkpoint(self, consumer: str) -> int:
+        """Return the last position ``consumer`` processed."""
+        with self._lock:
+            return self._checkpoints.get(consumer, 0)
+
+    def save_checkpoint(self, consumer: str, position: int) -> None:
+        """Record ``consumer``'s position."""
+        with self._lock:
+            self._checkpoints[consumer] = position
