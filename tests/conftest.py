@@ -29,3 +29,40 @@ class TickingClock:
 @pytest.fixture
 def clock() -> TickingClock:
     return TickingClock()
+
+
+PG_DSN = os.environ.get("ECOMFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")
+
+
+def _postgres_reason():
+    """Why PostgreSQL tests cannot run here, or None if they can."""
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[test]')"
+    try:
+        psycopg.connect(PG_DSN, connect_timeout=3).close()
+    except psycopg.Error as error:
+        return f"no PostgreSQL server at {PG_DSN}: {str(error).strip()}"
+    return None
+
+
+@pytest.fixture
+def pg_dsn():
+    """A DSN whose search_path is a fresh schema, dropped afterwards."""
+    reason = _postgres_reason()
+    if reason is not None:
+        if os.environ.get("ECOMFLOW_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"ECOMFLOW_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    import uuid
+
+    import psycopg
+
+    schema = f"ecomflow_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in PG_DSN else "?"
+    yield f"{PG_DSN}{separator}options=-csearch_path%3D{schema}"
+    with psycopg.connect(PG_DSN, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")

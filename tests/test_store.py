@@ -18,19 +18,30 @@ from ecomflow import (
     Stream,
     TransitionNotAllowed,
 )
-from ecomflow.store import MemoryStore, Repository, SQLiteStore, open_store
+from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore, open_store
 from tests.toy import COUNTER
 
 FLOWS_HERE = {**FLOWS, "counter": COUNTER}
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request, tmp_path):
     if request.param == "memory":
         yield MemoryStore()
-    else:
+    elif request.param == "sqlite":
         with SQLiteStore(tmp_path / "shop.db") as db:
             yield db
+    else:
+        with PostgresStore(request.getfixturevalue("pg_dsn")) as db:
+            yield db
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request, tmp_path):
+    """A durable store's URL: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/shared.db"
+    return request.getfixturevalue("pg_dsn")
 
 
 def events_of(tx_id="T-1", bumps=2):
@@ -161,6 +172,11 @@ def test_open_store_by_url_and_environment(tmp_path, monkeypatch):
         open_store(f"sqlite:///{tmp_path}/c.db?synchronous=off")
 
 
+def test_open_store_for_postgresql(pg_dsn):
+    with open_store(pg_dsn) as store:
+        assert isinstance(store, PostgresStore) and store.version("nope") == -1
+
+
 def test_repository_refuses_a_stale_copy(store):
     repo = Repository(store, FLOWS_HERE)
     repo.start("counter", "C-1")
@@ -223,8 +239,8 @@ def test_an_idempotent_command_applies_once(store):
 # -- several processes on one SQLite file -------------------------------------------------
 
 
-def _racer(path, tx_ids, rounds, results):
-    repo = Repository(SQLiteStore(path), FLOWS_HERE)
+def _racer(url, tx_ids, rounds, results):
+    repo = Repository(open_store(url), FLOWS_HERE)
     acknowledged, conflicts = [], 0
     for _ in range(rounds):
         for tx_id in tx_ids:
@@ -234,20 +250,22 @@ def _racer(path, tx_ids, rounds, results):
                 conflicts += 1
             else:
                 acknowledged.append((tx_id, events[0].version, os.getpid()))
+    repo.store.close()
     results.put((acknowledged, conflicts))
 
 
 @pytest.mark.parametrize("processes", [4, 8])
-def test_racing_processes_never_both_win_the_same_version(tmp_path, processes):
-    path = tmp_path / "race.db"
-    repo = Repository(SQLiteStore(path), FLOWS_HERE)
+def test_racing_processes_never_both_win_the_same_version(location, processes):
+    repo = Repository(open_store(location), FLOWS_HERE)
     tx_ids = ["R-1", "R-2", "R-3"]
     for tx_id in tx_ids:
         repo.start("counter", tx_id)
+    repo.store.close()  # children must not inherit an open connection
     context = multiprocessing.get_context("fork")
     results = context.Queue()
     workers = [
-        context.Process(target=_racer, args=(path, tx_ids, 15, results)) for _ in range(processes)
+        context.Process(target=_racer, args=(location, tx_ids, 15, results))
+        for _ in range(processes)
     ]
     for worker in workers:
         worker.start()
@@ -258,7 +276,7 @@ def test_racing_processes_never_both_win_the_same_version(tmp_path, processes):
     acknowledged = [ack for acks, _ in outcomes for ack in acks]
     conflicts = sum(count for _, count in outcomes)
     assert conflicts > 0, "the race never happened"
-    store = SQLiteStore(path)
+    store = open_store(location)
     for tx_id in tx_ids:
         _, events = store.load(tx_id)
         tx = COUNTER.replay(events)  # gapless, whole transitions
@@ -268,11 +286,12 @@ def test_racing_processes_never_both_win_the_same_version(tmp_path, processes):
         for t, version, pid in acknowledged:
             if t == tx_id:
                 assert by[version] == str(pid)  # every acknowledged append is there, as written
+    store.close()
     assert len(acknowledged) + conflicts == processes * 15 * len(tx_ids)
 
 
-def _appender(path, pipe):
-    repo = Repository(SQLiteStore(path), FLOWS_HERE)
+def _appender(url, pipe):
+    repo = Repository(open_store(url), FLOWS_HERE)
     repo.start("counter", "K-1")
     pipe.send(0)
     while True:
@@ -280,11 +299,10 @@ def _appender(path, pipe):
         pipe.send(events[0].version)
 
 
-def test_a_killed_writer_loses_nothing_it_acknowledged(tmp_path):
-    path = tmp_path / "crash.db"
+def test_a_killed_writer_loses_nothing_it_acknowledged(location):
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_appender, args=(path, sender))
+    child = context.Process(target=_appender, args=(location, sender))
     child.start()
     acknowledged = []
     deadline = time.monotonic() + 60
@@ -296,9 +314,12 @@ def test_a_killed_writer_loses_nothing_it_acknowledged(tmp_path):
     while receiver.poll(0.2):
         acknowledged.append(receiver.recv())
     assert len(acknowledged) >= 40
-    store = SQLiteStore(path)
+    store = open_store(location)
     _, events = store.load("K-1")
     tx = COUNTER.replay(events)  # opens cleanly; versions contiguous; no half transition
     assert tx.version >= max(acknowledged)
     assert all(len([e for e in events if e.version == v]) == 2 for v in range(1, tx.version + 1))
-    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store.close()
+    if location.startswith("sqlite:///"):
+        path = location[len("sqlite:///") :]
+        assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -1,4 +1,4 @@
-"""Event stores: in memory, SQLite (the embedded default), and a repository over them.
+"""Event stores — in memory, SQLite (the embedded default), PostgreSQL — and a repository.
 
 >>> from ecomflow import FLOWS, Money
 >>> from ecomflow.store import Repository, open_store
@@ -19,6 +19,7 @@ from pathlib import Path
 from .._errors import ConcurrencyConflict, StoreError
 from ._base import EventStore, Recorded
 from ._memory import MemoryStore
+from ._postgres import PostgresStore
 from ._repository import Repository
 from ._sqlite import SCHEMA_VERSION, SQLiteStore
 
@@ -28,6 +29,7 @@ __all__ = [
     "ConcurrencyConflict",
     "EventStore",
     "MemoryStore",
+    "PostgresStore",
     "Recorded",
     "Repository",
     "SQLiteStore",
@@ -40,7 +42,7 @@ ENV_VAR = "ECOMFLOW_DB"
 
 
 def open_store(url: str | None = None) -> EventStore:
-    """Open a store by URL: ``memory://``, ``sqlite:///shop.db`` (relative) or ``sqlite:////abs``.
+    """Open a store by URL: ``memory://``, ``sqlite:///shop.db``, ``postgresql://host/db``.
 
     Without a URL, ``$ECOMFLOW_DB`` is used, and failing that ``sqlite:///ecomflow.db``.
     Append ``?synchronous=NORMAL`` to a SQLite URL to trade power-loss durability for speed.
@@ -54,7 +56,6 @@ def open_store(url: str | None = None) -> EventStore:
         if not path:
             raise StoreError(f"The SQLite URL {url!r} names no file.")
         return SQLiteStore(Path(path), synchronous=options.get("synchronous", "FULL").upper())
-    raise StoreError(
-        f"Cannot open store {url!r}: use memory://, sqlite:///FILE"
-        " (PostgreSQL support is not built yet)."
-    )
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    raise StoreError(f"Cannot open store {url!r}: use memory://, sqlite:///FILE or postgresql://…")
