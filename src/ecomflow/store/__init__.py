@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .._errors import ConcurrencyConflict, StoreError
 from ._base import EventStore, Recorded
+from ._consumer import consume
 from ._memory import MemoryStore
 from ._postgres import PostgresStore
 from ._repository import Repository
@@ -34,6 +35,7 @@ __all__ = [
     "Repository",
     "SQLiteStore",
     "StoreError",
+    "consume",
     "open_store",
 ]
 
