@@ -1,18 +1,28 @@
-"""The ``ecomflow`` command: list the flows, draw one, or walk a sample transaction."""
+"""The ``ecomflow`` command: list, show, demo, simulate, events, replay."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
-from collections.abc import Sequence
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import NoReturn, TextIO
+
+from rich.console import Console
+from rich.progress import Progress
 
 from ._demos import DEMOS, start_demo
 from ._diagram import FORMATS, LANGS
-from ._errors import EcomflowError
+from ._errors import EcomflowError, StoreError
 from ._events import Event
+from ._simulate import SCENARIOS
 from .flows import FLOWS
+from .projections import ContractRegister, Inbox, Ledger, ShipmentTracker, fold
+from .store import EventStore, Recorded, Repository, open_store
 
 __all__ = ["main"]
 
@@ -46,7 +56,27 @@ def _parser() -> _Parser:
     demo = commands.add_parser("demo", help="walk a sample transaction through every step")
     demo.add_argument("flow", type=_flow_name)
     demo.add_argument("--lang", choices=LANGS, default="en")
+    simulate = commands.add_parser("simulate", help="drive random transactions into a store")
+    simulate.add_argument("flow", type=_flow_name)
+    simulate.add_argument("--orders", type=_positive, default=100)
+    simulate.add_argument("--db", default=None, help="store URL (default: sqlite:///ecomflow.db)")
+    simulate.add_argument("--seed", type=int, default=None)
+    events = commands.add_parser("events", help="list a stored transaction's events")
+    events.add_argument("tx_id")
+    events.add_argument("--db", default=None)
+    replay = commands.add_parser("replay", help="rebuild every transaction and projection, check")
+    replay.add_argument("--db", default=None)
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number (got {value!r})")
+    return number
 
 
 def _list(out: TextIO) -> None:
@@ -86,6 +116,111 @@ def _demo(name: str, lang: str, out: TextIO) -> None:
     )
 
 
+def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: TextIO) -> None:
+    rng = random.Random(seed)
+    store = open_store(url)
+    repo = Repository(store, FLOWS)
+    run = uuid.uuid4().hex[:6]
+    states: Counter[str] = Counter()
+    start = time.perf_counter()
+    before = _last_position(store)
+    with Progress(console=Console(file=out), transient=True) as progress:
+        task = progress.add_task(f"simulating {name}", total=orders)
+        for number in range(1, orders + 1):
+            tx = SCENARIOS[name](rng, repo, f"{name}-{run}-{number}")
+            states[tx.state] += 1
+            progress.advance(task)
+    seconds = time.perf_counter() - start
+    new = list(_all(store, after=before))
+    streams = Counter(record.event.stream.value for record in new)
+    ledger = fold(Ledger(), (record.event for record in _all(store)))
+    out.write(
+        f"Simulated {orders} {name} transactions in {seconds:.2f} s "
+        f"({orders / seconds:,.0f} transactions/s, {len(new) / seconds:,.0f} events/s).\n"
+    )
+    out.write("States reached: " + ", ".join(f"{s} {n}" for s, n in states.most_common()) + "\n")
+    out.write(
+        "Events per stream: " + ", ".join(f"{s} {streams[s]}" for s in sorted(streams)) + "\n"
+    )
+    totals = ", ".join(f"{cur} {total}" for cur, total in sorted(ledger.totals().items()))
+    balanced = all(total == 0 for total in ledger.totals().values())
+    out.write(
+        f"Ledger: {len(ledger.postings)} postings in the store; totals {totals or 'none'} "
+        f"({'balanced' if balanced else 'NOT BALANCED'}).\n"
+    )
+    store.close()
+
+
+def _last_position(store: EventStore) -> int:
+    position = 0
+    for record in _all(store):
+        position = record.position
+    return position
+
+
+def _events(tx_id: str, url: str | None, out: TextIO) -> None:
+    store = open_store(url)
+    try:
+        flow, events = store.load(tx_id)
+    except KeyError:
+        raise StoreError(f"No transaction {tx_id!r} in the store.") from None
+    finally:
+        store.close()
+    out.write(f"{tx_id} ({flow}), {len(events)} events\n")
+    for event in events:
+        data = json.dumps(event.data, ensure_ascii=False, sort_keys=True)
+        out.write(
+            f"  v{event.version}.{event.seq} {event.occurred_at.isoformat()} "
+            f"[{event.stream.value}] {event.name} {data}\n"
+        )
+
+
+def _replay(url: str | None, out: TextIO) -> int:
+    store = open_store(url)
+    repo = Repository(store, FLOWS)
+    projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
+    flows: dict[str, str] = {}
+    count = 0
+    for record in _all(store):
+        count += 1
+        flows.setdefault(record.event.tx_id, record.flow)
+        for projection in projections:
+            projection.apply(record.event)
+    failures = []
+    known = {tx_id: flow for tx_id, flow in flows.items() if flow in FLOWS}
+    for tx_id in known:
+        try:
+            repo.load(tx_id)
+        except EcomflowError as error:
+            failures.append(f"{tx_id}: {error}")
+    store.close()
+    ledger = projections[0]
+    assert isinstance(ledger, Ledger)
+    unbalanced = [p.event_id for p in ledger.postings if p.total != 0]
+    totals = {cur: total for cur, total in ledger.totals().items() if total != 0}
+    others = len(flows) - len(known)
+    out.write(
+        f"Replayed {count} events of {len(known)} transactions: "
+        f"{len(known) - len(failures)} rebuilt, {len(failures)} failed"
+        + (f"; {others} other records (exchanges)" if others else "")
+        + ".\n"
+    )
+    out.write(
+        f"Ledger: {len(ledger.postings)} postings, "
+        f"{'balanced' if not unbalanced and not totals else 'NOT BALANCED'}.\n"
+    )
+    for failure in failures[:10]:
+        out.write(f"  {failure}\n")
+    return 1 if failures or unbalanced or totals else 0
+
+
+def _all(store: EventStore, after: int = 0) -> Iterator[Recorded]:
+    position = after
+    while records := store.read(after=position, limit=10_000):
+        yield from records
+        position = records[-1].position
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     out = sys.stdout if out is None else out
@@ -95,8 +230,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             _list(out)
         elif args.command == "show":
             out.write(FLOWS[args.flow].diagram(args.format, args.lang) + "\n")
-        else:
+        elif args.command == "demo":
             _demo(args.flow, args.lang, out)
+        elif args.command == "simulate":
+            _simulate(args.flow, args.orders, args.db, args.seed, out)
+        elif args.command == "events":
+            _events(args.tx_id, args.db, out)
+        else:
+            return _replay(args.db, out)
     except EcomflowError as error:
         sys.stderr.write(f"ecomflow: error: {error}\n")
         return 1

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, final
+from typing import Any, Protocol, TypeVar, final
 
 import attrs
 
@@ -200,7 +200,10 @@ class Inbox:
             self.notices[str(recipient)].append(notice)
 
 
-def fold(projection: Projection, events: Iterable[Event]) -> Projection:
+P = TypeVar("P", bound=Projection)
+
+
+def fold(projection: P, events: Iterable[Event]) -> P:
     """Apply ``events`` to ``projection`` in order; return it."""
     for event in events:
         projection.apply(event)

@@ -54,6 +54,13 @@ class Repository:
         self.save(tx)
         return tx
 
+    def add(self, tx: Transaction[Any]) -> None:
+        """Store a transaction started elsewhere (by an exchange, say) with all its events."""
+        if tx.flow.name not in self.flows:
+            raise StoreError(f"Transaction {tx.id!r} is of flow {tx.flow.name!r}, not known here.")
+        self._remember(tx, -1)
+        self.save(tx)
+
     def load(self, tx_id: str) -> Transaction[Any]:
         """Rebuild transaction ``tx_id`` from its stored events; KeyError if unknown."""
         flow, events = self.store.load(tx_id)
