@@ -353,8 +353,12 @@ class Engine:
                 context = spec.effect(context, payload)
             elif version == 0:
                 context = payload
-            if step is not None:
-                step.fire(scratch)  # the shared machine computes the next state
+            if step is None:
+                pass
+            elif self.nested:
+                step.fire(scratch)  # the machine computes the next (possibly parallel) state
+            else:
+                scratch._state = spec.dest  # a flat transition always ends in its dest
         return tx_id, scratch._state, version, context
 
     # -- helpers -------------------------------------------------------------------------

@@ -144,13 +144,16 @@ class PostgresStore(EventStore):
         try:
             with db.transaction():
                 db.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
+                # One index seek on (tx_id, version, seq): the newest version and its flow.
                 row = db.execute(
-                    "SELECT MAX(version), MIN(flow) FROM events WHERE tx_id = %s", (tx_id,)
+                    "SELECT version, flow FROM events WHERE tx_id = %s "
+                    "ORDER BY version DESC, seq DESC LIMIT 1",
+                    (tx_id,),
                 ).fetchone()
-                actual = -1 if row[0] is None else row[0]
+                actual = -1 if row is None else row[0]
                 if actual != expected_version:
                     raise conflict(tx_id, expected_version, actual)
-                if row[1] is not None and row[1] != flow:
+                if row is not None and row[1] != flow:
                     raise StoreError(f"Transaction {tx_id!r} belongs to flow {row[1]!r}.")
                 with db.cursor() as cursor:
                     cursor.executemany(

@@ -161,13 +161,16 @@ class SQLiteStore(EventStore):
         db = self._connection()
         try:
             with _Transaction(db):
+                # One index seek on (tx_id, version, seq): the newest version and its flow.
                 row = db.execute(
-                    "SELECT MAX(version), MIN(flow) FROM events WHERE tx_id = ?", (tx_id,)
+                    "SELECT version, flow FROM events WHERE tx_id = ? "
+                    "ORDER BY version DESC, seq DESC LIMIT 1",
+                    (tx_id,),
                 ).fetchone()
-                actual = -1 if row[0] is None else row[0]
+                actual = -1 if row is None else row[0]
                 if actual != expected_version:
                     raise conflict(tx_id, expected_version, actual)
-                if row[1] is not None and row[1] != flow:
+                if row is not None and row[1] != flow:
                     raise StoreError(f"Transaction {tx_id!r} belongs to flow {row[1]!r}.")
                 db.executemany(
                     "INSERT INTO events (event_id, tx_id, flow, version, seq, trigger, stream, "
