@@ -40,15 +40,21 @@ def _text_validator(max_length: int) -> Any:
     return check
 
 
+KIND = "ecomflow.kind"
+"""The attrs metadata key naming what a field accepts, for :mod:`ecomflow.testing`."""
+
+
 def text(*, max_length: int = 1000) -> Any:
     """Return a field for a required, non-empty string of at most ``max_length`` characters."""
-    return attrs.field(validator=_text_validator(max_length))
+    return attrs.field(validator=_text_validator(max_length), metadata={KIND: ("text", max_length)})
 
 
 def optional_text(*, max_length: int = 1000) -> Any:
     """Return a field for an optional string (default ``None``) of at most ``max_length`` chars."""
     return attrs.field(
-        default=None, validator=attrs.validators.optional(_text_validator(max_length))
+        default=None,
+        validator=attrs.validators.optional(_text_validator(max_length)),
+        metadata={KIND: ("optional_text", max_length)},
     )
 
 
@@ -59,7 +65,7 @@ def _positive_int(_: object, field: attrs.Attribute[Any], value: object) -> None
 
 def positive_int() -> Any:
     """Return a field for a required ``int`` greater than zero (bools refused)."""
-    return attrs.field(validator=_positive_int)
+    return attrs.field(validator=_positive_int, metadata={KIND: ("positive_int", None)})
 
 
 def decimal(*, minimum: Decimal | None = Decimal(0)) -> Any:
@@ -71,7 +77,10 @@ def decimal(*, minimum: Decimal | None = Decimal(0)) -> Any:
             raise InvalidPayload(f"{field.name} must be at least {minimum} (got {value!r})")
         return result
 
-    return attrs.field(converter=attrs.Converter(convert, takes_field=True))
+    return attrs.field(
+        converter=attrs.Converter(convert, takes_field=True),
+        metadata={KIND: ("decimal", minimum)},
+    )
 
 
 def _money_converter(minimum: Decimal | None, optional: bool) -> Any:
@@ -91,12 +100,18 @@ def _money_converter(minimum: Decimal | None, optional: bool) -> Any:
 
 def money(*, minimum: Decimal | None = Decimal(0)) -> Any:
     """Return a field for a required :class:`Money` of at least ``minimum``."""
-    return attrs.field(converter=_money_converter(minimum, optional=False))
+    return attrs.field(
+        converter=_money_converter(minimum, optional=False), metadata={KIND: ("money", minimum)}
+    )
 
 
 def optional_money(*, minimum: Decimal | None = Decimal(0)) -> Any:
     """Return a field for a :class:`Money` of at least ``minimum``, or ``None`` (the default)."""
-    return attrs.field(default=None, converter=_money_converter(minimum, optional=True))
+    return attrs.field(
+        default=None,
+        converter=_money_converter(minimum, optional=True),
+        metadata={KIND: ("optional_money", minimum)},
+    )
 
 
 def choice(kind: type[E]) -> Any:
@@ -111,7 +126,9 @@ def choice(kind: type[E]) -> Any:
             allowed = ", ".join(repr(member.value) for member in kind)
             raise InvalidPayload(f"{field.name} {value!r} is not one of {allowed}") from None
 
-    return attrs.field(converter=attrs.Converter(convert, takes_field=True))
+    return attrs.field(
+        converter=attrs.Converter(convert, takes_field=True), metadata={KIND: ("choice", kind)}
+    )
 
 
 _PLANS: dict[type[Any], tuple[tuple[str, ...], bool]] = {}

@@ -1,0 +1,55 @@
+"""The testing kit: property-based tests of any flow in a few lines (needs Hypothesis).
+
+- strategies: :func:`payloads` (valid keyword arguments for a trigger), :func:`runs`
+  (sequences of accepted ``(trigger, payload)`` steps);
+- :func:`flow_machine`: a Hypothesis ``RuleBasedStateMachine`` with one rule per trigger,
+  legal and illegal moves, checking that a refusal changes nothing and that every
+  invariant holds after every step;
+- invariants (:data:`INVARIANTS`), each a named function raising ``AssertionError`` with a
+  clear message;
+- paths: :func:`shortest_paths` to every state, :func:`transition_paths` to every
+  transition, :func:`simple_paths` up to a length, and :func:`drive` to walk one.
+
+>>> from ecomflow import FLOWS
+>>> TestDirectSale = flow_machine(FLOWS["direct-sale"]).TestCase
+"""
+
+from __future__ import annotations
+
+from ._invariants import (
+    INVARIANTS,
+    contract_concluded_at_most_once,
+    counter_offer_ends_the_standing_offer,
+    events_are_json,
+    ledger_balances,
+    no_shipping_before_payment,
+    payouts_within_what_was_paid,
+    replay_gives_the_same_transaction,
+    terminal_states_absorb,
+    versions_are_gapless,
+)
+from ._machine import Invariant, Oracle, flow_machine
+from ._paths import drive, shortest_paths, simple_paths, transition_paths
+from ._strategies import payloads, runs
+
+__all__ = [
+    "INVARIANTS",
+    "Invariant",
+    "Oracle",
+    "contract_concluded_at_most_once",
+    "counter_offer_ends_the_standing_offer",
+    "drive",
+    "events_are_json",
+    "flow_machine",
+    "ledger_balances",
+    "no_shipping_before_payment",
+    "payloads",
+    "payouts_within_what_was_paid",
+    "replay_gives_the_same_transaction",
+    "runs",
+    "shortest_paths",
+    "simple_paths",
+    "terminal_states_absorb",
+    "transition_paths",
+    "versions_are_gapless",
+]

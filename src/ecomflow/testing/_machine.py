@@ -1,0 +1,117 @@
+"""flow_machine: a Hypothesis state machine for any flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
+from .._flow import Flow
+from .._transaction import Transaction
+from ._invariants import INVARIANTS
+from ._strategies import payloads
+
+__all__ = ["Invariant", "Oracle", "flow_machine"]
+
+Invariant = Callable[[Transaction[Any]], None]
+"""A check of a transaction that raises ``AssertionError`` when it does not hold."""
+Oracle = Callable[[str, str], "str | None"]
+"""``oracle(state, trigger)``: the state the trigger leads to, or ``None`` if impossible."""
+
+_REFUSALS = (TransitionNotAllowed, GuardRejected, InvalidPayload)
+
+
+def flow_machine(
+    flow: Flow[Any],
+    invariants: Sequence[Invariant] = INVARIANTS,
+    oracle: Oracle | None = None,
+) -> type[RuleBasedStateMachine]:
+    """Return a ``RuleBasedStateMachine`` class that tests ``flow``.
+
+    It starts a transaction with a generated start payload, then has one rule per trigger
+    (payloads from :func:`payloads`, using the transaction's context) and one firing
+    arbitrary trigger names with junk. Every refusal must be a documented error and change
+    nothing; every ``invariant`` must hold after every step. With an ``oracle`` (your own
+    table of the process), each accepted trigger must lead where it says, and each trigger
+    it calls impossible must raise :class:`TransitionNotAllowed`.
+
+    Use it as ``TestMyFlow = flow_machine(flow).TestCase``.
+    """
+    start_trigger = flow.definition.start.trigger
+
+    class FlowMachine(RuleBasedStateMachine):
+        tx: Transaction[Any] | None = None
+
+        @initialize(data=st.data())
+        def start(self, data: st.DataObject) -> None:
+            context = data.draw(payloads(flow, start_trigger), label="start")
+            self.tx = flow.start("T-1", **context)
+
+        def _fire(self, trigger: str, payload: dict[str, Any]) -> None:
+            tx = self.tx
+            assert tx is not None
+            before = (tx.state, tx.version, tx.events, tx.context)
+            expected = None if oracle is None else oracle(tx.state, trigger)
+            try:
+                tx.fire(trigger, **payload)
+            except _REFUSALS as error:
+                after = (tx.state, tx.version, tx.events, tx.context)
+                assert after == before, f"{trigger} was refused ({error}) but changed {tx.id!r}"
+                if oracle is not None and expected is not None:
+                    assert not isinstance(error, TransitionNotAllowed), (
+                        f"the oracle allows {trigger!r} from {before[0]!r}, but: {error}"
+                    )
+                return
+            assert oracle is None or expected == tx.state, (
+                f"{trigger!r} from {before[0]!r} led to {tx.state!r}; the oracle says {expected!r}"
+            )
+
+        @rule(data=st.data())
+        def fire_junk(self, data: st.DataObject) -> None:
+            """Arbitrary trigger names and payloads raise only ecomflow errors."""
+            name = data.draw(st.text(max_size=12).filter(lambda t: t not in flow.triggers))
+            junk = data.draw(
+                st.dictionaries(
+                    st.text(max_size=6),
+                    st.none()
+                    | st.floats()
+                    | st.integers()
+                    | st.text(max_size=40)
+                    | st.lists(st.integers(), max_size=2),
+                    max_size=3,
+                )
+            )
+            self._fire(name, junk)
+
+        @invariant()
+        def invariants_hold(self) -> None:
+            if self.tx is not None:
+                for check in invariants:
+                    check(self.tx)
+
+    for trigger in flow.triggers:
+        setattr(FlowMachine, f"fire_{trigger}", _trigger_rule(flow, trigger))
+
+    FlowMachine.__name__ = FlowMachine.__qualname__ = f"{flow.name.title().replace('-', '')}Machine"
+    return FlowMachine
+
+
+def _trigger_rule(flow: Flow[Any], trigger: str) -> Any:
+    """Return a rule firing ``trigger`` with a generated payload, or one with a field spoiled."""
+
+    @rule(data=st.data(), spoil=st.sampled_from([False, False, False, True]))
+    def fire(self: Any, data: st.DataObject, spoil: bool) -> None:
+        tx = self.tx
+        if tx is None:
+            return
+        payload = dict(data.draw(payloads(flow, trigger, context=tx.context, state=tx.state)))
+        if spoil and payload:
+            key = data.draw(st.sampled_from(sorted(payload)))
+            payload[key] = data.draw(st.none() | st.floats() | st.integers(-5, 0) | st.just(""))
+        self._fire(trigger, payload)
+
+    fire.__name__ = f"fire_{trigger}"
+    return fire
