@@ -20,6 +20,7 @@ from ecomflow.testing import (
     shortest_paths,
     simple_paths,
     terminal_states_absorb,
+    transactions,
     transition_paths,
     versions_are_gapless,
 )
@@ -74,7 +75,7 @@ def test_every_transition_of_the_direct_sale_can_be_driven():
         @settings(max_examples=15, deadline=None, database=None)
         @given(st.data())
         def walk(data):
-            if drive(DIRECT_SALE, path, data) is not None:
+            if drive(DIRECT_SALE, path, data.draw) is not None:
                 covered.add(key)
 
         return walk
@@ -82,6 +83,19 @@ def test_every_transition_of_the_direct_sale_can_be_driven():
     for key, path in paths.items():
         walker(key, path)()
     assert covered == set(paths), f"never exercised: {sorted(set(paths) - covered)}"
+
+
+@pytest.mark.parametrize(
+    ("name", "state"),
+    [("direct-sale", "shipping"), ("intermediary", "paid"), ("b2b", "negotiation.offer_standing")],
+)
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_transactions_driven_to_a_state(name, state, data):
+    tx = data.draw(transactions(FLOWS[name], state))
+    assert tx.in_state(state)
+    for check in INVARIANTS:
+        check(tx)
 
 
 def test_paths():

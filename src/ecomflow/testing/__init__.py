@@ -1,7 +1,8 @@
 """The testing kit: property-based tests of any flow in a few lines (needs Hypothesis).
 
 - strategies: :func:`payloads` (valid keyword arguments for a trigger), :func:`runs`
-  (sequences of accepted ``(trigger, payload)`` steps);
+  (sequences of accepted ``(trigger, payload)`` steps), :func:`transactions` (driven to a
+  given state);
 - :func:`flow_machine`: a Hypothesis ``RuleBasedStateMachine`` with one rule per trigger,
   legal and illegal moves, checking that a refusal changes nothing and that every
   invariant holds after every step;
@@ -29,7 +30,7 @@ from ._invariants import (
     versions_are_gapless,
 )
 from ._machine import Invariant, Oracle, flow_machine
-from ._paths import drive, shortest_paths, simple_paths, transition_paths
+from ._paths import drive, shortest_paths, simple_paths, transactions, transition_paths
 from ._strategies import payloads, runs
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "shortest_paths",
     "simple_paths",
     "terminal_states_absorb",
+    "transactions",
     "transition_paths",
     "versions_are_gapless",
 ]

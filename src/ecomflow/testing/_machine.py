@@ -22,6 +22,18 @@ Oracle = Callable[[str, str], "str | None"]
 """``oracle(state, trigger)``: the state the trigger leads to, or ``None`` if impossible."""
 
 _REFUSALS = (TransitionNotAllowed, GuardRejected, InvalidPayload)
+# Wrong types, floats for money, negatives, empty, huge and unicode strings, None, nested junk.
+_JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(),
+    st.integers(-(10**12), 0),
+    st.text(max_size=5),
+    st.text(min_size=1000, max_size=5000),
+    st.lists(
+        st.dictionaries(st.text(max_size=3), st.integers() | st.none(), max_size=2), max_size=2
+    ),
+)
 
 
 def flow_machine(
@@ -110,7 +122,7 @@ def _trigger_rule(flow: Flow[Any], trigger: str) -> Any:
         payload = dict(data.draw(payloads(flow, trigger, context=tx.context, state=tx.state)))
         if spoil and payload:
             key = data.draw(st.sampled_from(sorted(payload)))
-            payload[key] = data.draw(st.none() | st.floats() | st.integers(-5, 0) | st.just(""))
+            payload[key] = data.draw(_JUNK)
         self._fire(trigger, payload)
 
     fire.__name__ = f"fire_{trigger}"

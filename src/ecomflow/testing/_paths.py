@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from .._definition import ancestors, entry, leaves_of, walk
@@ -13,7 +15,7 @@ from .._flow import Edge, Flow
 from .._transaction import Transaction
 from ._strategies import payloads
 
-__all__ = ["drive", "shortest_paths", "simple_paths", "transition_paths"]
+__all__ = ["drive", "shortest_paths", "simple_paths", "transactions", "transition_paths"]
 
 
 def _graph(flow: Flow[Any]) -> dict[str, list[Edge]]:
@@ -81,10 +83,13 @@ def simple_paths(flow: Flow[Any], max_length: int) -> list[list[Edge]]:
     return found
 
 
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
 def drive(
     flow: Flow[Any],
     path: list[Edge],
-    data: st.DataObject,
+    draw: Draw,
     *,
     retries: int = 20,
     start: dict[str, Any] | None = None,
@@ -96,15 +101,13 @@ def drive(
     early choice — cash on delivery, say — fits what the path does later). Use inside a
     ``@given(st.data())`` test.
     """
-    context = (
-        start if start is not None else data.draw(payloads(flow, flow.definition.start.trigger))
-    )
+    context = start if start is not None else draw(payloads(flow, flow.definition.start.trigger))
     tx: Transaction[Any] = flow.start("path", **context)
     for index, edge in enumerate(path):
         following = path[index + 1].trigger if index + 1 < len(path) else None
         for _ in range(retries):
             candidate: Transaction[Any] = flow.replay(tx.events)
-            payload = data.draw(
+            payload = draw(
                 payloads(flow, edge.trigger, context=candidate.context, state=candidate.state)
             )
             try:
@@ -120,3 +123,17 @@ def drive(
         else:
             return None
     return tx
+
+
+def transactions(flow: Flow[Any], state: str) -> st.SearchStrategy[Transaction[Any]]:
+    """Strategy for transactions of ``flow`` driven to ``state`` along its shortest path."""
+    path = shortest_paths(flow)[state]
+
+    @st.composite
+    def driven(draw: st.DrawFn) -> Transaction[Any]:
+        tx = drive(flow, path, draw)
+        assume(tx is not None)
+        assert tx is not None
+        return tx
+
+    return driven()

@@ -28,7 +28,14 @@ def _money(minimum: Decimal | None, seen: list[Money]) -> st.SearchStrategy[Mone
     low = minimum if minimum is not None else Decimal(0)
     fresh = _CENTS.filter(lambda d: d >= low).map(lambda d: Money(d, "CNY"))
     usable = [m for m in seen if minimum is None or m.amount >= minimum]
-    return st.one_of(st.sampled_from(usable), fresh) if usable else fresh
+    return _mostly(usable, fresh)
+
+
+def _mostly(known: list[Any], fresh: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Three draws in four from ``known`` values (a guard likely wants one), else fresh."""
+    if not known:
+        return fresh
+    return st.integers(0, 3).flatmap(lambda i: fresh if i == 0 else st.sampled_from(known))
 
 
 def _by_type(kind: Any) -> st.SearchStrategy[Any]:
@@ -51,42 +58,63 @@ def _by_type(kind: Any) -> st.SearchStrategy[Any]:
     return st.from_type(kind)
 
 
-def _field(field: attrs.Attribute[Any], seen: list[Money]) -> st.SearchStrategy[Any]:
+def _field(field: attrs.Attribute[Any], seen: _Seen) -> st.SearchStrategy[Any]:
     kind, option = field.metadata.get(KIND, (None, None))
     if kind == "text":
-        return _TEXT.filter(lambda s: len(s) <= option)
+        return _mostly(seen.names, _TEXT).filter(lambda s: len(s) <= option)
     if kind == "optional_text":
-        return st.none() | _TEXT
+        return st.none() | _mostly(seen.names, _TEXT)
     if kind == "positive_int":
-        return st.integers(1, 1000)
+        return _mostly(seen.counts, st.integers(1, 1000))
     if kind == "decimal":
         return _CENTS.filter(lambda d: option is None or d >= option)
     if kind == "money":
-        return _money(option, seen)
+        return _money(option, seen.money)
     if kind == "optional_money":
-        return st.none() | _money(option, seen)
+        return st.none() | _money(option, seen.money)
     if kind == "choice":
         return st.sampled_from(list(option))
     return _by_type(field.type)
 
 
-def _money_in(value: object, depth: int = 0) -> list[Money]:
-    """Money values reachable in a context: guards often want one of them."""
+@attrs.define
+class _Seen:
+    """Values found in a context: guards often want one of them back."""
+
+    money: list[Money] = attrs.Factory(list)
+    names: list[str] = attrs.Factory(list)
+    counts: list[int] = attrs.Factory(list)
+
+
+def _found_in(value: object, seen: _Seen, depth: int = 0) -> None:
+    """Collect the Money values, names and counts reachable in a context.
+
+    Guards often want one of them: the order total, a designated bank, the offeror,
+    the agreed quantity.
+    """
     if isinstance(value, Money):
-        return [value]
-    if depth > 3 or value is None or not attrs.has(type(value)):
-        return []
-    found: list[Money] = []
-    for name in dir(type(value)):
-        if name.startswith("_"):
-            continue
-        try:
-            item = getattr(value, name)
-        except Exception:  # a property that does not hold in this state
-            continue
-        if not callable(item):
-            found.extend(_money_in(item, depth + 1))
-    return found
+        seen.money.append(value)
+    elif isinstance(value, str):
+        if value.strip() and value not in seen.names:
+            seen.names.append(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value > 0 and value not in seen.counts:
+            seen.counts.append(value)
+    elif isinstance(value, tuple) and depth <= 3:
+        for item in value:
+            _found_in(item, seen, depth + 1)
+    elif depth <= 3 and value is not None and attrs.has(type(value)):
+        kind = type(value)
+        fields = [f.name for f in attrs.fields(kind)]  # type: ignore[arg-type]
+        for name in fields + [n for n in dir(kind) if n not in fields]:
+            if name.startswith("_"):
+                continue
+            try:
+                item = getattr(value, name)
+            except Exception:  # a property that does not hold in this state
+                continue
+            if not callable(item):
+                _found_in(item, seen, depth + 1)
 
 
 def payloads(
@@ -95,8 +123,9 @@ def payloads(
     """Strategy for keyword arguments that pass ``trigger``'s payload validation.
 
     Guards may still refuse them. With ``context`` (a transaction's context), Money
-    fields also try the amounts found in it, so "the amount equals the total" guards
-    can pass. ``state`` picks the transition when a trigger has several payload types.
+    fields also try the amounts found in it and text fields the names found in it, so
+    guards such as "the amount equals the total" or "a designated bank" can pass.
+    ``state`` picks the transition when a trigger has several payload types.
     """
     definition = flow.definition
     candidates = [t for t in definition.transitions if t.trigger == trigger]
@@ -110,7 +139,8 @@ def payloads(
     if payload is None:
         return st.just({})
     attrs.resolve_types(payload)
-    seen = _money_in(context)
+    seen = _Seen()
+    _found_in(context, seen)
     fields = {f.alias: _field(f, seen) for f in attrs.fields(payload)}
 
     def constructs(kwargs: dict[str, Any]) -> bool:
