@@ -657,6 +657,7 @@ def test_the_typed_methods_drive_a_whole_trade():
     tx.act("sign", "buyer")
     tx.act("sign", "seller", note="signed with a digital certificate")
     tx.fire("complete_formalities", reference="licence")
+    assert not tx.is_finished and tx.in_state("performance")  # regions: a list inside
     tx.pay(bank="ICBC", amount=terms.value, reference="prepaid")
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
         tx.fire(trigger, reference=trigger)

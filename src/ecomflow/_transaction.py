@@ -102,7 +102,8 @@ class Transaction(Generic[C]):
     @property
     def is_finished(self) -> bool:
         """Whether the transaction is in a terminal state."""
-        return self._state in self._flow.terminal_states
+        state = self._state  # a list of regions while in a parallel state
+        return type(state) is str and state in self._flow.terminal_states
 
     def allowed_triggers(self) -> tuple[str, ...]:
         """Return the triggers possible now, with guards that need no payload evaluated."""
@@ -126,7 +127,7 @@ class Transaction(Generic[C]):
         errors = self._bus.publish(events)
         if errors:
             raise SubscriberError(
-                f"Transaction {self.id!r} moved to state {self._state!r} (version "
+                f"Transaction {self.id!r} moved to state {self.state!r} (version "
                 f"{self._version}), but {len(errors)} subscriber(s) failed; first: "
                 f"{errors[0]!r}.",
                 errors=errors,
