@@ -1,5 +1,7 @@
 """The public testing kit, used on every flow of the project."""
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,10 +10,12 @@ from ecomflow import FLOWS, EcomflowError, Money
 from ecomflow.flows.direct_sale import FLOW as DIRECT_SALE
 from ecomflow.testing import (
     INVARIANTS,
+    ManualClock,
     contract_concluded_at_most_once,
     counter_offer_ends_the_standing_offer,
     drive,
     flow_machine,
+    instants,
     ledger_balances,
     no_shipping_before_payment,
     payloads,
@@ -66,23 +70,74 @@ def test_payloads_pass_validation(name, data):
             assert "InvalidPayload" not in type(error).__name__, error
 
 
-def test_every_transition_of_the_direct_sale_can_be_driven():
-    paths = transition_paths(DIRECT_SALE)
-    assert len(paths) == len(DIRECT_SALE.transitions)
-    covered = set()
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_every_transition_of_every_flow_can_be_driven(name):
+    """Model-based coverage: each declared transition is taken along some path."""
+    flow = FLOWS[name]
+    paths = transition_paths(flow)
+    wanted = {(edge.source, edge.trigger) for edge in flow.edges}
+    assert {(path[-1].source, path[-1].trigger) for path in paths.values()} == wanted
+    exercised = set()
+    for path in sorted(paths.values(), key=len):
+        if (path[-1].source, path[-1].trigger) not in exercised:
+            _walker(flow, path, exercised)()
+    assert exercised == wanted, f"never exercised: {sorted(wanted - exercised)}"
 
-    def walker(key, path):
-        @settings(max_examples=15, deadline=None, database=None)
-        @given(st.data())
-        def walk(data):
-            if drive(DIRECT_SALE, path, data.draw) is not None:
-                covered.add(key)
 
-        return walk
+def _walker(flow, path, exercised):
+    @settings(max_examples=10, deadline=None, database=None)
+    @given(st.data())
+    def walk(data):
+        tx = drive(flow, path, data.draw)
+        if tx is not None:
+            assert tx.state == path[-1].dest and tx.version == len(path)
+            exercised.add((path[-1].source, path[-1].trigger))
 
-    for key, path in paths.items():
-        walker(key, path)()
-    assert covered == set(paths), f"never exercised: {sorted(set(paths) - covered)}"
+    return walk
+
+
+def test_paths_through_parallel_regions():
+    b2b = FLOWS["b2b"]
+    performed = shortest_paths(b2b)["performed"]
+    # "both sides are done" is a guard on the history: the path finishes both regions first.
+    before = [edge.trigger for edge in performed[-6:]]
+    assert before[-1] == "complete" and {"receive", "issue_bank_documents"} <= set(before)
+    configurations = {state for state, _ in transition_paths(b2b)}
+    assert "performance.logistics.stocking|performance.payment.awaiting" in configurations
+    assert all(len(p) == len({tuple(e.dest.split("|")) for e in p}) for p in simple_paths(b2b, 9))
+
+
+def test_manual_clock():
+    start = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    clock = ManualClock(start)
+    assert clock() == start and clock() == start
+    assert clock.advance(timedelta(hours=2)) == start + timedelta(hours=2) == clock()
+    with pytest.raises(ValueError, match="cannot go back"):
+        clock.advance(timedelta(seconds=-1))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ManualClock(datetime(2026, 11, 24))
+
+
+@settings(max_examples=30, deadline=None)
+@given(now=instants(), data=st.data())
+def test_dates_are_drawn_near_the_clock(now, data):
+    payload = data.draw(payloads(FLOWS["b2b"], "offer", now=now))
+    assert payload["valid_until"] is None or payload["valid_until"].tzinfo is not None
+
+
+def test_dates_are_mostly_within_a_year_of_the_clock():
+    now = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    drawn = []
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(payloads(FLOWS["b2b"], "offer", now=now))
+    def collect(payload):
+        if payload["valid_until"] is not None:
+            drawn.append(payload["valid_until"])
+
+    collect()
+    near = [d for d in drawn if now - timedelta(days=31) <= d <= now + timedelta(days=366)]
+    assert len(near) >= len(drawn) // 2 > 0
 
 
 @pytest.mark.parametrize(

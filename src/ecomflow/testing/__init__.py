@@ -9,7 +9,9 @@
 - invariants (:data:`INVARIANTS`), each a named function raising ``AssertionError`` with a
   clear message;
 - paths: :func:`shortest_paths` to every state, :func:`transition_paths` to every
-  transition, :func:`simple_paths` up to a length, and :func:`drive` to walk one.
+  transition, :func:`simple_paths` up to a length, and :func:`drive` to walk one;
+- time: :class:`ManualClock`, moved by drawn :func:`pauses` from drawn :func:`instants`,
+  so time-dependent guards (an offer's validity, a claim's notice period) are exercised.
 
 >>> from ecomflow import FLOWS
 >>> TestDirectSale = flow_machine(FLOWS["direct-sale"]).TestCase
@@ -17,6 +19,7 @@
 
 from __future__ import annotations
 
+from ._clock import ManualClock, instants, pauses
 from ._invariants import (
     INVARIANTS,
     contract_concluded_at_most_once,
@@ -36,14 +39,17 @@ from ._strategies import payloads, runs
 __all__ = [
     "INVARIANTS",
     "Invariant",
+    "ManualClock",
     "Oracle",
     "contract_concluded_at_most_once",
     "counter_offer_ends_the_standing_offer",
     "drive",
     "events_are_json",
     "flow_machine",
+    "instants",
     "ledger_balances",
     "no_shipping_before_payment",
+    "pauses",
     "payloads",
     "payouts_within_what_was_paid",
     "replay_gives_the_same_transaction",

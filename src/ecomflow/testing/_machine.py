@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from .._definition import ancestors
 from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
 from .._flow import Flow
 from .._transaction import Transaction
+from ._clock import ManualClock, instants, pauses
 from ._invariants import INVARIANTS
 from ._strategies import payloads
 
@@ -44,11 +47,13 @@ def flow_machine(
     """Return a ``RuleBasedStateMachine`` class that tests ``flow``.
 
     It starts a transaction with a generated start payload, then has one rule per trigger
-    (payloads from :func:`payloads`, using the transaction's context) and one firing
-    arbitrary trigger names with junk. Every refusal must be a documented error and change
-    nothing; every ``invariant`` must hold after every step. With an ``oracle`` (your own
-    table of the process), each accepted trigger must lead where it says, and each trigger
-    it calls impossible must raise :class:`TransitionNotAllowed`.
+    (payloads from :func:`payloads`, using the transaction's context and clock), one firing
+    arbitrary trigger names with junk, and one letting time pass on the transaction's
+    :class:`ManualClock`, so that validity and notice periods lapse too. Every refusal
+    must be a documented error and change nothing; every ``invariant`` must hold after
+    every step. With an ``oracle`` (your own table of the process), each accepted trigger
+    must lead where it says, and each trigger it calls impossible must raise
+    :class:`TransitionNotAllowed`.
 
     Use it as ``TestMyFlow = flow_machine(flow).TestCase``.
     """
@@ -56,13 +61,20 @@ def flow_machine(
 
     class FlowMachine(RuleBasedStateMachine):
         tx: Transaction[Any] | None = None
+        clock: ManualClock
 
-        @initialize(data=st.data())
-        def start(self, data: st.DataObject) -> None:
-            context = data.draw(payloads(flow, start_trigger), label="start")
-            self.tx = flow.start("T-1", **context)
+        @initialize(data=st.data(), now=instants())
+        def start(self, data: st.DataObject, now: datetime) -> None:
+            self.clock = ManualClock(now)
+            context = data.draw(payloads(flow, start_trigger, now=now), label="start")
+            self.tx = flow.start("T-1", clock=self.clock, **context)
 
-        def _fire(self, trigger: str, payload: dict[str, Any]) -> None:
+        @rule(pause=pauses())
+        def time_passes(self, pause: timedelta) -> None:
+            """Time passes: validity periods and notice periods may lapse."""
+            self.clock.advance(pause)
+
+        def _fire(self, trigger: str, payload: dict[str, Any]) -> bool:
             tx = self.tx
             assert tx is not None
             before = (tx.state, tx.version, tx.events, tx.context)
@@ -76,10 +88,11 @@ def flow_machine(
                     assert not isinstance(error, TransitionNotAllowed), (
                         f"the oracle allows {trigger!r} from {before[0]!r}, but: {error}"
                     )
-                return
+                return False
             assert oracle is None or expected == tx.state, (
                 f"{trigger!r} from {before[0]!r} led to {tx.state!r}; the oracle says {expected!r}"
             )
+            return True
 
         @rule(data=st.data())
         def fire_junk(self, data: st.DataObject) -> None:
@@ -106,9 +119,46 @@ def flow_machine(
 
     for trigger in flow.triggers:
         setattr(FlowMachine, f"fire_{trigger}", _trigger_rule(flow, trigger))
+    # As many rules again that take an allowed trigger, so that runs go deep into the
+    # flow instead of spending most steps on moves that are refused.
+    for index in range(len(flow.triggers)):
+        setattr(FlowMachine, f"advance_{index}", _advance_rule(flow))
 
     FlowMachine.__name__ = FlowMachine.__qualname__ = f"{flow.name.title().replace('-', '')}Machine"
     return FlowMachine
+
+
+def _advance_rule(flow: Flow[Any]) -> Any:
+    """Return a rule firing one of the allowed triggers, trying a few payloads.
+
+    Three times in four it picks a trigger that does not end the transaction, so that
+    runs reach the late states rather than stopping at the first "break off".
+    """
+    ending = {
+        (edge.source, edge.trigger)
+        for edge in flow.edges
+        if edge.dest in flow.terminal_states and edge.source not in flow.terminal_states
+    }
+
+    @rule(data=st.data(), onward=st.sampled_from([True, True, True, False]))
+    def advance(self: Any, data: st.DataObject, onward: bool) -> None:
+        tx = self.tx
+        if tx is None:
+            return
+        allowed = tx.allowed_triggers()
+        if onward:
+            active = {node for leaf in tx.active_states for node in ancestors(leaf)}
+            allowed = [t for t in allowed if not any((a, t) in ending for a in active)] or allowed
+        if not allowed:
+            return
+        trigger = data.draw(st.sampled_from(allowed))
+        for _ in range(5):
+            context, now = tx.context, tx.clock()
+            payload = data.draw(payloads(flow, trigger, context=context, state=tx.state, now=now))
+            if self._fire(trigger, dict(payload)):
+                return
+
+    return advance
 
 
 def _trigger_rule(flow: Flow[Any], trigger: str) -> Any:
@@ -119,7 +169,9 @@ def _trigger_rule(flow: Flow[Any], trigger: str) -> Any:
         tx = self.tx
         if tx is None:
             return
-        payload = dict(data.draw(payloads(flow, trigger, context=tx.context, state=tx.state)))
+        payload = dict(
+            data.draw(payloads(flow, trigger, context=tx.context, state=tx.state, now=tx.clock()))
+        )
         if spoil and payload:
             key = data.draw(st.sampled_from(sorted(payload)))
             payload[key] = data.draw(_JUNK)

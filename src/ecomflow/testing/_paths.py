@@ -13,73 +13,166 @@ from .._definition import ancestors, entry, leaves_of, walk
 from .._errors import GuardRejected, InvalidPayload
 from .._flow import Edge, Flow
 from .._transaction import Transaction
+from ._clock import ManualClock, instants, pauses
 from ._strategies import payloads
 
 __all__ = ["drive", "shortest_paths", "simple_paths", "transactions", "transition_paths"]
 
 
-def _graph(flow: Flow[Any]) -> dict[str, list[Edge]]:
-    """Leaf state -> the edges leaving it (its own and its enclosing states'), per leaf."""
+Configuration = tuple[str, ...]
+"""The active innermost states, in definition order: one, or one per parallel region."""
+
+
+def _exited(source: str, dest: str) -> str:
+    """Return the outermost state a transition from ``source`` to ``dest`` leaves."""
+    top = source
+    for node in ancestors(source):
+        if dest == node or dest.startswith(f"{node}."):
+            break
+        top = node
+    return top
+
+
+def _graph(flow: Flow[Any]) -> tuple[Configuration, dict[Configuration, list[Edge]]]:
+    """Every configuration reachable from the start, with the edges leaving it.
+
+    Each edge keeps the declared ``source`` and ``trigger`` and has as ``dest`` the name of
+    the configuration it leads to (``Transaction.state``: parallel leaves joined by ``|``).
+    Guards are not evaluated: an edge is an arrow that some payload may take.
+    """
     nodes = dict(walk(flow.definition.states))
-    leaves = [path for path, state in nodes.items() if not state.children]
-    out: dict[str, list[Edge]] = {leaf: [] for leaf in leaves}
-    for leaf in leaves:
-        for node in ancestors(leaf):
-            for edge in flow.edges:
-                if edge.source == node:
-                    for dest in leaves_of(entry(nodes, edge.dest)):
-                        out[leaf].append(Edge(leaf, edge.trigger, dest, edge.guards))
-    return out
+    order = {path: index for index, path in enumerate(nodes)}
+    start: Configuration = tuple(sorted(_starts(flow), key=order.__getitem__))
+    graph: dict[Configuration, list[Edge]] = {}
+    queue = deque([start])
+    while queue:
+        configuration = queue.popleft()
+        if configuration in graph:
+            continue
+        active = {node for leaf in configuration for node in ancestors(leaf)}
+        out: list[Edge] = []
+        for edge in flow.edges:
+            if edge.source not in active:
+                continue
+            left = _exited(edge.source, edge.dest)
+            kept = [
+                leaf for leaf in configuration if leaf != left and not leaf.startswith(f"{left}.")
+            ]
+            entered = leaves_of(entry(nodes, edge.dest))
+            after = tuple(sorted({*kept, *entered}, key=order.__getitem__))
+            out.append(Edge(edge.source, edge.trigger, "|".join(after), edge.guards))
+            queue.append(after)
+        graph[configuration] = out
+    return start, graph
 
 
 def _starts(flow: Flow[Any]) -> tuple[str, ...]:
     return leaves_of(flow.engine.initial_state)
 
 
+def _waits(flow: Flow[Any]) -> set[tuple[str, str]]:
+    """Return the ``(source, trigger)`` of transitions whose guards read only the history.
+
+    No payload makes such a guard pass ("both sides are done"): what the transaction did
+    before must, so a path takes them from the farthest configuration it can reach.
+    """
+    waits: set[tuple[str, str]] = set()
+    for transition in flow.definition.transitions:
+        guards = transition.guards
+        if guards and not any(g.uses_payload or g.uses_clock for g in guards):
+            for source in transition.source:
+                waits.add((source, transition.trigger))
+    return waits
+
+
+def _reach(
+    flow: Flow[Any],
+) -> tuple[dict[Configuration, list[Edge]], dict[Configuration, list[Edge]]]:
+    """Return the graph and a path from the start to each reachable configuration.
+
+    Paths are shortest, except that a transition whose guards read only the history is
+    taken from the farthest configuration reached without it, one at a time, those that
+    leave the fewest states first.
+    """
+    start, graph = _graph(flow)
+    waits = _waits(flow)
+    paths: dict[Configuration, list[Edge]] = {start: []}
+    frontier = [start]
+    while frontier:
+        queue = deque(frontier)
+        while queue:
+            configuration = queue.popleft()
+            for edge in graph[configuration]:
+                after = tuple(edge.dest.split("|"))
+                if after not in paths and (edge.source, edge.trigger) not in waits:
+                    paths[after] = [*paths[configuration], edge]
+                    queue.append(after)
+        # Then one history-guarded transition, from the farthest configuration reached;
+        # those leaving the fewest states first ("both sides are done" waits for both).
+        farthest: dict[Configuration, tuple[tuple[int, int], list[Edge]]] = {}
+        for configuration, path in paths.items():
+            for edge in graph[configuration]:
+                after = tuple(edge.dest.split("|"))
+                rank = (len(set(configuration) - set(after)), -len(path))
+                if after not in paths and (after not in farthest or rank <= farthest[after][0]):
+                    farthest[after] = (rank, [*path, edge])
+        frontier = []
+        if farthest:
+            after, (_, path) = min(
+                farthest.items(), key=lambda item: (item[1][0][0], len(item[1][1]))
+            )
+            paths[after] = path
+            frontier.append(after)
+    return graph, paths
+
+
 def shortest_paths(flow: Flow[Any]) -> dict[str, list[Edge]]:
     """Return the shortest sequence of edges from the start to each (innermost) state.
 
-    In parallel states each region's states are reached on their own.
+    In parallel states a path leads to the nearest configuration holding the state; the
+    other regions are wherever that path leaves them.
     """
-    graph = _graph(flow)
-    paths: dict[str, list[Edge]] = {leaf: [] for leaf in _starts(flow)}
-    queue = deque(paths)
-    while queue:
-        leaf = queue.popleft()
-        for edge in graph[leaf]:
-            if edge.dest not in paths:
-                paths[edge.dest] = [*paths[leaf], edge]
-                queue.append(edge.dest)
-    return paths
+    found: dict[str, list[Edge]] = {}
+    for configuration, path in _reach(flow)[1].items():  # shortest first
+        for leaf in configuration:
+            found.setdefault(leaf, path)
+    return found
 
 
 def transition_paths(flow: Flow[Any]) -> dict[tuple[str, str], list[Edge]]:
-    """For each ``(state, trigger)``: the shortest path that ends by taking that transition."""
-    reach = shortest_paths(flow)
+    """For each ``(state, trigger)``: the shortest path that ends by taking that transition.
+
+    ``state`` is a reachable configuration's name (``Transaction.state``), so in a flat flow
+    there is one path per transition and in a nested one a transition declared on a
+    composite state is tried from each configuration inside it — a guard such as "both
+    sides are done" holds in only some of them. The last edge keeps the declared
+    ``source``: collect ``(edge.source, edge.trigger)`` of the paths a test could drive and
+    compare with ``flow.edges`` to assert every transition was exercised.
+    """
+    graph, reach = _reach(flow)
     return {
-        (edge.source, edge.trigger): [*reach[leaf], edge]
-        for leaf, edges in _graph(flow).items()
-        if leaf in reach
-        for edge in edges
+        ("|".join(configuration), edge.trigger): [*path, edge]
+        for configuration, path in reach.items()
+        for edge in graph[configuration]
     }
 
 
 def simple_paths(flow: Flow[Any], max_length: int) -> list[list[Edge]]:
-    """Every path from the start that visits no state twice, up to ``max_length`` edges."""
-    graph = _graph(flow)
+    """Every path from the start that visits no configuration twice, up to ``max_length``."""
+    start, graph = _graph(flow)
     found: list[list[Edge]] = []
 
-    def extend(path: list[Edge], seen: set[str], leaf: str) -> None:
+    def extend(path: list[Edge], seen: set[Configuration], configuration: Configuration) -> None:
         if path:
             found.append(path)
         if len(path) == max_length:
             return
-        for edge in graph[leaf]:
-            if edge.dest not in seen:
-                extend([*path, edge], seen | {edge.dest}, edge.dest)
+        for edge in graph[configuration]:
+            after = tuple(edge.dest.split("|"))
+            if after not in seen:
+                extend([*path, edge], seen | {after}, after)
 
-    for start in _starts(flow):
-        extend([], {start}, start)
+    extend([], {start}, start)
     return found
 
 
@@ -93,28 +186,42 @@ def drive(
     *,
     retries: int = 20,
     start: dict[str, Any] | None = None,
+    clock: ManualClock | None = None,
 ) -> Transaction[Any] | None:
     """Drive a new transaction along ``path`` with drawn payloads; None if it could not.
 
     Each step is tried on a copy with fresh payloads, up to ``retries`` times, and kept
     only when its guards accept it and the path's next trigger is then allowed (so an
-    early choice — cash on delivery, say — fits what the path does later). Use inside a
-    ``@given(st.data())`` test.
+    early choice — cash on delivery, say — fits what the path does later). Time passes
+    between steps by drawn pauses on ``clock`` (a new :class:`ManualClock` at a drawn
+    instant by default), so validity and notice periods both hold and lapse. ``draw`` is
+    ``data.draw`` inside a ``@given(st.data())`` test, or ``draw`` in an ``st.composite``.
     """
-    context = start if start is not None else draw(payloads(flow, flow.definition.start.trigger))
-    tx: Transaction[Any] = flow.start("path", **context)
+    clock = clock if clock is not None else ManualClock(draw(instants()))
+    trigger = flow.definition.start.trigger
+    context = start if start is not None else draw(payloads(flow, trigger, now=clock()))
+    tx: Transaction[Any] = flow.start("path", clock=clock, **context)
     for index, edge in enumerate(path):
         following = path[index + 1].trigger if index + 1 < len(path) else None
+        before = clock()
         for _ in range(retries):
-            candidate: Transaction[Any] = flow.replay(tx.events)
+            clock.now = before
+            clock.advance(draw(pauses()))
+            candidate: Transaction[Any] = flow.replay(tx.events, clock=clock)
             payload = draw(
-                payloads(flow, edge.trigger, context=candidate.context, state=candidate.state)
+                payloads(
+                    flow,
+                    edge.trigger,
+                    context=candidate.context,
+                    state=candidate.state,
+                    now=clock(),
+                )
             )
             try:
                 candidate.fire(edge.trigger, **payload)
             except (GuardRejected, InvalidPayload):
                 continue
-            if edge.dest not in candidate.active_states:
+            if set(candidate.active_states) != set(edge.dest.split("|")):
                 continue
             if following is not None and following not in candidate.allowed_triggers():
                 continue

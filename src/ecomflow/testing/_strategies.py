@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -38,27 +38,42 @@ def _mostly(known: list[Any], fresh: st.SearchStrategy[Any]) -> st.SearchStrateg
     return st.integers(0, 3).flatmap(lambda i: fresh if i == 0 else st.sampled_from(known))
 
 
-def _by_type(kind: Any) -> st.SearchStrategy[Any]:
+def _near(now: datetime | None) -> st.SearchStrategy[datetime]:
+    anywhere = st.datetimes(timezones=st.just(timezone.utc))
+    if now is None:
+        return anywhere
+    soon = st.timedeltas(timedelta(days=-30), timedelta(days=365)).map(lambda d: now + d)
+    return st.integers(0, 3).flatmap(lambda i: anywhere if i == 0 else soon)
+
+
+def _by_type(kind: Any, now: datetime | None = None) -> st.SearchStrategy[Any]:
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if kind is bool:
         return st.booleans()
     if kind is datetime:
-        return st.datetimes(timezones=st.just(timezone.utc))
+        return _near(now)
     if kind is date:
-        return st.dates()
+        return _near(now).map(lambda moment: moment.date())
     if kind is Decimal:
         return st.decimals(0, Decimal("0.1"), places=4)
     if kind is str:
         return _TEXT
     if origin is tuple and args and args[-1] is Ellipsis:
-        return st.lists(_by_type(args[0]), min_size=1, max_size=3).map(tuple)
+        return st.lists(_by_type(args[0], now), min_size=1, max_size=3).map(tuple)
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         options = [a for a in args if a is not type(None)]
-        return st.one_of(st.none(), *(_by_type(a) for a in options))
+        return st.one_of(st.none(), *(_by_type(a, now) for a in options))
     return st.from_type(kind)
 
 
 def _field(field: attrs.Attribute[Any], seen: _Seen) -> st.SearchStrategy[Any]:
+    strategy = _field_by_kind(field, seen)
+    same_name = seen.by_name.get(field.name)
+    # A field named like a value of the context (goods, quantity, price) most often wants it.
+    return _mostly(same_name, strategy) if same_name else strategy
+
+
+def _field_by_kind(field: attrs.Attribute[Any], seen: _Seen) -> st.SearchStrategy[Any]:
     kind, option = field.metadata.get(KIND, (None, None))
     if kind == "text":
         return _mostly(seen.names, _TEXT).filter(lambda s: len(s) <= option)
@@ -74,7 +89,7 @@ def _field(field: attrs.Attribute[Any], seen: _Seen) -> st.SearchStrategy[Any]:
         return st.none() | _money(option, seen.money)
     if kind == "choice":
         return st.sampled_from(list(option))
-    return _by_type(field.type)
+    return _by_type(field.type, seen.now)
 
 
 @attrs.define
@@ -84,14 +99,20 @@ class _Seen:
     money: list[Money] = attrs.Factory(list)
     names: list[str] = attrs.Factory(list)
     counts: list[int] = attrs.Factory(list)
+    by_name: dict[str, list[Any]] = attrs.Factory(dict)
+    now: datetime | None = None
 
 
-def _found_in(value: object, seen: _Seen, depth: int = 0) -> None:
+def _found_in(value: object, seen: _Seen, depth: int = 0, name: str = "") -> None:
     """Collect the Money values, names and counts reachable in a context.
 
     Guards often want one of them: the order total, a designated bank, the offeror,
-    the agreed quantity.
+    the agreed quantity. Values are also kept by the attribute name they were found under.
     """
+    if name and isinstance(value, (Money, str, int)):
+        same = seen.by_name.setdefault(name, [])
+        if value not in same:
+            same.append(value)
     if isinstance(value, Money):
         seen.money.append(value)
     elif isinstance(value, str):
@@ -102,30 +123,37 @@ def _found_in(value: object, seen: _Seen, depth: int = 0) -> None:
             seen.counts.append(value)
     elif isinstance(value, tuple) and depth <= 3:
         for item in value:
-            _found_in(item, seen, depth + 1)
+            _found_in(item, seen, depth + 1, name)
     elif depth <= 3 and value is not None and attrs.has(type(value)):
         kind = type(value)
         fields = [f.name for f in attrs.fields(kind)]  # type: ignore[arg-type]
-        for name in fields + [n for n in dir(kind) if n not in fields]:
-            if name.startswith("_"):
+        for attribute in fields + [n for n in dir(kind) if n not in fields]:
+            if attribute.startswith("_"):
                 continue
             try:
-                item = getattr(value, name)
+                item = getattr(value, attribute)
             except Exception:  # a property that does not hold in this state
                 continue
             if not callable(item):
-                _found_in(item, seen, depth + 1)
+                _found_in(item, seen, depth + 1, attribute)
 
 
 def payloads(
-    flow: Flow[Any], trigger: str, *, context: object = None, state: str | None = None
+    flow: Flow[Any],
+    trigger: str,
+    *,
+    context: object = None,
+    state: str | None = None,
+    now: datetime | None = None,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Strategy for keyword arguments that pass ``trigger``'s payload validation.
 
     Guards may still refuse them. With ``context`` (a transaction's context), Money
     fields also try the amounts found in it and text fields the names found in it, so
     guards such as "the amount equals the total" or "a designated bank" can pass.
-    ``state`` picks the transition when a trigger has several payload types.
+    ``state`` picks the transition when a trigger has several payload types. With ``now``
+    (the transaction's clock), dates and times fall mostly within a year of it, so that
+    validity periods and notice periods can both hold and lapse.
     """
     definition = flow.definition
     candidates = [t for t in definition.transitions if t.trigger == trigger]
@@ -139,7 +167,7 @@ def payloads(
     if payload is None:
         return st.just({})
     attrs.resolve_types(payload)
-    seen = _Seen()
+    seen = _Seen(now=now)
     _found_in(context, seen)
     fields = {f.alias: _field(f, seen) for f in attrs.fields(payload)}
 
