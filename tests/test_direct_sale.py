@@ -226,6 +226,15 @@ def test_the_shopping_form_is_validated(tx, field, value, message):
     assert tx.state == "browsing" and tx.version == 0 and len(tx.events) == 1
 
 
+def test_the_merchant_cannot_be_its_own_customer(tx):
+    form = dict(address="Beijing", goods_name="tea", quantity=1, specification="tin")
+    form["unit_price"] = Money("1", CNY)
+    with pytest.raises(GuardRejected, match="the customer 'Tea House' is the merchant itself"):
+        tx.fill_order(customer_name="Tea House", **form)
+    assert tx.state == "browsing" and tx.version == 0 and len(tx.events) == 1
+    tx.fill_order(customer_name="Tea House staff", **form)
+
+
 def test_a_price_of_zero_is_allowed(tx):
     order(tx, price="0")
     assert tx.context.total == Money("0", CNY)

@@ -72,6 +72,8 @@ class DirectSaleMachine(OracleMachine):
         return self.method == "cash_on_delivery"
 
     def guard_failure(self, trigger, payload):
+        if trigger == "fill_order":
+            return payload["customer_name"] == "Shop"  # nobody buys from themselves
         if trigger in ("approve_payment", "decline_payment") and self.cod:
             return True
         if trigger == "approve_payment" and payload["amount"] != self.total:

@@ -63,6 +63,8 @@ class OperationMachine(OracleMachine):
         return FLOW.start("O-1", merchant="Works", clock=TickingClock())
 
     def guard_failure(self, trigger, payload):
+        if trigger == "place_order":
+            return payload["customer"] == "Works"  # nobody orders from themselves
         return trigger == "settle" and payload["amount"] != self.total
 
     def apply(self, trigger, payload):
@@ -88,7 +90,7 @@ class OperationMachine(OracleMachine):
 
     @precondition(lambda self: self.legal("place_order"))
     @rule(
-        customer=names,
+        customer=names | st.just("Works"),
         quantity=st.integers(1, 20),
         price=money(),
         go=st.sampled_from([True] * 3 + [False]),
@@ -217,6 +219,15 @@ def test_the_settled_amount_must_be_the_total(clock):
     tx.settle(institution="Bank", amount=Money("387", "CNY"), reference="X")
     with pytest.raises(InvalidPayload, match="channel 'pigeon' is not one of"):
         tx.notify_success(channel="pigeon", confirmation_ref="x")
+
+
+def test_the_merchant_cannot_order_from_itself(clock):
+    tx = FLOW.start("O-11", merchant="Works", clock=clock)
+    with pytest.raises(
+        GuardRejected, match="'Works' is the merchant itself .customer_is_not_merchant."
+    ):
+        tx.place_order(**{**ORDER, "customer": "Works"})
+    assert tx.state == "goods_shown" and tx.version == 0
 
 
 def test_no_cancel_while_settling(clock):

@@ -256,6 +256,12 @@ def _collection_matches(context: DirectSaleContext, payload: Delivery) -> str | 
     return None
 
 
+def _not_the_merchant(context: DirectSaleContext, payload: OrderForm) -> str | None:
+    if payload.customer_name == context.merchant:
+        return f"the customer {payload.customer_name!r} is the merchant itself"
+    return None
+
+
 CASH_ON_DELIVERY = Guard(
     "cash_on_delivery",
     _requires_cash_on_delivery,
@@ -273,6 +279,9 @@ AMOUNT_MATCHES_TOTAL = Guard(
 )
 COLLECTION_MATCHES = Guard(
     "collection_matches", _collection_matches, Label("COD collects total", "货到付款收足总额")
+)
+CUSTOMER_IS_NOT_MERCHANT = Guard(
+    "customer_is_not_merchant", _not_the_merchant, Label("customer ≠ merchant", "顾客不是商家本身")
 )
 
 
@@ -410,6 +419,7 @@ DEFINITION = FlowDefinition(
             Label("fill order", "填写购物单"),
             step="(2)",
             payload=OrderForm,
+            guards=[CUSTOMER_IS_NOT_MERCHANT],
             effect=lambda c, p: replace(c, order=p),
             emits=[
                 Emit(Stream.INFORMATION, "order_form_submitted"),

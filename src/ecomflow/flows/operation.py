@@ -170,6 +170,17 @@ AMOUNT_MATCHES = Guard(
 )
 
 
+def _not_the_merchant(context: OperationContext, payload: Order) -> str | None:
+    if payload.customer == context.merchant:
+        return f"the customer {payload.customer!r} is the merchant itself"
+    return None
+
+
+CUSTOMER_IS_NOT_MERCHANT = Guard(
+    "customer_is_not_merchant", _not_the_merchant, Label("customer ≠ merchant", "顾客不是商家本身")
+)
+
+
 def _order_data(context: OperationContext, _: object) -> dict[str, Any]:
     order = _order(context)
     return {
@@ -279,6 +290,7 @@ DEFINITION = FlowDefinition(
             Label("fill the order", "填写订单"),
             step="1",
             payload=Order,
+            guards=[CUSTOMER_IS_NOT_MERCHANT],
             effect=lambda c, p: replace(c, order=p),
             emits=[
                 Emit(Stream.INFORMATION, "order_form_submitted"),
