@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from ecomflow import EventBus, InvalidPayload, Money, Stream, SubscriberError
 from ecomflow.flows import Exchange
+from ecomflow.testing import matched_within_posted
 
 BANKS = ("ICBC", "Bank of China")
 
@@ -73,6 +74,8 @@ def test_matching_agrees_with_the_oracle_and_keeps_its_promises(items):
     for posting_id in ids:  # nothing is matched beyond what was posted
         posting = exchange.posting(posting_id)
         assert matched.get(posting_id, 0) + exchange.open_quantity(posting_id) == posting.quantity
+    assert [p.id for p in exchange.postings] == ids
+    matched_within_posted(exchange)  # the kit's invariant agrees
     still_open = [exchange.posting(i) for i in ids if exchange.open_quantity(i)]
     for demand in (p for p in still_open if p.side.value == "demand"):
         for supply in (p for p in still_open if p.side.value == "supply"):

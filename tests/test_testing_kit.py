@@ -2,11 +2,12 @@
 
 from datetime import datetime, timedelta, timezone
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecomflow import FLOWS, EcomflowError, Money
+from ecomflow import FLOWS, EcomflowError, Money, TransitionNotAllowed
 from ecomflow.flows.direct_sale import FLOW as DIRECT_SALE
 from ecomflow.testing import (
     INVARIANTS,
@@ -14,11 +15,15 @@ from ecomflow.testing import (
     contract_concluded_at_most_once,
     counter_offer_ends_the_standing_offer,
     drive,
+    events_are_json,
+    fire_and_check_refusal,
     flow_machine,
     instants,
     ledger_balances,
+    matched_within_posted,
     no_shipping_before_payment,
     payloads,
+    payouts_within_what_was_paid,
     replay_gives_the_same_transaction,
     runs,
     shortest_paths,
@@ -193,12 +198,23 @@ def test_the_invariants_pass_on_a_good_transaction():
         check(tx)
 
 
-def test_each_invariant_catches_what_it_names():
+def _with(tx, name, **data):
+    """Return ``tx`` with the data of its first ``name`` event changed (a corrupt history)."""
+    event = next(e for e in tx._events if e.name == name)
+    changed = attrs.evolve(event, data={**event.data, **data})
+    tx._events = [changed if e is event else e for e in tx._events]
+    return tx
+
+
+def test_each_invariant_catches_what_it_names(monkeypatch):
     tx = finished_sale()
     tx._events = [e for e in tx._events if e.version != 2]
     with pytest.raises(AssertionError, match="versions .* have gaps"):
         versions_are_gapless(tx)
-    with pytest.raises(EcomflowError):
+
+    tx = finished_sale()
+    tx._state = "delivered"  # the events say settled
+    with pytest.raises(AssertionError, match="replay gives"):
         replay_gives_the_same_transaction(tx)
 
     tx = finished_sale()
@@ -206,25 +222,81 @@ def test_each_invariant_catches_what_it_names():
     with pytest.raises(AssertionError, match="dispatched at version 4 before any of"):
         no_shipping_before_payment(tx)
 
-    tx = finished_sale()
-    tx._state = "delivered"  # pretend a terminal state allowed more
-    tx.flow.terminal_states  # noqa: B018 - unchanged
-    import attrs
+    tx = _with(finished_sale(), "payment_settled", amount={"amount": "-30", "currency": "CNY"})
+    with pytest.raises(AssertionError, match="moves a negative amount"):
+        ledger_balances(tx)
+    tx = _with(finished_sale(), "payment_settled", to="consumer's bank")
+    with pytest.raises(AssertionError, match="to itself"):
+        ledger_balances(tx)
 
-    settled = next(e for e in tx._events if e.name == "payment_settled")
-    broken = attrs.evolve(settled, data={**settled.data, "to": "card company", "from": None})
-    tx._events = [broken if e is settled else e for e in tx._events]
-    ledger_balances(tx)  # a memo without "from" posts nothing: still balanced
+    tx = _with(finished_sale(), "payment_settled", amount={"amount": "31", "currency": "CNY"})
+    with pytest.raises(AssertionError, match="settled .* > authorized"):
+        payouts_within_what_was_paid(tx)
 
+    tx = _with(finished_sale(), "order_placed", weight=1.5)
+    with pytest.raises(
+        AssertionError, match=r"'order_placed' at version 1: data.weight is 1\.5, not"
+    ):
+        events_are_json(tx)
+
+    tx = DIRECT_SALE.start("A-2", merchant="Tea House")
+    terminal_states_absorb(tx)  # not finished: it may allow anything
+    monkeypatch.setattr(type(tx), "is_finished", property(lambda self: True))
+    with pytest.raises(AssertionError, match="is finished in 'browsing' but allows"):
+        terminal_states_absorb(tx)
+
+
+def test_invariants_hold_under_python_O():
+    """The invariants raise explicitly, so ``python -O`` (which drops ``assert``) keeps them."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tests.test_testing_kit import finished_sale\n"
+        "from ecomflow.testing import versions_are_gapless\n"
+        "tx = finished_sale(); tx._events = [e for e in tx._events if e.version != 2]\n"
+        "try:\n    versions_are_gapless(tx)\nexcept AssertionError:\n    print('caught')\n"
+    )
+    done = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "caught", done.stderr
+
+
+def test_a_refusal_that_changes_something_is_caught():
     tx = finished_sale()
-    tx._state = "settled"
-    tx._context = tx.context
-    terminal_states_absorb(tx)
+    error = fire_and_check_refusal(tx, "dispatch")
+    assert isinstance(error, TransitionNotAllowed) and tx.state == "settled"
+    assert fire_and_check_refusal(DIRECT_SALE.start("A-3", merchant="M"), "fill_order") is not None
+
+    fresh = DIRECT_SALE.start("A-4", merchant="M")
+    original = type(fresh).fire
+
+    def leaky(self, trigger, **payload):
+        self._version += 1  # a bug: bumps the version, then refuses
+        return original(self, trigger, **payload)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(fresh), "fire", leaky)
+        with pytest.raises(AssertionError, match="was refused .* but changed 'A-4'"):
+            fire_and_check_refusal(fresh, "settle")
+
+
+def test_matched_within_posted():
+    from decimal import Decimal
+
+    from ecomflow.flows import Exchange
+
+    exchange = Exchange("X", designated_banks=["ICBC"], fee_rate=Decimal("0.01"))
+    rice = {"goods": "rice", "price": Money("3", "CNY")}
+    exchange.post_supply("farm", quantity=50, **rice)
+    exchange.post_demand("mill", quantity=20, **rice)
+    exchange.post_demand("farm", quantity=5, **rice)  # no self-trade: stays open
+    matched_within_posted(exchange)
+    exchange._open["S1"] += 1  # a bug: the remainder grows
+    with pytest.raises(AssertionError, match="'S1' of 50: 20 matched and 31 open"):
+        matched_within_posted(exchange)
 
 
 def test_b2b_invariants_catch_a_double_conclusion_and_a_standing_offer():
-    import attrs
-
     from ecomflow._demos import DEMOS, start_demo
 
     tx, _ = start_demo("b2b")

@@ -124,6 +124,11 @@ class Exchange:
         """The exchange's own events: postings, matches and market information."""
         return tuple(self._events)
 
+    @property
+    def postings(self) -> tuple[Posting, ...]:
+        """Every posting so far, in the order it was posted (matched or not)."""
+        return tuple(self._postings.values())
+
     def posting(self, posting_id: str) -> Posting:
         """Return the posting called ``posting_id``."""
         return self._postings[posting_id]

@@ -6,8 +6,10 @@
 - :func:`flow_machine`: a Hypothesis ``RuleBasedStateMachine`` with one rule per trigger,
   legal and illegal moves, checking that a refusal changes nothing and that every
   invariant holds after every step;
-- invariants (:data:`INVARIANTS`), each a named function raising ``AssertionError`` with a
-  clear message;
+- invariants (:data:`INVARIANTS`), each a named function of a transaction raising
+  ``AssertionError`` with a clear message (also under ``python -O``), plus
+  :func:`matched_within_posted` for an exchange and :func:`fire_and_check_refusal` for
+  "after an error nothing changed";
 - paths: :func:`shortest_paths` to every state, :func:`transition_paths` to every
   transition, :func:`simple_paths` up to a length, and :func:`drive` to walk one;
 - time: :class:`ManualClock`, moved by drawn :func:`pauses` from drawn :func:`instants`,
@@ -25,7 +27,9 @@ from ._invariants import (
     contract_concluded_at_most_once,
     counter_offer_ends_the_standing_offer,
     events_are_json,
+    fire_and_check_refusal,
     ledger_balances,
+    matched_within_posted,
     no_shipping_before_payment,
     payouts_within_what_was_paid,
     replay_gives_the_same_transaction,
@@ -45,9 +49,11 @@ __all__ = [
     "counter_offer_ends_the_standing_offer",
     "drive",
     "events_are_json",
+    "fire_and_check_refusal",
     "flow_machine",
     "instants",
     "ledger_balances",
+    "matched_within_posted",
     "no_shipping_before_payment",
     "pauses",
     "payloads",

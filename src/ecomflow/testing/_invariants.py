@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
 from .._events import Event, Stream
 from .._transaction import Transaction
 from ..projections import Ledger, fold
+
+if TYPE_CHECKING:
+    from ..flows.exchange import Exchange
 
 __all__ = [
     "INVARIANTS",
     "contract_concluded_at_most_once",
     "counter_offer_ends_the_standing_offer",
     "events_are_json",
+    "fire_and_check_refusal",
     "ledger_balances",
+    "matched_within_posted",
     "no_shipping_before_payment",
     "payouts_within_what_was_paid",
     "replay_gives_the_same_transaction",
@@ -25,29 +31,35 @@ __all__ = [
 ]
 
 
+def _require(condition: object, message: str) -> None:
+    """Raise ``AssertionError(message)`` unless ``condition``; unlike ``assert``, also under -O."""
+    if not condition:
+        raise AssertionError(message)
+
+
 def terminal_states_absorb(tx: Transaction[Any]) -> None:
     """Check that a finished transaction allows nothing more (terminal states absorb)."""
     if tx.is_finished:
         allowed = tx.allowed_triggers()
-        assert not allowed, f"{tx.id!r} is finished in {tx.state!r} but allows {allowed}"
+        _require(not allowed, f"{tx.id!r} is finished in {tx.state!r} but allows {allowed}")
 
 
 def versions_are_gapless(tx: Transaction[Any]) -> None:
     """Check that versions run 0, 1, 2 with no gap and each version's events count 0, 1, 2."""
     pairs = [(e.version, e.seq) for e in tx.events]
-    assert pairs == sorted(pairs), f"{tx.id!r}: events out of order: {pairs}"
+    _require(pairs == sorted(pairs), f"{tx.id!r}: events out of order: {pairs}")
     versions = sorted({v for v, _ in pairs})
-    assert versions == list(range(tx.version + 1)), f"{tx.id!r}: versions {versions} have gaps"
+    _require(versions == list(range(tx.version + 1)), f"{tx.id!r}: versions {versions} have gaps")
     for version in versions:
         seqs = [s for v, s in pairs if v == version]
-        assert seqs == list(range(len(seqs))), f"{tx.id!r}: version {version} has seqs {seqs}"
+        _require(seqs == list(range(len(seqs))), f"{tx.id!r}: version {version} has seqs {seqs}")
 
 
 def replay_gives_the_same_transaction(tx: Transaction[Any]) -> None:
     """Check that replaying the events, through JSON, rebuilds an equal transaction."""
     events = [Event.from_json(json.loads(e.dumps())) for e in tx.events]
     again = tx.flow.replay(events)
-    assert again == tx, f"{tx.id!r}: replay gives {again!r}, not {tx!r}"
+    _require(again == tx, f"{tx.id!r}: replay gives {again!r}, not {tx!r}")
 
 
 def events_are_json(tx: Transaction[Any]) -> None:
@@ -56,25 +68,37 @@ def events_are_json(tx: Transaction[Any]) -> None:
     def check(value: object, path: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                assert isinstance(key, str), f"{path}: key {key!r} is not a string"
-                check(item, f"{path}.{key}")
+                _require(isinstance(key, str), f"{path}: key {key!r} is not a string")
+                check(item, f"{path}.{key}" if path[-1] != ":" else f"{path} {key}")
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 check(item, f"{path}[{index}]")
         else:
-            assert value is None or type(value) in (str, int, bool), f"{path} is {value!r}"
+            _require(
+                value is None or type(value) in (str, int, bool),
+                f"{path} is {value!r}, not plain JSON",
+            )
 
     for event in tx.events:
-        check(event.to_json(), event.event_id)
+        check(event.to_json(), f"{tx.id!r}: event {event.name!r} at version {event.version}:")
 
 
 def ledger_balances(tx: Transaction[Any]) -> None:
-    """Check that every double-entry posting of the MONEY stream sums to zero."""
+    """Check the MONEY stream as double entry: each transfer has two sides and sums to zero.
+
+    A transfer (an event with ``amount``, ``from`` and ``to``) must name two different
+    accounts and move a non-negative amount; an amount with only one side is a memo.
+    """
     ledger = fold(Ledger(), tx.events)
     for posting in ledger.postings:
-        assert posting.total == 0, f"posting {posting.event_id!r} sums to {posting.total}"
+        (payer, _), (payee, into) = posting.legs
+        _require(
+            payer != payee, f"posting {posting.event_id!r} moves money from {payer!r} to itself"
+        )
+        _require(into >= 0, f"posting {posting.event_id!r} moves a negative amount {into}")
+        _require(posting.total == 0, f"posting {posting.event_id!r} sums to {posting.total}")
     for currency, total in ledger.totals().items():
-        assert total == 0, f"{tx.id!r}: the books do not balance in {currency}: {total}"
+        _require(total == 0, f"{tx.id!r}: the books do not balance in {currency}: {total}")
 
 
 # (shipping event, the MONEY events that allow it, data key that exempts it)
@@ -91,8 +115,9 @@ def no_shipping_before_payment(tx: Transaction[Any]) -> None:
         for shipped, payments, exemption in _SHIPPING_RULES:
             if event.stream is Stream.LOGISTICS and event.name == shipped:
                 exempt = exemption is not None and event.data.get(exemption) is True
-                assert exempt or seen.intersection(payments), (
-                    f"{tx.id!r}: {shipped} at version {event.version} before any of {payments}"
+                _require(
+                    exempt or seen.intersection(payments),
+                    f"{tx.id!r}: {shipped} at version {event.version} before any of {payments}",
                 )
         seen.add(event.name)
 
@@ -107,21 +132,21 @@ def payouts_within_what_was_paid(tx: Transaction[Any]) -> None:
     authorized = [_amount(e) for e in events if e.name == "payment_authorized"]
     settled = [_amount(e) for e in events if e.name == "payment_settled"]
     if authorized and settled:
-        assert settled[-1] <= authorized[-1], f"{tx.id!r}: settled {settled} > authorized"
+        _require(settled[-1] <= authorized[-1], f"{tx.id!r}: settled {settled} > authorized")
     paid = sum((_amount(e) for e in events if e.name == "payment_transferred"), Decimal(0))
     out = sum((_amount(e) for e in events if e.name in ("fee_recorded", "seller_paid")), Decimal(0))
-    assert out <= paid, f"{tx.id!r}: paid out {out} of the {paid} received"
+    _require(out <= paid, f"{tx.id!r}: paid out {out} of the {paid} received")
     claims = [_amount(e) for e in events if e.name == "claim_filed"]
     payouts = [_amount(e) for e in events if e.name == "claim_paid"]
     if payouts:
-        assert claims, f"{tx.id!r}: a claim was paid but none was filed"
-        assert sum(payouts) <= claims[-1], f"{tx.id!r}: payouts {payouts} exceed the claim"
+        _require(claims, f"{tx.id!r}: a claim was paid but none was filed")
+        _require(sum(payouts) <= claims[-1], f"{tx.id!r}: payouts {payouts} exceed the claim")
 
 
 def contract_concluded_at_most_once(tx: Transaction[Any]) -> None:
     """Check that a contract is concluded at most once."""
     count = sum(1 for e in tx.events if e.name == "contract_concluded")
-    assert count <= 1, f"{tx.id!r}: the contract was concluded {count} times"
+    _require(count <= 1, f"{tx.id!r}: the contract was concluded {count} times")
 
 
 def counter_offer_ends_the_standing_offer(tx: Transaction[Any]) -> None:
@@ -131,9 +156,58 @@ def counter_offer_ends_the_standing_offer(tx: Transaction[Any]) -> None:
         by_version.setdefault(event.version, []).append(event.name)
     for version, names in by_version.items():
         if "counter_offer_made" in names:
-            assert "offer_rejected_by_counter_offer" in names, (
-                f"{tx.id!r}: the counter-offer at version {version} left the offer standing"
+            _require(
+                "offer_rejected_by_counter_offer" in names,
+                f"{tx.id!r}: the counter-offer at version {version} left the offer standing",
             )
+
+
+def matched_within_posted(exchange: Exchange) -> None:
+    """Check an exchange: no posting matched beyond its quantity, no party traded with itself.
+
+    For every posting, what its trades matched plus what is still open equals what was
+    posted; every trade's buyer and seller differ and each trade's price lies between the
+    seller's ask and the buyer's bid.
+    """
+    matched: dict[str, int] = {}
+    for trade in exchange.trades:
+        demand, supply = exchange.postings_of(trade.id)
+        match = trade.context.match
+        _require(match.buyer != match.seller, f"{trade.id!r}: {match.buyer!r} traded with itself")
+        _require(
+            supply.price <= match.price <= demand.price,
+            f"{trade.id!r}: price {match.price} outside ask {supply.price} and bid {demand.price}",
+        )
+        for posting in (demand, supply):
+            matched[posting.id] = matched.get(posting.id, 0) + match.quantity
+    for posting in exchange.postings:
+        done, left = matched.get(posting.id, 0), exchange.open_quantity(posting.id)
+        _require(
+            left >= 0 and done + left == posting.quantity,
+            f"posting {posting.id!r} of {posting.quantity}: {done} matched and {left} open",
+        )
+
+
+_REFUSALS = (TransitionNotAllowed, GuardRejected, InvalidPayload)
+
+
+def fire_and_check_refusal(
+    tx: Transaction[Any], trigger: str, /, **payload: Any
+) -> TransitionNotAllowed | GuardRejected | InvalidPayload | None:
+    """Fire ``trigger``; if it is refused, check that nothing changed and return the error.
+
+    "After an error nothing changed": the state, version, events and context are as before
+    the refused call. Returns ``None`` when the trigger was accepted; any other exception
+    (a ``TypeError``, an ``EcomflowError`` that is not a refusal) propagates.
+    """
+    before = (tx.state, tx.version, tx.events, tx.context)
+    try:
+        tx.fire(trigger, **payload)
+    except _REFUSALS as error:
+        after = (tx.state, tx.version, tx.events, tx.context)
+        _require(after == before, f"{trigger} was refused ({error}) but changed {tx.id!r}")
+        return error
+    return None
 
 
 INVARIANTS: tuple[Callable[[Transaction[Any]], None], ...] = (
