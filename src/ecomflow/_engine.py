@@ -3,9 +3,10 @@
 The machine is built once with ``model=None`` and no auto transitions. Transactions
 are never registered with ``add_model`` and never get a machine of their own:
 :meth:`Engine.fire` checks the payload and the guards, computes the new context and
-the events, and only then fires the shared machine's event with the transaction as
-the model, so a refusal leaves the transaction untouched. This module knows no
-e-commerce.
+the events, and only then lets the shared machine move the transaction's state, so a
+refusal leaves the transaction untouched: a nested machine fires its event with the
+transaction as the model (it computes the new configuration); a flat machine sets the
+state its compiled transition leads to. This module knows no e-commerce.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class _Step:
     """A transition compiled for the hot path."""
 
     spec: Transition
-    fire: Callable[[Any], bool]
+    fire: Callable[[Any], object]
     accepted: frozenset[str]
     required: frozenset[str]
     context_guards: tuple[Any, ...]
@@ -166,11 +167,18 @@ class Engine:
             self.machine = Machine(states=list(self._nodes), **options)
         for transition in definition.transitions:
             accepted, required = _payload_fields(transition.payload)
-            fire: Callable[[Any], bool]
+            fire: Callable[[Any], object]
             if self.nested:
                 fire = functools.partial(_fire_nested, self.machine, transition.trigger)
             else:
-                fire = self.machine.events[transition.trigger].trigger
+                # A flat transition always ends in its dest, and the machine has no
+                # callbacks (guards and effects ran already), so the shared machine sets
+                # the state with its own State object instead of running its trigger
+                # pipeline, whose callback lists are empty and which only logs: that
+                # pipeline was half the time of a direct-sale fire
+                # (benchmarks/bench_direct_sale.py: 0.40x bare transitions, now 0.65x).
+                dest = self.machine.get_state(transition.dest)
+                fire = functools.partial(self.machine.set_state, dest)
             step = _Step(
                 spec=transition,
                 fire=fire,
@@ -373,18 +381,17 @@ class Engine:
         state: str,
         now: datetime,
     ) -> None:
-        reasons = [
-            (guard.name, reason)
-            for guard in spec.guards
-            if (
-                reason := (
-                    guard.check(context, payload, now)
-                    if guard.uses_clock
-                    else guard.check(context, payload)
-                )
+        reasons: list[tuple[str, str]] | None = None  # no list at all when every guard passes
+        for guard in spec.guards:
+            reason = (
+                guard.check(context, payload, now)
+                if guard.uses_clock
+                else guard.check(context, payload)
             )
-            is not None
-        ]
+            if reason is not None:
+                if reasons is None:
+                    reasons = []
+                reasons.append((guard.name, reason))
         if reasons:
             because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
             raise GuardRejected(

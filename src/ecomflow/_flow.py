@@ -109,7 +109,9 @@ class Flow(Generic[TxT]):
             )
         clock = utc_now if clock is None else clock
         first_context, events = self.engine.start(tx_id, context, clock())
-        initial = copy.deepcopy(self.engine.initial_state)
+        initial = self.engine.initial_state
+        if type(initial) is not str:  # a parallel configuration is a list: never share it
+            initial = copy.deepcopy(initial)
         tx = self.transaction_type(self, tx_id, initial, 0, first_context, events, clock, bus)
         if bus is not None:
             tx._publish(events)
