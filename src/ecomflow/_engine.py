@@ -21,7 +21,7 @@ import attrs
 from transitions import Machine, MachineError
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
-from ._codec import structure, unstructure
+from ._codec import converter, structure, unstructure
 from ._definition import (
     Emit,
     FlowDefinition,
@@ -74,6 +74,7 @@ class _Step:
     accepted: frozenset[str]
     required: frozenset[str]
     context_guards: tuple[Any, ...]
+    dump: Callable[[Any], Any]
 
 
 def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], frozenset[str]]:
@@ -83,6 +84,14 @@ def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], frozense
     accepted = frozenset(field.alias for field in fields)
     required = frozenset(field.alias for field in fields if field.default is attrs.NOTHING)
     return accepted, required
+
+
+def _dumper(payload: type[Any] | None) -> Callable[[Any], Any]:
+    """Return the codec's unstructure function for a payload class, looked up once."""
+    if payload is None:
+        return unstructure
+    hook: Callable[[Any], Any] = converter.get_unstructure_hook(payload)
+    return hook
 
 
 def _subject(subject: tuple[str, str, str], flow: str) -> str:
@@ -133,6 +142,7 @@ class Engine:
     __slots__ = (
         "_allowed",
         "_nodes",
+        "_start_dump",
         "_start_fields",
         "_steps",
         "_triggers",
@@ -185,6 +195,7 @@ class Engine:
                 accepted=accepted,
                 required=required,
                 context_guards=tuple(g for g in transition.guards if not g.uses_payload),
+                dump=_dumper(transition.payload),
             )
             for source in transition.source:
                 steps[(source, transition.trigger)] = step
@@ -193,6 +204,7 @@ class Engine:
         self._allowed = {state: tuple(triggers) for state, triggers in allowed.items()}
         self._triggers = frozenset(t.trigger for t in definition.transitions)
         self._start_fields = _payload_fields(definition.start.payload)
+        self._start_dump = _dumper(definition.start.payload)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -260,24 +272,31 @@ class Engine:
         Everything that can fail happens before the shared machine moves the state,
         so a refusal leaves ``tx`` untouched; the caller stores what is returned.
         """
-        configuration = getattr(tx, STATE_ATTRIBUTE)
-        step = self._step(configuration, trigger)
-        state = configuration if type(configuration) is str else state_name(configuration)
+        configuration = tx._state  # the engine is the transaction's only other writer
+        if self.nested:
+            step = self._step(configuration, trigger)
+            state = state_name(configuration)
+        else:
+            step = self._steps.get((configuration, trigger))
+            state = configuration
         if step is None:
             raise self._not_allowed(tx, configuration, trigger)
         spec = step.spec
-        payload = self._build((trigger, tx.id, state), step.accepted, step.required, spec, kwargs)
-        context = tx.context
-        now = tx.clock()
+        tx_id = tx.id
+        payload = self._build((trigger, tx_id, state), step.accepted, step.required, spec, kwargs)
+        context = tx._context
+        now = tx._clock()
         if spec.guards:
-            self._check_guards(spec, context, payload, trigger, tx.id, state, now)
+            self._check_guards(spec, context, payload, trigger, tx_id, state, now)
         if spec.effect is None:
             new_context = context
         elif spec.effect_uses_clock:
             new_context = spec.effect(context, payload, now)
         else:
             new_context = spec.effect(context, payload)
-        events = self._events(tx.id, tx.version + 1, trigger, spec.emits, new_context, payload, now)
+        events = self._events(
+            tx_id, tx._version + 1, trigger, spec.emits, new_context, payload, now, step.dump
+        )
         try:
             step.fire(tx)  # the shared machine sets tx._state
         except MachineError as error:  # pragma: no cover - the table above mirrors the machine
@@ -300,7 +319,9 @@ class Engine:
             context = spec.effect(None, payload, now)
         else:
             context = spec.effect(None, payload)
-        return context, self._events(tx_id, 0, spec.trigger, spec.emits, context, payload, now)
+        return context, self._events(
+            tx_id, 0, spec.trigger, spec.emits, context, payload, now, self._start_dump
+        )
 
     def replay(self, events: Sequence[Event]) -> tuple[str, str, int, Any]:
         """Fold ``events`` into ``(tx_id, state, version, context)``, checking their order."""
@@ -485,6 +506,7 @@ class Engine:
         context: Any,
         payload: Any,
         now: datetime,
+        dump: Callable[[Any], Any],
     ) -> list[Event]:
         events: list[Event] = []
         for emit in emits:
@@ -494,7 +516,7 @@ class Engine:
             if events:  # a later event: derived data only
                 data = {} if emit.data is None else emit.data(context, payload)
             else:  # the first event records the payload (which wins over derived keys)
-                data = {} if payload is None else unstructure(payload)
+                data = {} if payload is None else dump(payload)
                 if emit.data is not None:
                     data = {**emit.data(context, payload), **data}
             events.append(
