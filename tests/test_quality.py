@@ -24,3 +24,15 @@ def test_mypy_strict_is_clean():
     result = run(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success" in result.stdout
+
+
+def _shell_blocks(text):
+    return [block.split("```", 1)[0].strip() for block in text.split("```sh\n")[1:]]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    blocks = _shell_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    main_job, tests = blocks[0], blocks[1]
+    assert "pip install -e ." in main_job and "ecomflow simulate" in main_job
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == tests, f".ci/run ends with {ci[-1]!r}, the README says {tests!r}"
