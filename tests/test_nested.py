@@ -111,6 +111,21 @@ def test_parallel_regions_run_side_by_side():
     assert FLOW.replay(tx.events) == tx
 
 
+def test_transactions_in_the_same_configuration_share_no_state():
+    """The machine's answer for a configuration is remembered, never shared between orders."""
+    first, second = FLOW.start("N-4"), FLOW.start("N-5")
+    for tx in (first, second):
+        for trigger in ("open", "submit", "approve"):
+            tx.fire(trigger)
+    assert first._state == second._state and first._state is not second._state
+    first.fire("pay")
+    assert second.active_states == ("ship.goods.packing", "ship.money.unpaid")
+    second.fire("send")
+    assert first.active_states == ("ship.goods.packing", "ship.money.paid")
+    assert second.active_states == ("ship.goods.sent", "ship.money.unpaid")
+    assert FLOW.replay(first.events) == first and FLOW.replay(second.events) == second
+
+
 def test_a_transition_from_a_composite_applies_to_every_state_inside():
     for path in (["open"], ["open", "submit"], ["open", "submit", "approve", "pay"]):
         tx = FLOW.start("N-3")

@@ -52,7 +52,7 @@ def state_name(configuration: Any) -> str:
 
 
 class _Scratch:
-    """A stand-in model on which replay lets the machine compute each next state."""
+    """A stand-in model on which the machine computes a next state."""
 
     __slots__ = ("_state",)
 
@@ -63,6 +63,20 @@ class _Scratch:
 def _fire_nested(machine: Any, trigger: str, model: Any) -> bool:
     result: bool = machine.trigger_event(model, trigger)
     return result
+
+
+def _freeze(configuration: Any) -> Any:
+    """Return a configuration (a state path, or nested lists of them) as a hashable value."""
+    if type(configuration) is str:
+        return configuration
+    return tuple(_freeze(part) for part in configuration)
+
+
+def _thaw(frozen: Any) -> Any:
+    """Return the configuration that :func:`_freeze` made as fresh lists, as the machine has it."""
+    if type(frozen) is str:
+        return frozen
+    return [_thaw(part) for part in frozen]
 
 
 @attrs.frozen
@@ -141,6 +155,7 @@ class Engine:
 
     __slots__ = (
         "_allowed",
+        "_moves",
         "_nodes",
         "_start_dump",
         "_start_fields",
@@ -201,6 +216,8 @@ class Engine:
                 steps[(source, transition.trigger)] = step
                 allowed[source].append(transition.trigger)
         self._steps = steps
+        # (configuration, trigger) -> the configuration the nested machine computed
+        self._moves: dict[tuple[Any, str], Any] = {}
         self._allowed = {state: tuple(triggers) for state, triggers in allowed.items()}
         self._triggers = frozenset(t.trigger for t in definition.transitions)
         self._start_fields = _payload_fields(definition.start.payload)
@@ -298,7 +315,7 @@ class Engine:
             tx_id, tx._version + 1, trigger, spec.emits, new_context, payload, now, step.dump
         )
         try:
-            step.fire(tx)  # the shared machine sets tx._state
+            self._move(step, trigger, tx)
         except MachineError as error:  # pragma: no cover - the table above mirrors the machine
             raise self._not_allowed(tx, configuration, trigger) from error
         return new_context, events
@@ -385,12 +402,31 @@ class Engine:
             if step is None:
                 pass
             elif self.nested:
-                step.fire(scratch)  # the machine computes the next (possibly parallel) state
+                self._move(step, first.trigger, scratch)
             else:
                 scratch._state = spec.dest  # a flat transition always ends in its dest
         return tx_id, scratch._state, version, context
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _move(self, step: _Step, trigger: str, model: Any) -> None:
+        """Let the shared machine move ``model``'s state for ``trigger``.
+
+        A flat machine sets the state. A nested machine computes the next configuration
+        (entering initial children, the regions of a parallel state, leaving them) on a
+        stand-in model, once per configuration and trigger: it runs no callbacks, so the
+        answer never changes, and running it again would cost about 100 µs.
+        """
+        if not self.nested:
+            step.fire(model)
+            return
+        key = (_freeze(model._state), trigger)
+        after = self._moves.get(key)
+        if after is None:
+            scratch = _Scratch(copy.deepcopy(model._state))
+            step.fire(scratch)
+            after = self._moves[key] = _freeze(scratch._state)
+        model._state = _thaw(after)
 
     def _check_guards(
         self,
