@@ -15,6 +15,7 @@ from .._flow import Flow
 from .._transaction import Transaction
 from ._clock import ManualClock, instants, pauses
 from ._invariants import INVARIANTS, _require, fire_and_check_refusal
+from ._paths import drive, transition_paths
 from ._strategies import payloads
 
 __all__ = ["Invariant", "Oracle", "flow_machine"]
@@ -57,16 +58,24 @@ def flow_machine(
     Use it as ``TestMyFlow = flow_machine(flow).TestCase``.
     """
     start_trigger = flow.definition.start.trigger
+    # A path to every transition, so that a run may begin anywhere in the flow.
+    paths = transition_paths(flow)
 
     class FlowMachine(RuleBasedStateMachine):
         tx: Transaction[Any] | None = None
         clock: ManualClock
 
-        @initialize(data=st.data(), now=instants())
-        def start(self, data: st.DataObject, now: datetime) -> None:
+        @initialize(data=st.data(), now=instants(), deep=st.booleans())
+        def start(self, data: st.DataObject, now: datetime, deep: bool) -> None:
+            """Start a transaction; half the runs then drive it along a path deep into the flow."""
             self.clock = ManualClock(now)
             context = data.draw(payloads(flow, start_trigger, now=now), label="start")
             self.tx = flow.start("T-1", clock=self.clock, **context)
+            if deep and paths:
+                path = paths[data.draw(st.sampled_from(sorted(paths)), label="deep start")]
+                driven = drive(flow, path, data.draw, start=context, clock=self.clock, tx_id="T-1")
+                if driven is not None:
+                    self.tx = driven
 
         @rule(pause=pauses())
         def time_passes(self, pause: timedelta) -> None:

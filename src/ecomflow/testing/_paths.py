@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -185,29 +186,59 @@ def drive(
     draw: Draw,
     *,
     retries: int = 20,
+    restarts: int = 3,
     start: dict[str, Any] | None = None,
     clock: ManualClock | None = None,
+    tx_id: str = "path",
 ) -> Transaction[Any] | None:
     """Drive a new transaction along ``path`` with drawn payloads; None if it could not.
 
     Each step is tried on a copy with fresh payloads, up to ``retries`` times, and kept
     only when its guards accept it and the path's next trigger is then allowed (so an
-    early choice — cash on delivery, say — fits what the path does later). Time passes
-    between steps by drawn pauses on ``clock`` (a new :class:`ManualClock` at a drawn
-    instant by default), so validity and notice periods both hold and lapse. ``draw`` is
-    ``data.draw`` inside a ``@given(st.data())`` test, or ``draw`` in an ``st.composite``.
+    early choice — cash on delivery, say — fits what the path does later). A step that
+    no payload gets through usually means an earlier choice does not fit (prepayment
+    terms on a path that pays after delivery): the walk then starts over, up to
+    ``restarts`` times. Time passes between steps by drawn pauses on ``clock`` (a new
+    :class:`ManualClock` at a drawn instant by default), so validity and notice periods
+    both hold and lapse. ``draw`` is ``data.draw`` inside a ``@given(st.data())`` test,
+    or ``draw`` in an ``st.composite``. ``start`` is the start payload (drawn by
+    default) and ``tx_id`` the transaction's id.
     """
     clock = clock if clock is not None else ManualClock(draw(instants()))
     trigger = flow.definition.start.trigger
     context = start if start is not None else draw(payloads(flow, trigger, now=clock()))
-    tx: Transaction[Any] = flow.start("path", clock=clock, **context)
+    for _ in range(restarts):
+        tx = _walk(flow, path, draw, retries, flow.start(tx_id, clock=clock, **context), clock)
+        if tx is not None:
+            return tx
+    return None
+
+
+def _copy(flow: Flow[Any], tx: Transaction[Any], clock: ManualClock) -> Transaction[Any]:
+    """Return an independent copy of ``tx`` to try a step on (the context is immutable)."""
+    state = tx._state if type(tx._state) is str else copy.deepcopy(tx._state)
+    twin: Transaction[Any] = flow.transaction_type(
+        flow, tx.id, state, tx.version, tx.context, list(tx.events), clock, None
+    )
+    return twin
+
+
+def _walk(
+    flow: Flow[Any],
+    path: list[Edge],
+    draw: Draw,
+    retries: int,
+    tx: Transaction[Any],
+    clock: ManualClock,
+) -> Transaction[Any] | None:
+    """Take ``path`` from ``tx``, step by step; None at the first step nothing gets through."""
     for index, edge in enumerate(path):
         following = path[index + 1].trigger if index + 1 < len(path) else None
         before = clock()
         for _ in range(retries):
             clock.now = before
             clock.advance(draw(pauses()))
-            candidate: Transaction[Any] = flow.replay(tx.events, clock=clock)
+            candidate = _copy(flow, tx, clock)
             payload = draw(
                 payloads(
                     flow,
