@@ -10,13 +10,15 @@ nothing. This module knows nothing of flows or guards.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
-from typing import final
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, final
 
 import attrs
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._events import Event, Stream
+from .._sensitive import find_card_number
 
 __all__ = ["EventStore", "Recorded", "check_batch"]
 
@@ -29,6 +31,39 @@ class Recorded:
     position: int
     flow: str
     event: Event
+
+
+def event_rows(
+    flow: str,
+    events: Sequence[Event],
+    data: Callable[[Any], object],
+    time: Callable[[datetime], object],
+) -> list[tuple[object, ...]]:
+    """Return the rows of the events table for ``events``, encoding data and time.
+
+    A card-number-like value anywhere in an event's data raises :class:`StoreError`
+    before anything is written.
+    """
+    rows: list[tuple[object, ...]] = []
+    for event in events:
+        field = find_card_number(event.data)
+        if field is not None:
+            raise StoreError(f"Event {event.event_id!r} holds a card-number-like {field}.")
+        rows.append(
+            (
+                event.event_id,
+                event.tx_id,
+                flow,
+                event.version,
+                event.seq,
+                event.trigger,
+                event.stream.value,
+                event.name,
+                data(event.data),
+                time(event.occurred_at),
+            )
+        )
+    return rows
 
 
 def check_batch(flow: str, events: Sequence[Event], expected_version: int) -> int:

@@ -14,8 +14,7 @@ from typing import Any, final
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._events import Event, Stream
-from .._sensitive import find_card_number
-from ._base import EventStore, Recorded, check_batch, conflict
+from ._base import EventStore, Recorded, check_batch, conflict, event_rows
 
 __all__ = ["PostgresStore"]
 
@@ -120,25 +119,7 @@ class PostgresStore(EventStore):
         from psycopg.types.json import Jsonb
 
         last = check_batch(flow, events, expected_version)
-        rows = []
-        for event in events:
-            field = find_card_number(event.data)
-            if field is not None:
-                raise StoreError(f"Event {event.event_id!r} holds a card-number-like {field}.")
-            rows.append(
-                (
-                    event.event_id,
-                    event.tx_id,
-                    flow,
-                    event.version,
-                    event.seq,
-                    event.trigger,
-                    event.stream.value,
-                    event.name,
-                    Jsonb(event.data),
-                    event.occurred_at,
-                )
-            )
+        rows = event_rows(flow, events, Jsonb, lambda time: time)  # psycopg adapts datetimes
         tx_id = events[0].tx_id
         db = self._connection()
         try:

@@ -18,8 +18,7 @@ from typing import Any, final
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._events import Event, Stream
-from .._sensitive import find_card_number
-from ._base import EventStore, Recorded, check_batch, conflict
+from ._base import EventStore, Recorded, check_batch, conflict, event_rows
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
@@ -54,6 +53,10 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 _COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def _row_to_recorded(row: Sequence[Any]) -> Recorded:
@@ -138,25 +141,7 @@ class SQLiteStore(EventStore):
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
         last = check_batch(flow, events, expected_version)
-        rows = []
-        for event in events:
-            field = find_card_number(event.data)
-            if field is not None:
-                raise StoreError(f"Event {event.event_id!r} holds a card-number-like {field}.")
-            rows.append(
-                (
-                    event.event_id,
-                    event.tx_id,
-                    flow,
-                    event.version,
-                    event.seq,
-                    event.trigger,
-                    event.stream.value,
-                    event.name,
-                    json.dumps(event.data, ensure_ascii=False, sort_keys=True),
-                    event.occurred_at.isoformat(),
-                )
-            )
+        rows = event_rows(flow, events, _json, datetime.isoformat)
         tx_id = events[0].tx_id
         db = self._connection()
         try:
