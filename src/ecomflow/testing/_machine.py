@@ -46,7 +46,9 @@ def flow_machine(
 ) -> type[RuleBasedStateMachine]:
     """Return a ``RuleBasedStateMachine`` class that tests ``flow``.
 
-    It starts a transaction with a generated start payload, then has one rule per trigger
+    It starts a transaction with a generated start payload (and, in half of the runs,
+    drives it along a drawn path of :func:`transition_paths`, so that late states are
+    reached in few steps), then has one rule per trigger
     (payloads from :func:`payloads`, using the transaction's context and clock), one firing
     arbitrary trigger names with junk, and one letting time pass on the transaction's
     :class:`ManualClock`, so that validity and notice periods lapse too. Every refusal
