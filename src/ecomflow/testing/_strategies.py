@@ -31,19 +31,25 @@ def _money(minimum: Decimal | None, seen: list[Money]) -> st.SearchStrategy[Mone
     return _mostly(usable, fresh)
 
 
+def _usually(
+    likely: st.SearchStrategy[Any], rest: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    """Draw from ``likely`` three times in four, else from ``rest``."""
+    return st.integers(0, 3).flatmap(lambda i: rest if i == 0 else likely)
+
+
 def _mostly(known: list[Any], fresh: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """Three draws in four from ``known`` values (a guard likely wants one), else fresh."""
-    if not known:
-        return fresh
-    return st.integers(0, 3).flatmap(lambda i: fresh if i == 0 else st.sampled_from(known))
+    return _usually(st.sampled_from(known), fresh) if known else fresh
 
 
 def _near(now: datetime | None) -> st.SearchStrategy[datetime]:
+    """Instants mostly from a month before ``now`` to a year after it, else anywhere."""
     anywhere = st.datetimes(timezones=st.just(timezone.utc))
     if now is None:
         return anywhere
     soon = st.timedeltas(timedelta(days=-30), timedelta(days=365)).map(lambda d: now + d)
-    return st.integers(0, 3).flatmap(lambda i: anywhere if i == 0 else soon)
+    return _usually(soon, anywhere)
 
 
 def _by_type(kind: Any, now: datetime | None = None) -> st.SearchStrategy[Any]:
