@@ -4,14 +4,13 @@ The machine is built once with ``model=None`` and no auto transitions. Transacti
 are never registered with ``add_model`` and never get a machine of their own:
 :meth:`Engine.fire` checks the payload and the guards, computes the new context and
 the events, and only then lets the shared machine move the transaction's state, so a
-refusal leaves the transaction untouched: a nested machine fires its event with the
-transaction as the model (it computes the new configuration); a flat machine sets the
-state its compiled transition leads to. This module knows no e-commerce.
+refusal leaves the transaction untouched: a flat machine sets the state its transition
+leads to; a nested machine fires its event on a stand-in model to compute the new
+configuration, once per configuration and trigger. This module knows no e-commerce.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -39,7 +38,7 @@ from ._sensitive import find_card_number
 if TYPE_CHECKING:
     from ._transaction import Transaction
 
-__all__ = ["Engine", "state_name"]
+__all__ = ["Engine", "copy_configuration", "state_name"]
 
 STATE_ATTRIBUTE = "_state"
 
@@ -72,11 +71,15 @@ def _freeze(configuration: Any) -> Any:
     return tuple(_freeze(part) for part in configuration)
 
 
-def _thaw(frozen: Any) -> Any:
-    """Return the configuration that :func:`_freeze` made as fresh lists, as the machine has it."""
-    if type(frozen) is str:
-        return frozen
-    return [_thaw(part) for part in frozen]
+def copy_configuration(configuration: Any) -> Any:
+    """Return a configuration as fresh lists, as the machine has it (from lists or tuples).
+
+    A parallel configuration is a list the machine may change in place, so no two
+    transactions ever share one; a single state's path is a string and is returned as is.
+    """
+    if type(configuration) is str:
+        return configuration
+    return [copy_configuration(part) for part in configuration]
 
 
 @attrs.frozen
@@ -352,7 +355,7 @@ class Engine:
                 f"Cannot replay transaction {tx_id!r}: event {stranger.event_id!r} belongs to "
                 f"transaction {stranger.tx_id!r}."
             )
-        scratch = _Scratch(copy.deepcopy(self.initial_state))
+        scratch = _Scratch(copy_configuration(self.initial_state))
         context: Any = None
         version = -1
         index = 0
@@ -423,10 +426,10 @@ class Engine:
         key = (_freeze(model._state), trigger)
         after = self._moves.get(key)
         if after is None:
-            scratch = _Scratch(copy.deepcopy(model._state))
+            scratch = _Scratch(copy_configuration(model._state))
             step.fire(scratch)
             after = self._moves[key] = _freeze(scratch._state)
-        model._state = _thaw(after)
+        model._state = copy_configuration(after)
 
     def _check_guards(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar, final
 
@@ -11,7 +10,7 @@ import attrs
 from ._bus import EventBus
 from ._definition import FlowDefinition, Label, State, walk
 from ._diagram import Diagram, draw
-from ._engine import Engine
+from ._engine import Engine, copy_configuration
 from ._errors import InvalidPayload
 from ._events import Clock, Event, utc_now
 from ._transaction import Transaction
@@ -109,9 +108,7 @@ class Flow(Generic[TxT]):
             )
         clock = utc_now if clock is None else clock
         first_context, events = self.engine.start(tx_id, context, clock())
-        initial = self.engine.initial_state
-        if type(initial) is not str:  # a parallel configuration is a list: never share it
-            initial = copy.deepcopy(initial)
+        initial = copy_configuration(self.engine.initial_state)
         tx = self.transaction_type(self, tx_id, initial, 0, first_context, events, clock, bus)
         if bus is not None:
             tx._publish(events)

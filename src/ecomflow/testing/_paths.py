@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from .._definition import ancestors, entry, leaves_of, walk
+from .._engine import copy_configuration
 from .._errors import GuardRejected, InvalidPayload
 from .._flow import Edge, Flow
 from .._transaction import Transaction
@@ -216,7 +216,7 @@ def drive(
 
 def _copy(flow: Flow[Any], tx: Transaction[Any], clock: ManualClock) -> Transaction[Any]:
     """Return an independent copy of ``tx`` to try a step on (the context is immutable)."""
-    state = tx._state if type(tx._state) is str else copy.deepcopy(tx._state)
+    state = copy_configuration(tx._state)
     twin: Transaction[Any] = flow.transaction_type(
         flow, tx.id, state, tx.version, tx.context, list(tx.events), clock, None
     )
