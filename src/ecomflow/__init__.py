@@ -12,17 +12,21 @@ from ._definition import Emit, FlowDefinition, Guard, Label, State, Transition
 from ._diagram import Diagram
 from ._errors import (
     ConcurrencyConflict,
+    CorruptHistory,
     EcomflowError,
     GuardRejected,
+    IdempotencyMismatch,
     InvalidDefinition,
     InvalidPayload,
     StoreError,
+    StoreUnavailable,
     SubscriberError,
     TransitionNotAllowed,
 )
 from ._events import Clock, Event, Stream, utc_now
 from ._flow import Edge, Flow
 from ._money import Money
+from ._public import publish
 from ._sensitive import looks_like_card_number
 from ._transaction import Transaction
 from .flows import FLOWS
@@ -31,6 +35,7 @@ __all__ = [
     "FLOWS",
     "Clock",
     "ConcurrencyConflict",
+    "CorruptHistory",
     "Diagram",
     "EcomflowError",
     "Edge",
@@ -42,12 +47,14 @@ __all__ = [
     "Guard",
     "GuardRejected",
     "Handler",
+    "IdempotencyMismatch",
     "InvalidDefinition",
     "InvalidPayload",
     "Label",
     "Money",
     "State",
     "StoreError",
+    "StoreUnavailable",
     "Stream",
     "SubscriberError",
     "Subscription",
@@ -60,3 +67,6 @@ __all__ = [
 ]
 
 __version__ = "0.1.0.dev0"
+
+
+publish(globals(), __name__, __all__)

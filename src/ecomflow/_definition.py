@@ -39,6 +39,16 @@ DataBuilder = Callable[[Any, Any], Mapping[str, Any]]
 """``data(context_after, payload) -> JSON-safe dict`` for an emitted event."""
 Condition = Callable[[Any, Any], bool]
 """``when(context_after, payload) -> bool``: whether an optional event is emitted."""
+Books = Callable[[Any, str], Mapping[str, Any]]
+"""``books(context, state) -> {account: Money}``: what each account's balance must be.
+
+The balances the transaction's MONEY postings must leave, per account, in its current
+state (``state`` as :attr:`Transaction.state` names it); an account not named must be at
+zero. The testing kit checks every transaction against it, so a flow that pays a party
+twice or forgets to pay one is caught even when the books still sum to zero.
+"""
+FlowInvariant = Callable[[Any], None]
+"""``check(transaction)``: raise ``AssertionError`` when the flow's own rule is broken."""
 
 
 def _is_name(value: str) -> bool:
@@ -177,7 +187,9 @@ class FlowDefinition:
     context and returns the first context. ``refusals`` may map a trigger to the
     domain reason it is not possible from a state that lacks it, e.g.
     ``{"dispatch": {"order_filled": "payment not authorized yet"}}``, used in
-    :class:`TransitionNotAllowed` messages.
+    :class:`TransitionNotAllowed` messages. ``books`` says what every account's balance
+    must be in each state (see :data:`Books`), and ``invariants`` are the flow's own
+    rules, checked by :mod:`ecomflow.testing` after every step.
     """
 
     name: str
@@ -188,6 +200,8 @@ class FlowDefinition:
     transitions: tuple[Transition, ...] = attrs.field(converter=_to_transitions)
     context_type: type[Any]
     refusals: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
+    books: Books | None = attrs.field(default=None, eq=False)
+    invariants: tuple[FlowInvariant, ...] = attrs.field(default=(), converter=tuple, eq=False)
 
     def __attrs_post_init__(self) -> None:
         _validate(self)

@@ -3,13 +3,16 @@
 Every error derives from :class:`EcomflowError`::
 
     EcomflowError
-    ├── InvalidDefinition        a flow definition is wrong (raised when it is built)
+    ├── InvalidDefinition        a flow definition is wrong (at build time; also a TypeError)
     ├── TransitionNotAllowed     the trigger does not exist from the current state
     ├── GuardRejected            the trigger exists but one or more guards refuse
     ├── InvalidPayload           bad input (also a ValueError)
+    ├── IdempotencyMismatch      an idempotency key was reused for a different request
     ├── SubscriberError          a subscriber failed after a transition was applied
     └── StoreError               the event store failed
-        └── ConcurrencyConflict  the expected version is stale
+        ├── ConcurrencyConflict  the expected version is stale
+        ├── CorruptHistory       stored events are not a history the flow could have written
+        └── StoreUnavailable     the database cannot be reached, even after one retry
 
 A message is one plain sentence naming the transaction, the state, the bad value
 and what is allowed. After any error raised by a transition, the transaction is
@@ -18,15 +21,18 @@ exactly as it was before: same state, same version, same events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "ConcurrencyConflict",
+    "CorruptHistory",
     "EcomflowError",
     "GuardRejected",
+    "IdempotencyMismatch",
     "InvalidDefinition",
     "InvalidPayload",
     "StoreError",
+    "StoreUnavailable",
     "SubscriberError",
     "TransitionNotAllowed",
 ]
@@ -36,8 +42,12 @@ class EcomflowError(Exception):
     """The root of every error ecomflow raises."""
 
 
-class InvalidDefinition(EcomflowError):
-    """A flow definition is inconsistent; raised when the definition is built."""
+class InvalidDefinition(EcomflowError, TypeError):
+    """A flow definition is inconsistent; raised when the definition is built.
+
+    It is also a :class:`TypeError`: a wrong definition is a programming error, like
+    calling a function with the wrong arguments.
+    """
 
 
 class TransitionNotAllowed(EcomflowError):
@@ -78,6 +88,29 @@ class InvalidPayload(EcomflowError, ValueError):
     """Bad input: a missing or unknown field, a wrong type, float money, a card number."""
 
 
+class IdempotencyMismatch(EcomflowError):
+    """An idempotency key was already used for a different request.
+
+    A key belongs to one request: one transaction, one trigger, one payload. ``key``
+    is the key, ``first_use`` describes what it was first used for (``tx_id``,
+    ``trigger`` and the payload's ``fingerprint``) and ``attempt`` the refused request
+    in the same form. Nothing was applied.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str,
+        first_use: Mapping[str, str],
+        attempt: Mapping[str, str],
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.first_use: Mapping[str, str] = dict(first_use)
+        self.attempt: Mapping[str, str] = dict(attempt)
+
+
 class SubscriberError(EcomflowError):
     """One or more subscribers raised while events were delivered.
 
@@ -100,3 +133,22 @@ class StoreError(EcomflowError):
 
 class ConcurrencyConflict(StoreError):
     """Another writer appended to the transaction first: the expected version is stale."""
+
+
+class CorruptHistory(StoreError):
+    """Stored or given events are not a history the flow could have written.
+
+    A transition missing one of its events, an event name or stream the flow does not
+    know, a version gap, or a row that does not parse. ``tx_id`` names the transaction
+    and ``position`` the first bad event (its version and seq as ``"v:s"``, or the
+    store's position when known).
+    """
+
+    def __init__(self, message: str, *, tx_id: str, position: str | int) -> None:
+        super().__init__(message)
+        self.tx_id = tx_id
+        self.position = position
+
+
+class StoreUnavailable(StoreError):
+    """The database could not be reached, even after reconnecting and retrying once."""

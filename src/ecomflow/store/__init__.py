@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 
 from .._errors import ConcurrencyConflict, StoreError
+from .._public import publish
 from ._base import EventStore, Recorded
 from ._consumer import consume
 from ._memory import MemoryStore
@@ -61,3 +62,6 @@ def open_store(url: str | None = None) -> EventStore:
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresStore(url)
     raise StoreError(f"Cannot open store {url!r}: use memory://, sqlite:///FILE or postgresql://…")
+
+
+publish(globals(), __name__, __all__)

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+from .._public import publish
 from ._clock import ManualClock, instants, pauses
 from ._invariants import (
     INVARIANTS,
@@ -67,3 +68,6 @@ __all__ = [
     "transition_paths",
     "versions_are_gapless",
 ]
+
+
+publish(globals(), __name__, __all__)
