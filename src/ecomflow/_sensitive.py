@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-__all__ = ["find_card_number", "looks_like_card_number"]
+from ._errors import InvalidPayload
+
+__all__ = ["check_text", "find_card_number", "find_sensitive", "looks_like_card_number"]
 
 # 13 to 19 digits, optionally grouped by single spaces or dashes.
 _CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
@@ -73,3 +75,57 @@ def find_card_number(values: Mapping[str, object]) -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def _problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "holds a NUL byte"
+    if len(text) >= 13 and looks_like_card_number(text):
+        return "looks like a full card number; pass a token or the last four digits instead"
+    return None
+
+
+def find_sensitive(values: Mapping[str, object]) -> tuple[str, str] | None:
+    """Return ``(field path, problem)`` for the first string in ``values`` that may not be stored.
+
+    A string may not be stored when it looks like a full card number or holds a NUL
+    byte; ``None`` when every string is fine.
+    """
+    card = find_card_number(values)
+    if card is not None:
+        return card, _problem_text("card")
+    return _find_nul(values, "")
+
+
+def _problem_text(kind: str) -> str:
+    if kind == "card":
+        return "looks like a full card number; pass a token or the last four digits instead"
+    return "holds a NUL byte"
+
+
+def _find_nul(value: object, path: str) -> tuple[str, str] | None:
+    if isinstance(value, str):
+        return (path, _problem_text("nul")) if "\x00" in value else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _find_nul(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _find_nul(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+def check_text(value: str, what: str) -> None:
+    """Raise :class:`InvalidPayload` when ``value`` (named ``what``) may not be stored.
+
+    For identifiers that reach the store: transaction ids, idempotency keys,
+    checkpoint names. ``what`` names the value in the message, e.g. ``"transaction id"``.
+    """
+    problem = _problem(value)
+    if problem is not None:
+        # The value itself is not repeated: an error message ends up in logs.
+        raise InvalidPayload(f"The {what} given {problem}.")
