@@ -329,6 +329,7 @@ def _label(en: str, zh: str) -> Label:
 
 _NEGOTIATION_OPEN = ("preparation.ready", "negotiation.open")
 
+
 def _ships_before_payment(context: B2BContext) -> bool:
     """Whether the contract lets the goods go before the buyer pays (not prepayment)."""
     terms = context.terms

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from .._errors import ConcurrencyConflict, StoreError
-from .._public import publish
+from .._public import publish as _publish
 from ._base import EventStore, Recorded
 from ._consumer import consume
 from ._memory import MemoryStore
@@ -64,4 +64,4 @@ def open_store(url: str | None = None) -> EventStore:
     raise StoreError(f"Cannot open store {url!r}: use memory://, sqlite:///FILE or postgresql://…")
 
 
-publish(globals(), __name__, __all__)
+_publish(globals(), __name__, __all__)

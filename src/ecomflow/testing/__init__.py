@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from .._public import publish
+from .._public import publish as _publish
 from ._clock import ManualClock, instants, pauses
 from ._invariants import (
     INVARIANTS,
@@ -74,4 +74,4 @@ __all__ = [
 ]
 
 
-publish(globals(), __name__, __all__)
+_publish(globals(), __name__, __all__)
