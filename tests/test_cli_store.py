@@ -172,6 +172,7 @@ def test_misuse_is_one_line_on_stderr_and_exit_2(tmp_path, argv, message, capsys
     assert code == 2 and out == ""
     assert err.startswith("ecomflow: error: ") and err.count("\n") == 1, err
     assert message in err
+    assert "?." not in err
 
 
 # -- a real pipe -----------------------------------------------------------------------------

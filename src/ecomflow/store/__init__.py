@@ -84,8 +84,9 @@ def _check_postgres_store(url: str) -> None:
             name = db.info.dbname
             found = db.execute("SELECT to_regclass('schema_version')").fetchone()
     except psycopg.Error as error:
-        reason = " ".join(str(error).split()).rstrip(".")
-        raise StoreError(f"Cannot open PostgreSQL store: {reason}.") from None
+        reason = " ".join(str(error).split())
+        end = "" if reason.endswith((".", "?", "!")) else "."
+        raise StoreError(f"Cannot open PostgreSQL store: {reason}{end}") from None
     if found is None or found[0] is None:
         raise StoreError(
             f"No store in the PostgreSQL database {name!r}: it has no ecomflow tables."
