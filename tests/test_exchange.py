@@ -378,3 +378,49 @@ def test_trades_that_end_unsettled_agree_with_the_oracle(moves):
         and exchange.open_quantity(s.id)
     ]
     assert all(d.party == s.party for d, s in crossed)  # only a self-trade may stay crossed
+
+
+def test_a_subscriber_failing_on_the_reopening_is_reported_and_the_reopening_kept():
+    bus = EventBus()
+
+    def broken(event):
+        if event.name == "posting_reopened":
+            raise RuntimeError("market feed down")
+
+    bus.subscribe(broken)
+    exchange = Exchange("X", designated_banks=BANKS, bus=bus)
+    rice(exchange, "supply", "farm", 4, "1")
+    (trade,) = rice(exchange, "demand", "mill", 4, "1")
+    with pytest.raises(SubscriberError) as info:
+        trade.decline("buyer", reason="no longer needed")
+    (inner,) = info.value.errors
+    assert isinstance(inner, SubscriberError) and "trade 'X-T1' ended unsettled" in str(inner)
+    assert trade.state == "cancelled" and exchange.open_quantity("S1") == 4
+    assert exchange.events[-2].name == "posting_reopened"
+
+
+def test_a_trade_ended_while_the_exchange_is_matching_is_reopened_after_the_step():
+    bus = EventBus()
+    exchange = Exchange("X", designated_banks=BANKS, bus=bus)
+
+    def refuse_the_first_match(event):  # a seller's robot that declines at once
+        if event.name == "match_announced" and event.data["trade"] == "X-T1":
+            exchange.trades[0].decline("seller", reason="price moved")
+
+    bus.subscribe(refuse_the_first_match)
+    rice(exchange, "supply", "farm", 5, "1")
+    rice(exchange, "supply", "orchard", 5, "1.10")
+    trades = rice(exchange, "demand", "mill", 5, "2")
+    # the demand was reopened after the posting's step and matched with the next seller
+    assert [t.context.match.seller for t in trades] == ["farm", "orchard"]
+    assert [t.state for t in exchange.trades] == ["cancelled", "matched"]
+    assert [(e.version, e.name) for e in exchange.events if e.version >= 2] == [
+        (2, "demand_posted"),
+        (2, "match_announced"),
+        (2, "market_data_published"),
+        (3, "posting_reopened"),
+        (3, "match_announced"),
+        (3, "market_data_published"),
+    ]
+    assert exchange.market("rice").volume == 5 and exchange.open_quantity("S2") == 0
+    matched_within_posted(exchange)

@@ -75,7 +75,10 @@ class Exchange:
     """A virtual market that matches supply and demand into intermediary trades.
 
     ``designated_banks`` are the banks through which buyers must pay; ``fee_rate`` is the
-    exchange's share of each contract value; all prices are in ``currency``.
+    exchange's share of each contract value; all prices are in ``currency``. Its trades
+    publish on ``bus`` (or on a bus of the exchange's own), where the exchange listens: when
+    one is declined or its buyer is declared in default, the other side's quantity is
+    reopened (``posting_reopened``) and matched again at once.
     """
 
     def __init__(
