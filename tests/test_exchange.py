@@ -424,3 +424,17 @@ def test_a_trade_ended_while_the_exchange_is_matching_is_reopened_after_the_step
     ]
     assert exchange.market("rice").volume == 5 and exchange.open_quantity("S2") == 0
     matched_within_posted(exchange)
+
+
+def test_the_exchange_sets_each_trades_payment_term():
+    from datetime import datetime, timedelta, timezone
+
+    from ecomflow.testing import ManualClock
+
+    clock = ManualClock(datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc))
+    exchange = Exchange("X", designated_banks=BANKS, clock=clock, payment_term=timedelta(days=7))
+    rice(exchange, "supply", "farm", 3, "1")
+    (trade,) = rice(exchange, "demand", "mill", 3, "1")
+    assert trade.context.match.pay_by == datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    with pytest.raises(InvalidPayload, match="payment_term must be a positive timedelta"):
+        Exchange("X", designated_banks=BANKS, payment_term=timedelta(0))

@@ -506,3 +506,26 @@ def test_random_walks_keep_the_books_at_every_step(data):
     for party in {match.buyer, match.seller, match.exchange, *match.designated_banks}:
         want = expected.get(party, Money(0, match.price.currency))
         assert ledger.balance(party, match.price.currency) == want.amount
+
+
+def test_a_default_waits_for_the_payment_term_when_the_contract_has_one():
+    from datetime import datetime, timedelta, timezone
+
+    from ecomflow.testing import ManualClock
+
+    clock = ManualClock(datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc))
+    pay_by = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    tx = FLOW.start("T-28", clock=clock, **{**TERMS, "pay_by": pay_by})
+    tx.sign("seller", signatory="Chen")
+    tx.sign("buyer", signatory="Zhou")
+    assert tx.allowed_triggers() == ("pay",)
+    before = (tx.state, tx.version, tx.events)
+    with pytest.raises(GuardRejected, match="the buyer has until 2026-12-01T08:00:00"):
+        tx.declare_default(reason="impatient")
+    assert (tx.state, tx.version, tx.events) == before
+    clock.advance(timedelta(days=7, seconds=1))
+    assert tx.allowed_triggers() == ("pay", "declare_default")
+    tx.declare_default(reason="no transfer by the payment date")
+    assert tx.state == "defaulted" and FLOW.replay(tx.events) == tx
+    with pytest.raises(InvalidPayload, match="pay_by must be a timezone-aware datetime"):
+        FLOW.start("T-29", **{**TERMS, "pay_by": datetime(2026, 12, 1)})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, cast, final
 
@@ -75,7 +76,9 @@ class Exchange:
     """A virtual market that matches supply and demand into intermediary trades.
 
     ``designated_banks`` are the banks through which buyers must pay; ``fee_rate`` is the
-    exchange's share of each contract value; all prices are in ``currency``. Its trades
+    exchange's share of each contract value; all prices are in ``currency``; with a
+    ``payment_term``, each trade's buyer must pay within it of the match (``pay_by``),
+    after which it may be declared in default. Its trades
     publish on ``bus`` (or on a bus of the exchange's own), where the exchange listens: when
     one is declined or its buyer is declared in default, the other side's quantity is
     reopened (``posting_reopened``) and matched again at once.
@@ -88,12 +91,21 @@ class Exchange:
         designated_banks: Sequence[str],
         fee_rate: Decimal = Decimal(0),
         currency: str = "CNY",
+        payment_term: timedelta | None = None,
         clock: Clock | None = None,
         bus: EventBus | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise InvalidPayload(f"An exchange needs a non-empty name (got {name!r}).")
         Money(0, currency)  # validates the currency code
+        if payment_term is not None and (
+            not isinstance(payment_term, timedelta) or payment_term <= timedelta(0)
+        ):
+            raise InvalidPayload(
+                f"Exchange {name!r}: payment_term must be a positive timedelta "
+                f"(got {payment_term!r})."
+            )
+        self.payment_term = payment_term
         self.name = name
         self.currency = currency
         self.designated_banks = tuple(designated_banks)
@@ -367,6 +379,8 @@ class Exchange:
                 "designated_banks": self.designated_banks,
                 "fee_rate": self.fee_rate,
             }
+            if self.payment_term is not None:
+                terms["pay_by"] = self._clock() + self.payment_term
             trade_id = f"{self.name}-T{len(self._trades) + 1}"
             # Known before it starts, so that a subscriber may end the trade at once.
             self._sources[trade_id] = (demand.id, supply.id)

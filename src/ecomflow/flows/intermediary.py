@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, final
 
@@ -84,10 +85,19 @@ def _rate(value: object) -> Decimal:
     return rate
 
 
+def _aware(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+        raise InvalidPayload(f"{field.name} must be a timezone-aware datetime (got {value!r})")
+
+
 @final
 @attrs.frozen(slots=False, kw_only=True)
 class Match:
-    """Step 2: the exchange matched ``buyer`` and ``seller`` for ``quantity`` at ``price``."""
+    """Step 2: the exchange matched ``buyer`` and ``seller`` for ``quantity`` at ``price``.
+
+    ``pay_by`` is the contract's payment term: the buyer may be declared in default only
+    after it (with no term, as soon as the contract is concluded).
+    """
 
     exchange: str = text(max_length=200)
     buyer: str = text(max_length=200)
@@ -97,6 +107,7 @@ class Match:
     price: Money = money()
     designated_banks: tuple[str, ...] = attrs.field(converter=_banks)
     fee_rate: Decimal = attrs.field(converter=_rate)
+    pay_by: datetime | None = attrs.field(default=None, validator=_aware)
 
     def __attrs_post_init__(self) -> None:
         if self.buyer == self.seller:
@@ -222,8 +233,22 @@ def _pays_contract_value(context: IntermediaryContext, payload: Payment) -> str 
     return None
 
 
+def _payment_overdue(context: IntermediaryContext, _: object, now: datetime) -> str | None:
+    pay_by = context.match.pay_by
+    if pay_by is not None and now <= pay_by:
+        return f"the buyer has until {pay_by.isoformat()} to pay"
+    return None
+
+
 NOT_YET_SIGNED = Guard("not_yet_signed", _not_yet_signed, Label("not yet signed", "尚未签署"))
 DESIGNATED_BANK = Guard("designated_bank", _designated_bank, Label("designated bank", "指定银行"))
+PAYMENT_OVERDUE = Guard(
+    "payment_overdue",
+    _payment_overdue,
+    Label("the payment term has passed", "付款期限已过"),
+    uses_payload=False,
+    uses_clock=True,
+)
 PAYS_CONTRACT_VALUE = Guard(
     "pays_contract_value",
     _pays_contract_value,
@@ -516,6 +541,7 @@ DEFINITION = FlowDefinition(
             # (3) the buyer must pay; 『捌』3–4: the contract's 违约 terms apply when it does not
             step="(3) 『捌』3-4",
             payload=Default,
+            guards=[PAYMENT_OVERDUE],
             effect=lambda c, p: replace(c, default=p),
             emits=[
                 Emit(Stream.COMMERCE, "trade_defaulted", _defaulted),
