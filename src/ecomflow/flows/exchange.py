@@ -77,11 +77,13 @@ class Exchange:
 
     ``designated_banks`` are the banks through which buyers must pay; ``fee_rate`` is the
     exchange's share of each contract value; all prices are in ``currency``; with a
-    ``payment_term``, each trade's buyer must pay within it of the match (``pay_by``),
-    after which it may be declared in default. Its trades
-    publish on ``bus`` (or on a bus of the exchange's own), where the exchange listens: when
-    one is declined or its buyer is declared in default, the other side's quantity is
-    reopened (``posting_reopened``) and matched again at once.
+    ``payment_term``, each trade's buyer must pay within that time of the match (its
+    ``pay_by``), after which it may be declared in default.
+
+    The trades publish on ``bus`` (or on a bus of the exchange's own), where the exchange
+    listens: when one is declined, or its buyer is declared in default, the other side's
+    quantity is reopened (``posting_reopened``) and matched again at once. A trade reloaded
+    from a store is heard too when it is given the same bus.
     """
 
     def __init__(
@@ -363,9 +365,6 @@ class Exchange:
             if resting.party == incoming.party:
                 continue  # no party trades with itself; its posting stays open
             quantity = min(self._open[incoming.id], self._open[resting.id])
-            self._open[incoming.id] -= quantity
-            self._open[resting.id] -= quantity
-            self._volume[incoming.goods] = self._volume.get(incoming.goods, 0) + quantity
             demand, supply = (
                 (incoming, resting) if incoming.side is Side.DEMAND else (resting, incoming)
             )
@@ -381,10 +380,14 @@ class Exchange:
             }
             if self.payment_term is not None:
                 terms["pay_by"] = self._clock() + self.payment_term
+            match = Match(**terms)  # checked before anything changes
+            self._open[incoming.id] -= quantity
+            self._open[resting.id] -= quantity
+            self._volume[incoming.goods] = self._volume.get(incoming.goods, 0) + quantity
             trade_id = f"{self.name}-T{len(self._trades) + 1}"
             # Known before it starts, so that a subscriber may end the trade at once.
             self._sources[trade_id] = (demand.id, supply.id)
-            self._matches[trade_id] = Match(**terms)
+            self._matches[trade_id] = match
             try:
                 trade = FLOW.start(trade_id, clock=self._clock, bus=self._trade_bus, **terms)
             except SubscriberError as error:
