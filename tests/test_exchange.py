@@ -3,25 +3,24 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ecomflow import EventBus, InvalidPayload, Money, Stream, SubscriberError
 from ecomflow.flows import Exchange
+from ecomflow.flows.intermediary import FLOW
 from ecomflow.testing import matched_within_posted
 
 BANKS = ("ICBC", "Bank of China")
 
-postings = st.lists(
-    st.tuples(
-        st.sampled_from(["supply", "demand"]),
-        st.sampled_from(["p1", "p2", "p3"]),
-        st.sampled_from(["rice", "wheat"]),
-        st.integers(1, 30),
-        st.integers(90, 110),  # price in cents
-    ),
-    max_size=25,
+posting = st.tuples(
+    st.sampled_from(["supply", "demand"]),
+    st.sampled_from(["p1", "p2", "p3"]),
+    st.sampled_from(["rice", "wheat"]),
+    st.integers(1, 30),
+    st.integers(90, 110),  # price in cents
 )
+postings = st.lists(posting, max_size=25)
 
 
 def post_all(exchange, items):
@@ -156,3 +155,286 @@ def test_subscribers_see_exchange_and_trade_events_and_failures_are_reported():
         exchange.post_demand("mill", goods="rice", quantity=5, price=Money("1", "CNY"))
     assert len(exchange.trades) == 1  # the trade was made and kept
     assert [e.name for e in seen if e.tx_id == "X-T1"] == ["trade_matched", "parties_notified"]
+
+
+# -- the exchange is never a party; a trade that ends unsettled gives its quantity back -----
+
+
+@pytest.mark.parametrize("side", ["supply", "demand"])
+def test_the_exchange_cannot_post_on_itself_and_nothing_changes(side):
+    exchange = Exchange("X", designated_banks=BANKS)
+    other = "demand" if side == "supply" else "supply"
+    getattr(exchange, f"post_{other}")("farm", goods="rice", quantity=10, price=Money("1", "CNY"))
+    before = (exchange.events, exchange.trades, exchange.market("rice"), exchange.postings)
+    with pytest.raises(
+        InvalidPayload,
+        match=f"Cannot post_{side} on exchange 'X': the exchange 'X' cannot be a party to "
+        "its own trade; post as a buyer or a seller other than 'X'.",
+    ):
+        getattr(exchange, f"post_{side}")("X", goods="rice", quantity=10, price=Money("1", "CNY"))
+    assert (exchange.events, exchange.trades, exchange.market("rice"), exchange.postings) == before
+    assert exchange.open_quantity(exchange.postings[0].id) == 10
+
+
+def test_a_match_naming_the_exchange_as_a_party_is_refused():
+    terms = {
+        "exchange": "X",
+        "buyer": "mill",
+        "seller": "farm",
+        "goods": "rice",
+        "quantity": 1,
+        "price": Money("1", "CNY"),
+        "designated_banks": BANKS,
+        "fee_rate": Decimal(0),
+    }
+    for role in ("buyer", "seller"):
+        with pytest.raises(InvalidPayload, match="the exchange 'X' cannot be a party"):
+            FLOW.start("T", **{**terms, role: "X"})
+
+
+def rice(exchange, side, party, quantity, price):
+    return getattr(exchange, f"post_{side}")(
+        party, goods="rice", quantity=quantity, price=Money(price, "CNY")
+    )
+
+
+def test_a_declined_trade_leaves_the_volume_and_reopens_the_other_side():
+    exchange = Exchange("X", designated_banks=BANKS)
+    rice(exchange, "supply", "farm", 10, "1")
+    (trade,) = rice(exchange, "demand", "mill", 6, "1")
+    assert exchange.market("rice").volume == 6 and exchange.open_quantity("S1") == 4
+    trade.decline("buyer", reason="found it cheaper")
+    info = exchange.market("rice")
+    assert (info.volume, info.open_supply, info.open_demand) == (0, 10, 0)
+    assert exchange.open_quantity("S1") == 10  # the seller's 6 are on offer again
+    assert exchange.open_quantity("D2") == 0  # the buyer walked away from its demand
+    reopened = exchange.events[-2:]
+    assert [e.name for e in reopened] == ["posting_reopened", "market_data_published"]
+    assert reopened[0].data == {
+        "trade": "X-T1",
+        "posting": "S1",
+        "quantity": 6,
+        "because": "trade_declined",
+        "by": "buyer",
+    }
+    assert reopened[1].data["volume"] == 0 and reopened[1].data["open_supply"] == 10
+    assert {e.version for e in reopened} == {2} and reopened[0].trigger == "reopen"
+    (again,) = rice(exchange, "demand", "bakery", 10, "1")  # matched again
+    assert (again.context.match.seller, again.context.match.quantity) == ("farm", 10)
+    assert exchange.market("rice").volume == 10
+    matched_within_posted(exchange)
+
+
+def test_a_reopened_posting_is_matched_at_once_against_what_rests():
+    exchange = Exchange("X", designated_banks=BANKS)
+    rice(exchange, "supply", "farm", 5, "1")
+    (first,) = rice(exchange, "demand", "mill", 5, "2")
+    rice(exchange, "supply", "orchard", 5, "1.50")  # rests: no demand is open
+    first.decline("seller", reason="sold elsewhere")
+    second = exchange.trades[-1]
+    assert second is not first and second.context.match.buyer == "mill"
+    assert (second.context.match.seller, second.context.match.price) == (
+        "orchard",
+        Money("1.50", "CNY"),
+    )
+    assert exchange.open_quantity("D2") == 0 and exchange.open_quantity("S1") == 0
+    assert exchange.market("rice").volume == 5
+    names = [e.name for e in exchange.events if e.version == 3]
+    assert names == ["posting_reopened", "match_announced", "market_data_published"]
+    matched_within_posted(exchange)
+
+
+def test_a_buyer_in_default_releases_the_sellers_goods_on_the_exchange():
+    exchange = Exchange("X", designated_banks=BANKS)
+    rice(exchange, "supply", "farm", 8, "1")
+    (trade,) = rice(exchange, "demand", "mill", 8, "1")
+    trade.sign("buyer", signatory="Zhou")
+    trade.sign("seller", signatory="Chen")
+    trade.declare_default(reason="no transfer within the payment period")
+    assert exchange.market("rice").volume == 0 and exchange.open_quantity("S1") == 8
+    assert exchange.events[-2].data["because"] == "trade_defaulted"
+    assert exchange.events[-2].data["by"] == "buyer"
+    matched_within_posted(exchange)
+
+
+def test_the_exchange_hears_of_its_trades_on_the_shops_bus_too():
+    bus = EventBus()
+    seen = []
+    bus.subscribe(seen.append)
+    exchange = Exchange("X", designated_banks=BANKS, bus=bus)
+    rice(exchange, "supply", "farm", 3, "1")
+    (trade,) = rice(exchange, "demand", "mill", 3, "1")
+    trade.decline("seller", reason="no stock")
+    assert exchange.open_quantity("D2") == 3 and exchange.market("rice").volume == 0
+    assert "posting_reopened" in [e.name for e in seen]
+
+
+# Each item: a posting, or ("end", n, how): the n-th trade (mod the count) ends unsettled.
+endings = st.tuples(
+    st.just("end"), st.integers(0, 50), st.sampled_from(["buyer", "seller", "default"])
+)
+market_moves = st.lists(st.one_of(posting, posting, endings), max_size=30)
+
+
+def oracle_market(moves):
+    """An independent, naive exchange: price then time priority, no self-trades, and a
+    trade that ends unsettled gives the other side its quantity back, matched again at once.
+
+    Returns the fills (buyer, seller, goods, quantity, cents, live) and each posting's open
+    quantity, by posting number."""
+    book = []  # [side, party, goods, open, cents, seq]
+    fills = []  # [buyer entry, seller entry, goods, quantity, cents, live]
+
+    def match(entry):
+        side, party, goods, _, cents, _ = entry
+        other = "supply" if side == "demand" else "demand"
+        candidates = [b for b in book if b[0] == other and b[2] == goods and b[3] > 0]
+        candidates.sort(key=lambda b: (b[4] if side == "demand" else -b[4], b[5]))
+        for resting in candidates:
+            crosses = cents >= resting[4] if side == "demand" else resting[4] >= cents
+            if entry[3] == 0 or not crosses:
+                break
+            if resting[1] == party:
+                continue
+            quantity = min(entry[3], resting[3])
+            entry[3] -= quantity
+            resting[3] -= quantity
+            demand, supply = (entry, resting) if side == "demand" else (resting, entry)
+            fills.append([demand, supply, goods, quantity, resting[4], True])
+
+    for move in moves:
+        if move[0] == "end":
+            if not fills:
+                continue
+            fill = fills[move[1] % len(fills)]
+            if not fill[5]:
+                continue
+            fill[5] = False
+            other = fill[1] if move[2] in ("buyer", "default") else fill[0]
+            other[3] += fill[3]
+            match(other)
+        else:
+            side, party, goods, quantity, cents = move
+            entry = [side, party, goods, quantity, cents, len(book)]
+            book.append(entry)
+            match(entry)
+    trades = [(d[1], s[1], goods, q, cents, live) for d, s, goods, q, cents, live in fills]
+    return trades, [entry[3] for entry in book]
+
+
+def end_trade(exchange, move):
+    """Apply ("end", n, how) to the real exchange: decline it, or sign and default."""
+    if not exchange.trades:
+        return
+    trade = exchange.trades[move[1] % len(exchange.trades)]
+    if trade.is_finished:
+        return
+    if move[2] == "default":
+        trade.sign("buyer", signatory="b")
+        trade.sign("seller", signatory="s")
+        trade.declare_default(reason="never paid")
+    else:
+        trade.decline(move[2], reason="changed its mind")
+
+
+@given(market_moves)
+@example([("supply", "p1", "rice", 5, 100), ("demand", "p2", "rice", 5, 100), ("end", 0, "buyer")])
+@example(
+    [
+        ("supply", "p1", "rice", 5, 100),
+        ("demand", "p2", "rice", 5, 110),
+        ("demand", "p3", "rice", 4, 105),
+        ("end", 0, "default"),
+    ]
+)
+def test_trades_that_end_unsettled_agree_with_the_oracle(moves):
+    exchange = Exchange("X", designated_banks=BANKS, fee_rate=Decimal("0.01"))
+    for move in moves:
+        if move[0] == "end":
+            end_trade(exchange, move)
+        else:
+            post_all(exchange, [move])
+    expected, still_open = oracle_market(moves)
+    got = [
+        (m.buyer, m.seller, m.goods, m.quantity, int(m.price.amount * 100), not t.is_finished)
+        for t in exchange.trades
+        for m in [t.context.match]
+    ]
+    assert got == expected
+    assert [exchange.open_quantity(p.id) for p in exchange.postings] == still_open
+    matched_within_posted(exchange)
+    for goods in ("rice", "wheat"):
+        live = sum(q for _, _, g, q, _, alive in expected if g == goods and alive)
+        assert exchange.market(goods).volume == live
+    crossed = [
+        (d, s)
+        for d in exchange.postings
+        for s in exchange.postings
+        if d.side.value == "demand"
+        and s.side.value == "supply"
+        and d.goods == s.goods
+        and d.price >= s.price
+        and exchange.open_quantity(d.id)
+        and exchange.open_quantity(s.id)
+    ]
+    assert all(d.party == s.party for d, s in crossed)  # only a self-trade may stay crossed
+
+
+def test_a_subscriber_failing_on_the_reopening_is_reported_and_the_reopening_kept():
+    bus = EventBus()
+
+    def broken(event):
+        if event.name == "posting_reopened":
+            raise RuntimeError("market feed down")
+
+    bus.subscribe(broken)
+    exchange = Exchange("X", designated_banks=BANKS, bus=bus)
+    rice(exchange, "supply", "farm", 4, "1")
+    (trade,) = rice(exchange, "demand", "mill", 4, "1")
+    with pytest.raises(SubscriberError) as info:
+        trade.decline("buyer", reason="no longer needed")
+    (inner,) = info.value.errors
+    assert isinstance(inner, SubscriberError) and "trade 'X-T1' ended unsettled" in str(inner)
+    assert trade.state == "cancelled" and exchange.open_quantity("S1") == 4
+    assert exchange.events[-2].name == "posting_reopened"
+
+
+def test_a_trade_ended_while_the_exchange_is_matching_is_reopened_after_the_step():
+    bus = EventBus()
+    exchange = Exchange("X", designated_banks=BANKS, bus=bus)
+
+    def refuse_the_first_match(event):  # a seller's robot that declines at once
+        if event.name == "match_announced" and event.data["trade"] == "X-T1":
+            exchange.trades[0].decline("seller", reason="price moved")
+
+    bus.subscribe(refuse_the_first_match)
+    rice(exchange, "supply", "farm", 5, "1")
+    rice(exchange, "supply", "orchard", 5, "1.10")
+    trades = rice(exchange, "demand", "mill", 5, "2")
+    # the demand was reopened after the posting's step and matched with the next seller
+    assert [t.context.match.seller for t in trades] == ["farm", "orchard"]
+    assert [t.state for t in exchange.trades] == ["cancelled", "matched"]
+    assert [(e.version, e.name) for e in exchange.events if e.version >= 2] == [
+        (2, "demand_posted"),
+        (2, "match_announced"),
+        (2, "market_data_published"),
+        (3, "posting_reopened"),
+        (3, "match_announced"),
+        (3, "market_data_published"),
+    ]
+    assert exchange.market("rice").volume == 5 and exchange.open_quantity("S2") == 0
+    matched_within_posted(exchange)
+
+
+def test_the_exchange_sets_each_trades_payment_term():
+    from datetime import datetime, timedelta, timezone
+
+    from ecomflow.testing import ManualClock
+
+    clock = ManualClock(datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc))
+    exchange = Exchange("X", designated_banks=BANKS, clock=clock, payment_term=timedelta(days=7))
+    rice(exchange, "supply", "farm", 3, "1")
+    (trade,) = rice(exchange, "demand", "mill", 3, "1")
+    assert trade.context.match.pay_by == datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    with pytest.raises(InvalidPayload, match="payment_term must be a positive timedelta"):
+        Exchange("X", designated_banks=BANKS, payment_term=timedelta(0))

@@ -2,12 +2,27 @@
 
 from decimal import Decimal
 
+import attrs
 import pytest
+from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import initialize, invariant, precondition, rule
+from hypothesis.stateful import initialize, invariant, precondition, rule, run_state_machine_as_test
 
-from ecomflow import FLOWS, GuardRejected, InvalidPayload, Money, Stream, TransitionNotAllowed
-from ecomflow.flows.intermediary import FLOW, Party
+from ecomflow import (
+    FLOWS,
+    Flow,
+    GuardRejected,
+    InvalidPayload,
+    Money,
+    Stream,
+    TransitionNotAllowed,
+)
+from ecomflow._fields import money as money_field
+from ecomflow._fields import positive_int, text
+from ecomflow.flows import intermediary
+from ecomflow.flows.intermediary import FLOW, IntermediaryContext, Party
+from ecomflow.projections import Ledger, fold
+from ecomflow.testing import books_by_party, drive, flow_machine, flow_rules_hold, simple_paths
 from tests.conftest import TickingClock
 from tests.oracle import OracleMachine
 from tests.strategies import money, names
@@ -33,6 +48,7 @@ STEPS = {
     ("paid", "release"): "in_transit",  # 4: from the warehouse
     ("in_transit", "deliver"): "delivered",
     ("delivered", "settle"): "settled",  # the exchange settles with the seller
+    ("contract_signed", "declare_default"): "defaulted",  # the buyer never paid (违约)
 }
 SAMPLE_PAYLOADS = {
     "sign": {"party": "buyer", "signatory": "x"},
@@ -41,13 +57,14 @@ SAMPLE_PAYLOADS = {
     "release": {"warehouse": "W"},
     "deliver": {},
     "settle": {"reference": "S"},
+    "declare_default": {"reason": "no transfer within the payment period"},
 }
 
 
 class IntermediaryMachine(OracleMachine):
     FLOW = FLOW
     STEPS = STEPS
-    TERMINAL = frozenset({"settled", "cancelled"})
+    TERMINAL = frozenset({"settled", "cancelled", "defaulted"})
     SAMPLE_PAYLOADS = SAMPLE_PAYLOADS
 
     def start(self):
@@ -126,6 +143,30 @@ class IntermediaryMachine(OracleMachine):
         self.attempt("settle", {}, valid=False)
         self.attempt("settle", {"reference": ref})
 
+    @precondition(lambda self: self.legal("declare_default"))
+    @rule(reason=names, go=st.sampled_from([False, False, True]))
+    def declare_default(self, reason, go):
+        self.attempt("declare_default", {"reason": ""}, valid=False)
+        if go:
+            self.attempt("declare_default", {"reason": reason})
+
+    @invariant()
+    def books_per_party_and_the_flows_own_rules_hold(self):
+        books_by_party(self.tx)
+        flow_rules_hold(self.tx)
+        ledger = fold(Ledger(), self.tx.events)
+        value = Money("1600.00", "CNY")
+        fee = Money("8.00", "CNY")
+        if self.state == "settled":  # the buyer paid all, the seller got all but the fee
+            expected = {"mill": -value, "farm": value - fee, "HGE": fee}
+        elif self.state in ("paid", "in_transit", "delivered"):  # the exchange holds it
+            expected = {"mill": -value, "HGE": value}
+        else:  # nothing moved
+            expected = {}
+        for party in ("mill", "farm", "HGE", *BANKS):
+            want = expected.get(party, Money(0, "CNY")).amount
+            assert ledger.balance(party, "CNY") == want, (self.state, party)
+
     @invariant()
     def delivery_only_after_payment_and_money_balances(self):
         names_ = [e.name for e in self.tx.events]
@@ -195,8 +236,296 @@ def test_no_delivery_before_payment(clock):
         ({"designated_banks": ()}, "designated_banks must be a non-empty list"),
         ({"fee_rate": 0.01}, "fee_rate must be a Decimal"),
         ({"quantity": 0}, "quantity must be a positive integer"),
+        ({"buyer": "HGE"}, "the exchange 'HGE' cannot be a party to its own trade"),
+        ({"seller": "HGE"}, "the exchange 'HGE' cannot be a party to its own trade"),
     ],
 )
 def test_bad_match_terms(changes, message):
     with pytest.raises(InvalidPayload, match=message):
         FLOW.start("T-12", **{**TERMS, **changes})
+
+
+# -- books per party, the flow's own rules, and the default (违约) ---------------------------
+
+
+def settled_trade(flow=FLOW, clock=None, **changes):
+    tx = flow.start("T-20", clock=clock, **{**TERMS, **changes})
+    tx.fire("sign", party="seller", signatory="Chen")
+    tx.fire("sign", party="buyer", signatory="Zhou")
+    tx.fire("pay", bank="ICBC", amount=Money("1600", "CNY"), reference="R")
+    tx.fire("release", warehouse="W")
+    tx.fire("deliver")
+    tx.fire("settle", reference="S")
+    return tx
+
+
+def test_books_per_party_after_a_settled_trade(clock):
+    tx = settled_trade(clock=clock)
+    ledger = fold(Ledger(), tx.events)
+    # the buyer paid the total, the seller got the total less the fee, the exchange its fee
+    assert ledger.balances() == {
+        ("mill", "CNY"): Decimal("-1600.00"),
+        ("farm", "CNY"): Decimal("1592.00"),
+        ("HGE", "CNY"): Decimal("8.00"),
+    }
+    assert all(ledger.balance(bank, "CNY") == 0 for bank in BANKS)
+    books = FLOW.definition.books
+    assert books is not None
+    assert books(tx.context, "settled") == {
+        "mill": Money("-1600", "CNY"),
+        "farm": Money("1592", "CNY"),
+        "HGE": Money("8", "CNY"),
+    }
+    assert {name: books(tx.context, name) for name in ("matched", "cancelled", "defaulted")} == {
+        "matched": {},
+        "cancelled": {},
+        "defaulted": {},
+    }
+    for name in ("paid", "in_transit", "delivered"):
+        assert books(tx.context, name) == {
+            "mill": Money("-1600", "CNY"),
+            "HGE": Money("1600", "CNY"),
+        }
+    books_by_party(tx)
+    flow_rules_hold(tx)
+
+
+def test_the_flow_declares_its_own_rules():
+    assert set(FLOW.definition.invariants) == {
+        intermediary.exchange_is_not_a_party,
+        intermediary.goods_only_after_payment,
+        intermediary.paid_exactly_the_contract_value,
+        intermediary.settled_at_most_once,
+        intermediary.default_only_while_unpaid,
+    }
+
+
+def _evolved(trigger, **changes):
+    """The intermediary flow with ``trigger``'s transition changed: a deliberate bug."""
+    original = FLOW.definition
+    transitions = [
+        attrs.evolve(t, **changes) if t.trigger == trigger else t for t in original.transitions
+    ]
+    also_from = changes.get("source", ())
+    refusals = {
+        key: {state: why for state, why in reasons.items() if state not in also_from}
+        for key, reasons in original.refusals.items()
+    }
+    return Flow(
+        attrs.evolve(original, transitions=transitions, refusals=refusals),
+        FLOW.transaction_type,
+    )
+
+
+def _settle(t):
+    return t.trigger == "settle"
+
+
+SETTLE = next(t for t in FLOW.definition.transitions if _settle(t))
+PAYS_TWICE = _evolved("settle", emits=(*SETTLE.emits, SETTLE.emits[-1]))
+PAY = next(t for t in FLOW.definition.transitions if t.trigger == "pay")
+PAYS_ANYTHING = _evolved("pay", guards=PAY.guards[:1])
+SHIPS_UNPAID = _evolved("release", source=("contract_signed", "paid"))
+DEFAULTS_PAID = _evolved("declare_default", source=("contract_signed", "paid"))
+
+
+@attrs.frozen(kw_only=True)
+class LaxMatch:
+    """Match without its check that the exchange is no party: a deliberate bug."""
+
+    exchange: str = text(max_length=200)
+    buyer: str = text(max_length=200)
+    seller: str = text(max_length=200)
+    goods: str = text(max_length=200)
+    quantity: int = positive_int()
+    price: Money = money_field()
+    designated_banks: tuple[str, ...] = attrs.field(converter=tuple)
+    fee_rate: Decimal
+
+    value = property(lambda self: self.price * self.quantity)
+    fee = property(lambda self: self.value.share(self.fee_rate))
+
+
+EXCHANGE_BUYS = Flow(
+    attrs.evolve(
+        FLOW.definition,
+        start=attrs.evolve(
+            FLOW.definition.start,
+            payload=LaxMatch,
+            # the exchange takes the buyer's place
+            effect=lambda _, p: IntermediaryContext(match=attrs.evolve(p, buyer=p.exchange)),
+        ),
+    ),
+    FLOW.transaction_type,
+)
+
+
+def test_books_and_rules_catch_a_settlement_that_pays_the_seller_twice():
+    tx = settled_trade(PAYS_TWICE)
+    with pytest.raises(
+        AssertionError,
+        match="account .HGE. is at CNY -1584.00; the intermediary books say CNY 8.00",
+    ):
+        books_by_party(tx)
+    with pytest.raises(AssertionError, match="'T-20' paid the seller 2 times"):
+        intermediary.settled_at_most_once(tx)
+
+
+def test_the_rules_catch_a_payment_of_another_amount():
+    tx = PAYS_ANYTHING.start("T-21", **TERMS)
+    tx.fire("sign", party="seller", signatory="Chen")
+    tx.fire("sign", party="buyer", signatory="Zhou")
+    tx.fire("pay", bank="ICBC", amount=Money("1500", "CNY"), reference="R")
+    with pytest.raises(
+        AssertionError, match="'T-21' was paid CNY 1500.00 at version 3; the contract"
+    ):
+        intermediary.paid_exactly_the_contract_value(tx)
+    with pytest.raises(
+        AssertionError,
+        match="account .HGE. is at CNY 1500.00; the intermediary books say CNY 1600.00",
+    ):
+        books_by_party(tx)
+
+
+def test_the_rules_catch_goods_released_before_payment():
+    tx = SHIPS_UNPAID.start("T-22", **TERMS)
+    tx.fire("sign", party="seller", signatory="Chen")
+    tx.fire("sign", party="buyer", signatory="Zhou")
+    tx.fire("release", warehouse="W")
+    with pytest.raises(AssertionError, match="released_from_warehouse at version 3 before the"):
+        intermediary.goods_only_after_payment(tx)
+
+
+def test_the_rules_catch_a_default_declared_after_payment():
+    tx = DEFAULTS_PAID.start("T-23", **TERMS)
+    tx.fire("sign", party="seller", signatory="Chen")
+    tx.fire("sign", party="buyer", signatory="Zhou")
+    tx.fire("pay", bank="ICBC", amount=Money("1600", "CNY"), reference="R")
+    tx.fire("declare_default", reason="late")
+    with pytest.raises(AssertionError, match="'T-23' declared the buyer in default after it paid"):
+        intermediary.default_only_while_unpaid(tx)
+    with pytest.raises(
+        AssertionError, match="account .HGE. is at CNY 1600.00; the intermediary books say CNY 0"
+    ):
+        books_by_party(tx)
+
+
+def test_the_rules_catch_the_exchange_as_the_buyer():
+    tx = EXCHANGE_BUYS.start("T-24", **TERMS)
+    with pytest.raises(AssertionError, match="'T-24': the exchange 'HGE' is the buyer"):
+        intermediary.exchange_is_not_a_party(tx)
+
+
+FIND = settings(max_examples=100, derandomize=True, database=None, phases=[Phase.generate])
+
+
+@pytest.mark.parametrize(
+    ("mutant", "message"),
+    [
+        (PAYS_TWICE, "paid the seller 2 times|the intermediary books say"),
+        (EXCHANGE_BUYS, "is the buyer"),
+    ],
+    ids=["pays the seller twice", "the exchange buys"],
+)
+def test_flow_machine_catches_the_mutants(mutant, message):
+    with pytest.raises(AssertionError, match=message):
+        run_state_machine_as_test(flow_machine(mutant), settings=FIND)
+
+
+def test_a_buyer_who_never_pays_is_declared_in_default(clock):
+    tx = FLOW.start("T-25", clock=clock, **TERMS)
+    with pytest.raises(TransitionNotAllowed, match="the contract is not signed by both"):
+        tx.declare_default(reason="no transfer")
+    tx.sign("seller", signatory="Chen")
+    tx.sign("buyer", signatory="Zhou")
+    events = tx.declare_default(reason="no transfer within the payment period")
+    assert tx.state == "defaulted" and tx.is_finished and tx.allowed_triggers() == ()
+    assert [(e.stream, e.name) for e in events] == [
+        (Stream.COMMERCE, "trade_defaulted"),
+        (Stream.INFORMATION, "parties_notified_of_default"),
+    ]
+    assert events[0].data == {
+        "reason": "no transfer within the payment period",
+        "defaulting_party": "mill",
+        "goods": "rice",
+        "quantity": 500,
+        "released_to": "farm",
+    }
+    assert events[1].data["to"] == ["mill", "farm"]
+    assert fold(Ledger(), tx.events).balances() == {}  # nothing moved
+    assert tx.context.default is not None
+    assert FLOW.replay(tx.events) == tx
+    books_by_party(tx)
+    flow_rules_hold(tx)
+    label = FLOW.definition.state("defaulted").label
+    assert label.zh and label.en and "违约" in label.zh
+
+
+def test_no_default_once_the_buyer_has_paid(clock):
+    tx = FLOW.start("T-26", clock=clock, **TERMS)
+    tx.sign("seller", signatory="Chen")
+    tx.sign("buyer", signatory="Zhou")
+    with pytest.raises(InvalidPayload, match="reason must be a non-empty string"):
+        tx.declare_default(reason=" ")
+    tx.pay(bank="ICBC", amount=Money("1600", "CNY"), reference="R")
+    before = (tx.state, tx.version, tx.events)
+    with pytest.raises(TransitionNotAllowed, match="in state 'paid': the buyer has paid"):
+        tx.declare_default(reason="late")
+    assert (tx.state, tx.version, tx.events) == before
+
+
+def test_every_new_step_is_labelled_in_both_languages_and_cites_its_source():
+    (step,) = [t for t in FLOW.definition.transitions if t.trigger == "declare_default"]
+    assert step.label.zh and step.label.en and step.step
+    for transition in (FLOW.definition.start, *FLOW.definition.transitions):
+        for guard in transition.guards:
+            assert guard.label.zh and guard.label.en
+
+
+WALKS = simple_paths(FLOW, 8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_random_walks_keep_the_books_at_every_step(data):
+    path = data.draw(st.sampled_from(WALKS), label="path")
+    tx = drive(FLOW, path, data.draw)
+    assume(tx is not None)
+    for version in range(tx.version + 1):
+        step = FLOW.replay([e for e in tx.events if e.version <= version])
+        books_by_party(step)
+        flow_rules_hold(step)
+    ledger = fold(Ledger(), tx.events)
+    match = tx.context.match
+    expected = {}
+    if tx.state == "settled":
+        expected = {match.buyer: -match.value, match.seller: match.value - match.fee}
+        expected[match.exchange] = match.fee
+    elif tx.context.payment is not None:
+        expected = {match.buyer: -match.value, match.exchange: match.value}
+    for party in {match.buyer, match.seller, match.exchange, *match.designated_banks}:
+        want = expected.get(party, Money(0, match.price.currency))
+        assert ledger.balance(party, match.price.currency) == want.amount
+
+
+def test_a_default_waits_for_the_payment_term_when_the_contract_has_one():
+    from datetime import datetime, timedelta, timezone
+
+    from ecomflow.testing import ManualClock
+
+    clock = ManualClock(datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc))
+    pay_by = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
+    tx = FLOW.start("T-28", clock=clock, **{**TERMS, "pay_by": pay_by})
+    tx.sign("seller", signatory="Chen")
+    tx.sign("buyer", signatory="Zhou")
+    assert tx.allowed_triggers() == ("pay",)
+    before = (tx.state, tx.version, tx.events)
+    with pytest.raises(GuardRejected, match="the buyer has until 2026-12-01T08:00:00"):
+        tx.declare_default(reason="impatient")
+    assert (tx.state, tx.version, tx.events) == before
+    clock.advance(timedelta(days=7, seconds=1))
+    assert tx.allowed_triggers() == ("pay", "declare_default")
+    tx.declare_default(reason="no transfer by the payment date")
+    assert tx.state == "defaulted" and FLOW.replay(tx.events) == tx
+    with pytest.raises(InvalidPayload, match="pay_by must be a timezone-aware datetime"):
+        FLOW.start("T-29", **{**TERMS, "pay_by": datetime(2026, 12, 1)})
