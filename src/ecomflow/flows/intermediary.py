@@ -455,7 +455,7 @@ DEFINITION = FlowDefinition(
     goods_moved_by=_GOODS_MOVE,
     books=books,
     # mypy cannot type FlowDefinition.invariants' ``converter=tuple`` (it reads Iterable[_T_co])
-    invariants=INVARIANTS,  # type: ignore[arg-type]
+    invariants=INVARIANTS,
     states=[
         State("matched", Label("matched by the exchange", "交易中心已撮合")),
         State("signed_by_one", Label("signed by one party", "一方已签约")),
