@@ -33,7 +33,7 @@ def test_demo_walks_every_step_and_touches_all_four_streams(lang):
     code, out = run("demo", "direct-sale", "--lang", lang)
     assert code == 0
     assert "-> settled" in out
-    assert "15 events in 4 streams: commerce, information, logistics, money." in out
+    assert "16 events in 4 streams: commerce, information, logistics, money." in out
     if lang == "zh":
         assert "[资金流] payment_authorized" in out and "送货上门" in out
     else:

@@ -30,7 +30,7 @@ def test_the_flow_is_registered_with_its_seed_section():
     assert FLOWS["direct-sale"] is FLOW
     assert FLOW.title.zh == "网络商品直销" and FLOW.source == "『壹』『贰』"
     assert FLOW.initial == "browsing"
-    assert FLOW.terminal_states == {"settled", "cancelled"}
+    assert FLOW.terminal_states == {"settled", "cancelled", "returned"}
     assert set(FLOW.triggers) == {
         "fill_order",
         "choose_payment",
@@ -40,6 +40,8 @@ def test_the_flow_is_registered_with_its_seed_section():
         "deliver",
         "settle",
         "cancel",
+        "refuse_delivery",
+        "return_to_merchant",
     }
     assert ("payment_method_chosen", "dispatch", "shipping", ("cash_on_delivery",)) in [
         (e.source, e.trigger, e.dest, e.guards) for e in FLOW.transitions
@@ -69,31 +71,44 @@ def test_the_six_steps_with_a_credit_card(tx):
     settled = tx.settle(statement_ref="S-11")
     assert names(settled) == [
         (Stream.MONEY, "payment_settled"),
+        (Stream.MONEY, "card_company_paid"),
+        (Stream.MONEY, "consumer_charged"),
         (Stream.INFORMATION, "statement_issued"),
     ]
-    assert settled[0].data["from"] == "consumer's bank" and settled[0].data["to"] == "card company"
-    assert settled[1].data["issuer"] == "card company"  # step 6: the card company bills
+    # four-party settlement: the card company pays the merchant ...
+    assert settled[0].data["from"] == "card company" and settled[0].data["to"] == "Tea House"
+    # ... step 6: the consumer's bank passes the payment to the card company ...
+    assert (settled[1].data["from"], settled[1].data["to"]) == ("consumer's bank", "card company")
+    # ... out of the consumer's account, and the card company bills the consumer
+    assert (settled[2].data["from"], settled[2].data["to"]) == ("Li Lei", "consumer's bank")
+    assert settled[3].data["issuer"] == "card company" and settled[3].data["to"] == "Li Lei"
     assert tx.state == "settled" and tx.version == 6 and tx.is_finished
     assert {e.stream for e in tx.events} == set(Stream)
     assert FLOW.replay(tx.events) == tx
 
 
 @pytest.mark.parametrize(
-    ("method", "to", "issuer"),
+    ("method", "through"),
     [
-        ("debit_card", "Tea House", "consumer's bank"),
-        ("electronic_money", "Tea House", "electronic money issuer"),
-        ("electronic_cheque", "Tea House", "consumer's bank"),
+        ("debit_card", "consumer's bank"),
+        ("electronic_money", "electronic money issuer"),
+        ("electronic_cheque", "consumer's bank"),
     ],
 )
-def test_other_methods_settle_with_the_merchant(tx, method, to, issuer):
+def test_other_methods_settle_with_the_merchant(tx, method, through):
     order(tx)
     tx.choose_payment(method)
     tx.approve_payment(amount=Money("39.80", CNY), reference="AUTH-1")
     tx.dispatch()
     tx.deliver()
-    settled, statement = tx.settle(statement_ref="S-1")
-    assert (settled.data["to"], statement.data["issuer"]) == (to, issuer)
+    settled, charged, statement = tx.settle(statement_ref="S-1")
+    assert (settled.data["from"], settled.data["to"]) == (through, "Tea House")
+    assert (charged.name, charged.data["from"], charged.data["to"]) == (
+        "consumer_charged",
+        "Li Lei",
+        through,
+    )
+    assert statement.data["issuer"] == through
 
 
 def test_cash_on_delivery_ships_unpaid_and_collects_at_the_door(tx):
@@ -110,8 +125,13 @@ def test_cash_on_delivery_ships_unpaid_and_collects_at_the_door(tx):
         tx.deliver(collected=Money("10", CNY))
     delivered = tx.deliver(collected=Money("50", CNY))
     assert names(delivered)[-1] == (Stream.MONEY, "cash_collected")
+    assert (delivered[-1].data["from"], delivered[-1].data["to"]) == ("Li Lei", "courier")
     settled = tx.settle(statement_ref="R-1")
-    assert settled[0].data["from"] == "courier"
+    assert names(settled) == [
+        (Stream.MONEY, "payment_settled"),
+        (Stream.INFORMATION, "statement_issued"),
+    ]
+    assert (settled[0].data["from"], settled[0].data["to"]) == ("courier", "Tea House")
     assert FLOW.replay(tx.events) == tx
 
 

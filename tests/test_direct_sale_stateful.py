@@ -6,6 +6,8 @@ trigger — legal or not, with a valid or invalid payload — and the oracle pre
 the outcome: the next state, or which error.
 """
 
+import itertools
+
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
@@ -14,6 +16,7 @@ from ecomflow import (
     Stream,
 )
 from ecomflow.flows.direct_sale import FLOW, PaymentMethod
+from ecomflow.projections import Ledger, fold
 from tests.conftest import TickingClock
 from tests.oracle import OracleMachine
 from tests.strategies import CARD_NUMBERS, bad_order_forms, methods, money, names, order_forms
@@ -34,8 +37,19 @@ STEPS = {
     ("payment_method_chosen", "cancel"): "cancelled",
     ("payment_declined", "cancel"): "cancelled",
     ("payment_authorized", "cancel"): "cancelled",
+    ("shipping", "refuse_delivery"): "returning",  # 拒收: the parcel goes back
+    ("returning", "return_to_merchant"): "returned",
 }
-TERMINAL = {"settled", "cancelled"}
+TERMINAL = {"settled", "cancelled", "returned"}
+# The intermediaries' ledger accounts; nobody may be named like one (case and spaces aside).
+ROLES = {"courier", "card company", "consumer's bank", "electronic money issuer"}
+# Prepaid methods: the money passes through these accounts, consumer first, to the merchant.
+CHAINS = {
+    "credit_card": ["consumer's bank", "card company"],
+    "debit_card": ["consumer's bank"],
+    "electronic_cheque": ["consumer's bank"],
+    "electronic_money": ["electronic money issuer"],
+}
 # A well-formed payload for every trigger, for firing it where it is not allowed.
 SAMPLE_PAYLOADS = {
     "fill_order": {
@@ -53,6 +67,8 @@ SAMPLE_PAYLOADS = {
     "deliver": {},
     "settle": {"statement_ref": "S"},
     "cancel": {"reason": "changed my mind"},
+    "refuse_delivery": {"reason": "not ordered"},
+    "return_to_merchant": {},
 }
 
 
@@ -73,7 +89,8 @@ class DirectSaleMachine(OracleMachine):
 
     def guard_failure(self, trigger, payload):
         if trigger == "fill_order":
-            return payload["customer_name"] == "Shop"  # nobody buys from themselves
+            name = " ".join(payload["customer_name"].casefold().split())
+            return payload["customer_name"] == "Shop" or name in ROLES
         if trigger in ("approve_payment", "decline_payment") and self.cod:
             return True
         if trigger == "approve_payment" and payload["amount"] != self.total:
@@ -88,6 +105,7 @@ class DirectSaleMachine(OracleMachine):
     def apply(self, trigger, payload):
         if trigger == "fill_order":
             self.total = payload["unit_price"] * payload["quantity"]
+            self.customer = payload["customer_name"]
         if trigger == "choose_payment":
             method = payload["method"]
             self.method = method.value if isinstance(method, PaymentMethod) else method
@@ -115,9 +133,15 @@ class DirectSaleMachine(OracleMachine):
     # -- refuse) and then, most of the time, makes the valid move.
 
     @precondition(lambda self: self.legal("fill_order"))
-    @rule(form=order_forms(), bad=bad_order_forms(), go=st.sampled_from([True] * 3 + [False]))
-    def fill_order(self, form, bad, go):
+    @rule(
+        form=order_forms(),
+        bad=bad_order_forms(),
+        role=st.sampled_from(["Courier", " card  company", "consumer's bank"]),
+        go=st.sampled_from([True] * 3 + [False]),
+    )
+    def fill_order(self, form, bad, role, go):
         self.attempt("fill_order", bad, valid=False)
+        self.attempt("fill_order", {**form, "customer_name": role})
         if go:
             self.attempt("fill_order", form)
 
@@ -190,6 +214,44 @@ class DirectSaleMachine(OracleMachine):
         self.attempt("cancel", {"reason": " "}, valid=False)
         if go:  # cancelling ends the walk, so do it a quarter of the times it is drawn
             self.attempt("cancel", {"reason": reason})
+
+    @precondition(lambda self: self.legal("refuse_delivery"))
+    @rule(reason=names, by=st.one_of(st.none(), names), go=st.sampled_from([False, True]))
+    def refuse_delivery(self, reason, by, go):
+        self.attempt("refuse_delivery", {"reason": ""}, valid=False)
+        if go:
+            self.attempt("refuse_delivery", {"reason": reason, "refused_by": by})
+
+    @precondition(lambda self: self.legal("return_to_merchant"))
+    @rule(received_by=st.one_of(st.none(), names))
+    def return_to_merchant(self, received_by):
+        self.attempt("return_to_merchant", {"received_by": "  "}, valid=False)
+        self.attempt("return_to_merchant", {"received_by": received_by})
+
+    @invariant()
+    def the_books_add_up_per_party(self):
+        """Fold the MONEY stream; compare with the rule written here and with the flow's books."""
+        ledger = fold(Ledger(), self.tx.events)
+        actual = {account: amount for (account, _), amount in ledger.balances().items()}
+        wanted = {}
+        if self.total is not None and self.total.amount:
+            consumer, total = self.customer, self.total.amount
+            if self.state == "settled":
+                wanted = {consumer: -total, "Shop": total}
+            elif self.state == "delivered" and self.cod:
+                wanted = {consumer: -total, "courier": total}
+        assert actual == wanted, f"{self.state}: ledger {actual}, expected {wanted}"
+        books = FLOW.definition.books(self.tx.context, self.tx.state)
+        assert {a: m.amount for a, m in books.items() if m.amount} == wanted
+        if self.state == "settled" and not self.cod:
+            moves = [(p.legs[0][0], p.legs[1][0]) for p in ledger.postings]
+            chain = [self.customer, *CHAINS[self.method], "Shop"]
+            assert sorted(moves) == sorted(itertools.pairwise(chain))
+
+    @invariant()
+    def the_flows_own_rules_hold(self):
+        for check in FLOW.definition.invariants:
+            check(self.tx)
 
     @invariant()
     def no_dispatch_before_approval_unless_cod(self):

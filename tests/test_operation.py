@@ -1,11 +1,25 @@
 """The five-step operation flow (『叁』): unit tests and a model-based test against an oracle."""
 
+from decimal import Decimal
+
+import attrs
 import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
-from ecomflow import FLOWS, GuardRejected, InvalidPayload, Money, Stream, TransitionNotAllowed
-from ecomflow.flows.operation import FLOW, Channel
+from ecomflow import (
+    FLOWS,
+    Flow,
+    GuardRejected,
+    InvalidPayload,
+    Money,
+    Stream,
+    TransitionNotAllowed,
+)
+from ecomflow.flows.operation import FLOW, Channel, Operation
+from ecomflow.projections import Ledger, fold
+from ecomflow.testing import books_by_party, drive, transition_paths
 from tests.conftest import TickingClock
 from tests.oracle import OracleMachine
 from tests.strategies import money, names
@@ -22,8 +36,9 @@ STEPS = {
     ("order_placed", "cancel"): "cancelled",
     ("order_confirmed", "cancel"): "cancelled",
     ("payment_failed", "cancel"): "cancelled",
+    ("paid", "refund"): "refunded",  # practice: cannot supply after payment, refund
 }
-TERMINAL = {"delivered", "cancelled"}
+TERMINAL = {"delivered", "cancelled", "refunded"}
 # The seed: "集信息流、商流、资金流、物流为一身" — the streams each step records in.
 STEP_STREAMS = {
     "place_order": {Stream.INFORMATION, Stream.COMMERCE},
@@ -33,6 +48,7 @@ STEP_STREAMS = {
     "notify_failure": {Stream.INFORMATION, Stream.MONEY},
     "deliver": {Stream.LOGISTICS, Stream.COMMERCE},
     "cancel": {Stream.COMMERCE},
+    "refund": {Stream.MONEY, Stream.COMMERCE, Stream.INFORMATION},
 }
 ORDER = {
     "customer": "Wang Fang",
@@ -49,6 +65,7 @@ SAMPLE_PAYLOADS = {
     "notify_failure": {"channel": "email", "reason": "timeout"},
     "deliver": {},
     "cancel": {"reason": "no longer needed"},
+    "refund": {"reason": "out of stock", "reference": "RF"},
 }
 
 
@@ -70,6 +87,7 @@ class OperationMachine(OracleMachine):
     def apply(self, trigger, payload):
         if trigger == "place_order":
             self.total = payload["unit_price"] * payload["quantity"]
+            self.customer = payload["customer"]
 
     @initialize(depth=st.sampled_from(range(6)), fail_first=st.booleans())
     def walk_part_of_the_happy_path(self, depth, fail_first):
@@ -147,6 +165,23 @@ class OperationMachine(OracleMachine):
         self.attempt("cancel", {"reason": ""}, valid=False)
         if go:
             self.attempt("cancel", {"reason": reason})
+
+    @precondition(lambda self: self.legal("refund"))
+    @rule(reason=names, go=st.sampled_from([False, False, True]))
+    def refund(self, reason, go):
+        self.attempt("refund", {"reason": reason, "reference": ""}, valid=False)
+        if go:
+            self.attempt("refund", {"reason": reason, "reference": "RF"})
+
+    @invariant()
+    def the_customer_pays_the_merchant_once_paid(self):
+        """The ledger, by the rule written here and by the flow's declared books."""
+        wanted = {}
+        if self.state in ("paid", "delivered") and self.total.amount:
+            wanted = {self.customer: -self.total.amount, "Works": self.total.amount}
+        assert ledger_of(self.tx) == wanted
+        assert declared(self.tx) == wanted
+        _rules(self.tx)
 
     @invariant()
     def every_step_records_in_its_streams(self):
@@ -239,3 +274,178 @@ def test_no_cancel_while_settling(clock):
         TransitionNotAllowed, match="the payment is being settled; wait for the result"
     ):
         tx.cancel(reason="impatient")
+
+
+# -- issue 10: the books per party, and no dead end after payment ------------------------
+
+
+def ledger_of(tx):
+    ledger = fold(Ledger(), tx.events)
+    return {account: amount for (account, _), amount in ledger.balances().items()}
+
+
+def declared(tx):
+    books = FLOW.definition.books(tx.context, tx.state)
+    return {account: money.amount for account, money in books.items() if money.amount}
+
+
+def test_the_customer_pays_the_merchant_once_and_the_books_say_so_in_every_state(clock):
+    tx = FLOW.start("O-20", merchant="Works", clock=clock)
+    steps = [
+        lambda: tx.place_order(**ORDER),
+        lambda: tx.confirm_order(payment_instructions="pay online"),
+        lambda: tx.settle(institution="Bank of Ningbo", amount=Money("387", "CNY"), reference="1"),
+        lambda: tx.notify_failure(channel="email", reason="timeout"),
+        lambda: tx.settle(institution="Bank of Ningbo", amount=Money("387", "CNY"), reference="2"),
+        lambda: tx.notify_success(channel="email", confirmation_ref="OK"),
+        lambda: tx.deliver(carrier="ZTO"),
+    ]
+    assert FLOW.definition.books is not None
+    for step in steps:
+        step()
+        assert ledger_of(tx) == declared(tx), tx.state
+        if tx.state in ("paid", "delivered"):
+            assert ledger_of(tx) == {"Wang Fang": Decimal("-387"), "Works": Decimal("387")}
+            assert "Bank of Ningbo" not in ledger_of(tx)  # the institution only carries it
+        else:
+            assert ledger_of(tx) == {}
+
+
+def test_a_paid_order_the_merchant_cannot_supply_is_refunded(clock):
+    tx = FLOW.start("O-21", merchant="Works", clock=clock)
+    tx.place_order(**ORDER)
+    tx.confirm_order(payment_instructions="pay online")
+    tx.settle(institution="Bank of Ningbo", amount=Money("387", "CNY"), reference="EB-1")
+    tx.notify_success(channel="email", confirmation_ref="OK")
+    assert tx.allowed_triggers() == ("deliver", "refund")
+    events = tx.refund(reason="out of stock", reference="RF-1")
+    assert [(e.stream, e.name) for e in events] == [
+        (Stream.MONEY, "payment_refunded"),
+        (Stream.COMMERCE, "order_ended"),
+        (Stream.INFORMATION, "buyer_notified"),
+    ]
+    assert (events[0].data["from"], events[0].data["to"]) == ("Works", "Wang Fang")
+    assert events[0].data["institution"] == "Bank of Ningbo"
+    assert events[1].data["owner"] == "Works"
+    assert tx.state == "refunded" and tx.is_finished and tx.allowed_triggers() == ()
+    assert ledger_of(tx) == {} == declared(tx)
+    assert FLOW.state("refunded").label.zh and FLOW.replay(tx.events) == tx
+    for check in FLOW.definition.invariants:
+        check(tx)
+
+
+def test_a_refund_only_after_a_successful_payment_and_never_after_delivery(clock):
+    tx = FLOW.start("O-22", merchant="Works", clock=clock)
+    tx.place_order(**ORDER)
+    with pytest.raises(TransitionNotAllowed, match="nothing was paid"):
+        tx.refund(reason="x", reference="R")
+    full = FLOW.start("O-23", merchant="Works", clock=clock)
+    full_run(full)
+    with pytest.raises(TransitionNotAllowed, match="the goods were already delivered"):
+        full.refund(reason="x", reference="R")
+
+
+def _mutant(trigger, change, **definition_changes):
+    definition = FLOW.definition
+    transitions = tuple(
+        attrs.evolve(t, **change(t)) if t.trigger == trigger else t for t in definition.transitions
+    )
+    changed = attrs.evolve(definition, transitions=transitions, **definition_changes)
+    return Flow(changed, Operation)
+
+
+def _rules(tx):
+    for check in FLOW.definition.invariants:
+        check(tx)
+
+
+def test_the_flow_declares_its_rules_and_each_catches_a_broken_flow(clock):
+    assert {check.__name__ for check in FLOW.definition.invariants} == {
+        "goods_reach_the_customer_only_after_payment",
+        "paid_at_most_once_for_the_total",
+        "refunded_never_more_than_paid",
+        "cancelled_only_before_payment",
+    }
+    honest = FLOW.start("O-h", merchant="Works", clock=clock)
+    full_run(honest)
+    _rules(honest)
+
+    # deliver before pay: a success notice that never moves the money
+    unpaid = _mutant(
+        "notify_success", lambda t: {"emits": t.emits[:2]}, payment_secured_by={"buyer_notified"}
+    )
+    tx = unpaid.start("O-m1", merchant="Works", clock=clock)
+    tx.place_order(**ORDER)
+    tx.confirm_order(payment_instructions="pay online")
+    tx.settle(institution="Bank", amount=Money("387", "CNY"), reference="EB")
+    tx.notify_success(channel="email", confirmation_ref="OK")
+    tx.deliver()
+    with pytest.raises(AssertionError, match="goods_delivered at version 5 before a successful"):
+        _rules(tx)
+    assert ledger_of(tx) != declared(tx)  # and the books see the merchant never paid
+
+    # pay twice: notify_success records the transfer twice
+    twice = _mutant("notify_success", lambda t: {"emits": (*t.emits, t.emits[-1])})
+    tx = twice.start("O-m2", merchant="Works", clock=clock)
+    full_run(tx)
+    with pytest.raises(AssertionError, match="paid 2 times"):
+        _rules(tx)
+    assert ledger_of(tx) != declared(tx)  # and the books see the merchant paid twice
+
+    # refund more than paid
+    def more(t):
+        first = t.emits[0]
+
+        def data(context, payload):
+            return {**first.data(context, payload), "amount": Money("999", "CNY").to_json()}
+
+        return {"emits": (attrs.evolve(first, data=data), *t.emits[1:])}
+
+    greedy = _mutant("refund", more)
+    tx = greedy.start("O-m3", merchant="Works", clock=clock)
+    tx.place_order(**ORDER)
+    tx.confirm_order(payment_instructions="pay online")
+    tx.settle(institution="Bank", amount=Money("387", "CNY"), reference="EB")
+    tx.notify_success(channel="email", confirmation_ref="OK")
+    tx.refund(reason="out of stock", reference="RF")
+    with pytest.raises(AssertionError, match="refunded CNY 999.00 of the CNY 387.00 paid"):
+        _rules(tx)
+
+    # cancel after pay
+    refusals = {**FLOW.definition.refusals, "cancel": {}}
+    late = _mutant("cancel", lambda t: {"source": (*t.source, "paid")}, refusals=refusals)
+    tx = late.start("O-m4", merchant="Works", clock=clock)
+    tx.place_order(**ORDER)
+    tx.confirm_order(payment_instructions="pay online")
+    tx.settle(institution="Bank", amount=Money("387", "CNY"), reference="EB")
+    tx.notify_success(channel="email", confirmation_ref="OK")
+    tx.cancel(reason="changed my mind")
+    rules = {check.__name__: check for check in FLOW.definition.invariants}
+    with pytest.raises(AssertionError, match="order_cancelled at version 5 after the payment"):
+        rules["cancelled_only_before_payment"](tx)
+    with pytest.raises(AssertionError, match="1 payments in state 'cancelled'"):
+        rules["paid_at_most_once_for_the_total"](tx)
+    with pytest.raises(
+        AssertionError, match="account 'Wang Fang' is at CNY -387.00; the operation books say CNY 0"
+    ):
+        books_by_party(tx)  # the testing kit reads the same books
+
+
+PATHS = transition_paths(FLOW)
+
+
+@pytest.mark.parametrize("key", sorted(PATHS, key=str), ids=lambda key: f"{key[0]}-{key[1]}")
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_the_books_hold_on_every_walk(key, data):
+    tx = drive(FLOW, PATHS[key], data.draw)
+    if tx is None:
+        return
+    assert ledger_of(tx) == declared(tx)
+    _rules(tx)
+    order = tx.context.order
+    if tx.state in ("paid", "delivered") and order.total.amount:
+        merchant, total = tx.context.merchant, order.total.amount
+        assert ledger_of(tx) == {order.customer: -total, merchant: total}
+    else:
+        assert ledger_of(tx) == {}

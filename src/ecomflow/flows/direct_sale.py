@@ -13,7 +13,14 @@
 6. the consumer's bank passes the payment to the card company, which bills the consumer →
    ``settled``.
 
-Cancelling is possible until dispatch, voiding any authorization. This module holds
+Cancelling is possible until dispatch, voiding any authorization. A parcel refused at the
+door (拒收) goes back to the merchant: ``shipping`` → ``returning`` → ``returned``, and the
+authorization is voided once the goods are back.
+
+The books (:func:`books`): the consumer (the name on the order form) pays the total, the
+merchant receives it, and every intermediary — the courier, the card company, the
+consumer's bank, the electronic money issuer (:data:`INTERMEDIARIES`) — passes it on and
+ends at zero. A party named like an intermediary is refused. This module holds
 definitions only: payloads, the context, guards, the flow and its typed transaction.
 """
 
@@ -22,11 +29,13 @@ from __future__ import annotations
 import enum
 import functools
 import re
+import unicodedata
+from collections.abc import Mapping
 from typing import Any, final
 
 import attrs
 
-from .._definition import Emit, FlowDefinition, Guard, Label, State, Transition
+from .._definition import Emit, FlowDefinition, FlowInvariant, Guard, Label, State, Transition
 from .._errors import InvalidPayload
 from .._events import Event, Stream
 from .._fields import choice, money, optional_money, optional_text, positive_int, replace, text
@@ -36,6 +45,8 @@ from .._transaction import Transaction
 
 __all__ = [
     "FLOW",
+    "INTERMEDIARIES",
+    "INVARIANTS",
     "Authorization",
     "Browse",
     "Cancellation",
@@ -45,9 +56,12 @@ __all__ = [
     "DirectSaleContext",
     "Dispatch",
     "OrderForm",
+    "ParcelRefusal",
     "PaymentChoice",
     "PaymentMethod",
+    "ReturnToMerchant",
     "Settlement",
+    "books",
 ]
 
 
@@ -78,12 +92,31 @@ _METHOD_LABELS = {
     PaymentMethod.DEBIT_CARD: Label("debit card", "借记卡"),
     PaymentMethod.CASH_ON_DELIVERY: Label("cash on delivery", "货到付款"),
 }
+COURIER = "courier"
+CARD_COMPANY = "card company"
+CONSUMERS_BANK = "consumer's bank"
+E_MONEY_ISSUER = "electronic money issuer"
+INTERMEDIARIES = (COURIER, CARD_COMPANY, CONSUMERS_BANK, E_MONEY_ISSUER)
+"""The intermediaries' ledger accounts: each passes the money on and ends every sale at zero.
+
+The consumer's and the merchant's accounts are their names; these role names are reserved,
+so a merchant or customer called ``"courier"`` is refused rather than share its account.
+"""
+
 _BILLERS = {
-    PaymentMethod.CREDIT_CARD: "card company",
-    PaymentMethod.ELECTRONIC_MONEY: "electronic money issuer",
-    PaymentMethod.ELECTRONIC_CHEQUE: "consumer's bank",
-    PaymentMethod.DEBIT_CARD: "consumer's bank",
+    PaymentMethod.CREDIT_CARD: CARD_COMPANY,
+    PaymentMethod.ELECTRONIC_MONEY: E_MONEY_ISSUER,
+    PaymentMethod.ELECTRONIC_CHEQUE: CONSUMERS_BANK,
+    PaymentMethod.DEBIT_CARD: CONSUMERS_BANK,
     PaymentMethod.CASH_ON_DELIVERY: "merchant",
+}
+# Who the money passes through, from the consumer to the merchant, per method.
+_ROUTES = {
+    PaymentMethod.CREDIT_CARD: (CONSUMERS_BANK, CARD_COMPANY),
+    PaymentMethod.ELECTRONIC_MONEY: (E_MONEY_ISSUER,),
+    PaymentMethod.ELECTRONIC_CHEQUE: (CONSUMERS_BANK,),
+    PaymentMethod.DEBIT_CARD: (CONSUMERS_BANK,),
+    PaymentMethod.CASH_ON_DELIVERY: (COURIER,),
 }
 
 _LAST4 = re.compile(r"\d{4}\Z")
@@ -185,6 +218,24 @@ class Cancellation:
     reason: str = text(max_length=500)
 
 
+@final
+@attrs.frozen(slots=False)
+class ParcelRefusal:
+    """The parcel is refused at the door (拒收), for ``reason``, by ``refused_by``."""
+
+    reason: str = text(max_length=500)
+    refused_by: str | None = optional_text(max_length=200)
+
+
+@final
+@attrs.frozen(slots=False)
+class ReturnToMerchant:
+    """The refused parcel is back with the merchant, received by ``received_by``."""
+
+    received_by: str | None = optional_text(max_length=200)
+    note: str | None = optional_text(max_length=500)
+
+
 # -- context ------------------------------------------------------------------------------
 
 
@@ -203,6 +254,8 @@ class DirectSaleContext:
     delivery: Delivery | None = None
     settlement: Settlement | None = None
     cancellation: Cancellation | None = None
+    refusal: ParcelRefusal | None = None
+    parcel_return: ReturnToMerchant | None = None
 
     @property
     def total(self) -> Money | None:
@@ -262,6 +315,31 @@ def _not_the_merchant(context: DirectSaleContext, payload: OrderForm) -> str | N
     return None
 
 
+def _plain(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+_RESERVED = frozenset(INTERMEDIARIES)
+_RESERVED_NAMES = ", ".join(repr(role) for role in INTERMEDIARIES)
+
+
+def _reserved(who: str, name: str) -> str | None:
+    if _plain(name) in _RESERVED:
+        return (
+            f"the {who} {name!r} is named like an intermediary; the names {_RESERVED_NAMES} "
+            "are reserved for the intermediaries' ledger accounts"
+        )
+    return None
+
+
+def _merchant_not_reserved(_: None, payload: Browse) -> str | None:
+    return _reserved("merchant", payload.merchant)
+
+
+def _customer_not_reserved(_: DirectSaleContext, payload: OrderForm) -> str | None:
+    return _reserved("customer", payload.customer_name)
+
+
 CASH_ON_DELIVERY = Guard(
     "cash_on_delivery",
     _requires_cash_on_delivery,
@@ -282,6 +360,16 @@ COLLECTION_MATCHES = Guard(
 )
 CUSTOMER_IS_NOT_MERCHANT = Guard(
     "customer_is_not_merchant", _not_the_merchant, Label("customer ≠ merchant", "顾客不是商家本身")
+)
+MERCHANT_NOT_AN_INTERMEDIARY = Guard(
+    "merchant_not_an_intermediary",
+    _merchant_not_reserved,
+    Label("merchant not named like an intermediary", "商家名称不与中介方账户重名"),
+)
+CUSTOMER_NOT_AN_INTERMEDIARY = Guard(
+    "customer_not_an_intermediary",
+    _customer_not_reserved,
+    Label("customer not named like an intermediary", "顾客姓名不与中介方账户重名"),
 )
 
 
@@ -333,30 +421,77 @@ def _ownership_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
 
 
 def _collected_data(context: DirectSaleContext, payload: Delivery) -> dict[str, Any]:
+    # 『柒』: the courier collects the cash at the door and holds it until settlement.
     assert payload.collected is not None
-    return {"amount": payload.collected.to_json(), "from": "consumer", "to": context.merchant}
+    assert context.order is not None
+    return {
+        "amount": payload.collected.to_json(),
+        "from": context.order.customer_name,
+        "to": COURIER,
+    }
+
+
+def _route(context: DirectSaleContext) -> tuple[str, ...]:
+    assert context.payment is not None
+    return _ROUTES[context.payment.method]
 
 
 def _settlement_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
-    # 『壹』(6): the consumer's bank passes the payment to the card company; for the
-    # other methods the money reaches the merchant (cash on delivery: from the courier).
+    # 『壹』(6), four-party settlement: the last intermediary (the card company, the
+    # consumer's bank, the e-money issuer, or the courier with the cash) pays the merchant.
     assert context.payment is not None
-    method = context.payment.method
     return {
         "amount": _total(context).to_json(),
-        "method": method.value,
-        "from": "courier" if method is PaymentMethod.CASH_ON_DELIVERY else "consumer's bank",
-        "to": "card company" if method is PaymentMethod.CREDIT_CARD else context.merchant,
+        "method": context.payment.method.value,
+        "from": _route(context)[-1],
+        "to": context.merchant,
+    }
+
+
+def _card_company_paid_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    # 『壹』(6): the consumer's bank passes the payment to the card company.
+    return {"amount": _total(context).to_json(), "from": CONSUMERS_BANK, "to": CARD_COMPANY}
+
+
+def _consumer_charged_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    # The consumer's own account pays: at the bank (card, cheque) or the e-money issuer.
+    assert context.order is not None
+    return {
+        "amount": _total(context).to_json(),
+        "from": context.order.customer_name,
+        "to": _route(context)[0],
     }
 
 
 def _statement_data(context: DirectSaleContext, payload: Settlement) -> dict[str, Any]:
     assert context.payment is not None
+    assert context.order is not None
     return {
         "issuer": context.payment.method.biller,
-        "to": "consumer",
+        "to": context.order.customer_name,
         "amount": _total(context).to_json(),
         "statement_ref": payload.statement_ref,
+    }
+
+
+def _returned_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    assert context.order is not None
+    return {
+        "merchant": context.merchant,
+        "goods_name": context.order.goods_name,
+        "quantity": context.order.quantity,
+    }
+
+
+def _order_ended_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    assert context.order is not None
+    assert context.refusal is not None
+    return {
+        "reason": "delivery refused",
+        "refusal": context.refusal.reason,
+        "goods_name": context.order.goods_name,
+        "quantity": context.order.quantity,
+        "owner": context.merchant,
     }
 
 
@@ -376,6 +511,129 @@ def _is_cod(context: DirectSaleContext, _: object) -> bool:
     return context.cash_on_delivery
 
 
+def _is_prepaid(context: DirectSaleContext, _: object) -> bool:
+    return not context.cash_on_delivery
+
+
+def _is_credit_card(context: DirectSaleContext, _: object) -> bool:
+    return context.payment is not None and context.payment.method is PaymentMethod.CREDIT_CARD
+
+
+# -- the books and the flow's own rules ---------------------------------------------------
+# Written from the business rule, not from the event data above, so that they catch a
+# mistake there: whoever carries the money, the consumer ends paying the total and the
+# merchant receiving it; before settlement only cash on delivery has moved money (the
+# courier holds what it collected); a refused parcel moves none.
+
+
+def books(context: DirectSaleContext, state: str) -> Mapping[str, Money]:
+    """Return what each account's balance must be in ``state`` (accounts not named: zero)."""
+    order = context.order
+    if order is None:
+        return {}
+    total = order.total
+    if state == "settled":
+        return {order.customer_name: -total, context.merchant: total}
+    if state == "delivered" and context.cash_on_delivery:
+        return {order.customer_name: -total, COURIER: total}
+    return {}
+
+
+def _require(condition: object, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def _method_at(events: list[Event], index: int) -> str | None:
+    """Return the payment method chosen last before ``events[index]``, as recorded."""
+    for event in reversed(events[:index]):
+        if event.name == "payment_method_chosen":
+            method = event.data.get("method")
+            return None if method is None else str(method)
+    return None
+
+
+def goods_move_only_after_payment_is_secured(tx: Transaction[Any]) -> None:
+    """Check: nothing dispatched, delivered or owned before an authorization, except COD."""
+    events = list(tx.events)
+    authorized = False
+    for index, event in enumerate(events):
+        if event.name == "payment_authorized":
+            authorized = True
+        elif event.name in ("dispatched", "delivered", "ownership_transferred"):
+            method = _method_at(events, index)
+            _require(
+                authorized or method == PaymentMethod.CASH_ON_DELIVERY.value,
+                f"{tx.id!r}: {event.name} at version {event.version} before the payment was "
+                f"authorized (method {method!r})",
+            )
+
+
+def settled_once_for_the_order_total(tx: Transaction[Any]) -> None:
+    """Check: at most one settlement, exactly one when settled, and for the order total."""
+    settlements = [e for e in tx.events if e.name == "payment_settled"]
+    _require(len(settlements) <= 1, f"{tx.id!r}: settled {len(settlements)} times")
+    _require(
+        (tx.state == "settled") == bool(settlements),
+        f"{tx.id!r}: {len(settlements)} settlements in state {tx.state!r}",
+    )
+    total = tx.context.total
+    for event in settlements:
+        _require(
+            total is not None and event.data.get("amount") == total.to_json(),
+            f"{tx.id!r}: settled {event.data.get('amount')} for an order of {total}",
+        )
+
+
+def voids_match_an_authorization(tx: Transaction[Any]) -> None:
+    """Check: a void releases exactly the one authorization given, once, never after settling."""
+    authorizations: list[Event] = []
+    voids = 0
+    for event in tx.events:
+        if event.name == "payment_authorized":
+            authorizations.append(event)
+        elif event.name == "payment_settled":
+            _require(voids == 0, f"{tx.id!r}: settled after the authorization was voided")
+        elif event.name == "authorization_voided":
+            voids += 1
+            _require(
+                voids == 1 and authorizations,
+                f"{tx.id!r}: void {voids} at version {event.version} after "
+                f"{len(authorizations)} authorization(s)",
+            )
+            last = authorizations[-1].data
+            _require(
+                (event.data.get("amount"), event.data.get("reference"))
+                == (last.get("amount"), last.get("reference")),
+                f"{tx.id!r}: voided {event.data.get('amount')} under "
+                f"{event.data.get('reference')!r}, authorized {last.get('amount')} under "
+                f"{last.get('reference')!r}",
+            )
+
+
+def a_refused_parcel_stays_with_the_merchant(tx: Transaction[Any]) -> None:
+    """Check: after 拒收 nothing is delivered, owned, collected or settled."""
+    refused = False
+    for event in tx.events:
+        if event.name == "delivery_refused":
+            refused = True
+        elif refused:
+            _require(
+                event.name
+                not in ("delivered", "ownership_transferred", "cash_collected", "payment_settled"),
+                f"{tx.id!r}: {event.name} at version {event.version} after the parcel was refused",
+            )
+
+
+INVARIANTS: tuple[FlowInvariant, ...] = (
+    goods_move_only_after_payment_is_secured,
+    settled_once_for_the_order_total,
+    voids_match_an_authorization,
+    a_refused_parcel_stays_with_the_merchant,
+)
+"""The direct sale's own rules, each a function of a transaction raising AssertionError."""
+
+
 # -- the definition -----------------------------------------------------------------------
 
 _BEFORE_DISPATCH = (
@@ -384,6 +642,8 @@ _BEFORE_DISPATCH = (
     "payment_declined",
     "payment_authorized",
 )
+_REFUSED = ("returning", "returned")
+_AFTER_DISPATCH = ("shipping", "delivered", "settled", *_REFUSED)
 
 DEFINITION = FlowDefinition(
     name="direct-sale",
@@ -404,6 +664,8 @@ DEFINITION = FlowDefinition(
         State("delivered", Label("delivered", "已送达")),
         State("settled", Label("settled and billed", "已结算并开出收费单"), terminal=True),
         State("cancelled", Label("cancelled", "已取消"), terminal=True),
+        State("returning", Label("refused, going back to the merchant", "已拒收，退回商家中")),
+        State("returned", Label("returned to the merchant", "已退回商家"), terminal=True),
     ],
     start=Transition(
         "browse",
@@ -412,6 +674,7 @@ DEFINITION = FlowDefinition(
         Label("browse", "浏览网页"),
         step="(1)",
         payload=Browse,
+        guards=[MERCHANT_NOT_AN_INTERMEDIARY],
         effect=lambda _, p: DirectSaleContext(merchant=p.merchant, page=p.page),
         emits=[Emit(Stream.INFORMATION, "merchant_pages_viewed")],
     ),
@@ -423,7 +686,7 @@ DEFINITION = FlowDefinition(
             Label("fill order", "填写购物单"),
             step="(2)",
             payload=OrderForm,
-            guards=[CUSTOMER_IS_NOT_MERCHANT],
+            guards=[CUSTOMER_IS_NOT_MERCHANT, CUSTOMER_NOT_AN_INTERMEDIARY],
             effect=lambda c, p: replace(c, order=p),
             emits=[
                 Emit(Stream.INFORMATION, "order_form_submitted"),
@@ -524,7 +787,42 @@ DEFINITION = FlowDefinition(
             effect=lambda c, p: replace(c, settlement=p),
             emits=[
                 Emit(Stream.MONEY, "payment_settled", _settlement_data),
+                Emit(
+                    Stream.MONEY, "card_company_paid", _card_company_paid_data, when=_is_credit_card
+                ),
+                Emit(Stream.MONEY, "consumer_charged", _consumer_charged_data, when=_is_prepaid),
                 Emit(Stream.INFORMATION, "statement_issued", _statement_data),
+            ],
+        ),
+        Transition(
+            "refuse_delivery",
+            "shipping",
+            "returning",
+            Label("refuse the parcel at the door", "拒收"),
+            step="(5) 拒收: practice, after-sales (售后服务 『肆』)",
+            payload=ParcelRefusal,
+            effect=lambda c, p: replace(c, refusal=p),
+            emits=[
+                Emit(Stream.LOGISTICS, "delivery_refused"),
+                Emit(
+                    Stream.INFORMATION,
+                    "merchant_notified",
+                    _notice("merchant", "delivery refused"),
+                ),
+            ],
+        ),
+        Transition(
+            "return_to_merchant",
+            "returning",
+            "returned",
+            Label("return the parcel to the merchant", "退回商家"),
+            step="(5) 拒收退回: practice, after-sales (售后服务 『肆』)",
+            payload=ReturnToMerchant,
+            effect=lambda c, p: replace(c, parcel_return=p),
+            emits=[
+                Emit(Stream.LOGISTICS, "returned_to_merchant", _returned_data),
+                Emit(Stream.COMMERCE, "order_ended", _order_ended_data),
+                Emit(Stream.MONEY, "authorization_voided", _void_data, when=_was_authorized),
             ],
         ),
         Transition(
@@ -546,20 +844,31 @@ DEFINITION = FlowDefinition(
             "browsing": "payment not authorized yet",
             "order_filled": "payment not authorized yet",
             "payment_declined": "payment not authorized yet",
-            "delivered": "the goods were already dispatched",
-            "shipping": "the goods were already dispatched",
-            "settled": "the goods were already dispatched",
+            **dict.fromkeys(_AFTER_DISPATCH, "the goods were already dispatched"),
             "cancelled": "the order was cancelled",
         },
-        "settle": dict.fromkeys(
-            ("browsing", *_BEFORE_DISPATCH, "shipping"), "the goods are not delivered yet"
-        ),
-        "cancel": {
-            "shipping": "the goods were already dispatched",
-            "delivered": "the goods were already dispatched",
-            "settled": "the goods were already dispatched",
+        "deliver": dict.fromkeys(_REFUSED, "the parcel was refused at the door"),
+        "settle": {
+            **dict.fromkeys(
+                ("browsing", *_BEFORE_DISPATCH, "shipping"), "the goods are not delivered yet"
+            ),
+            **dict.fromkeys(_REFUSED, "the parcel was refused at the door"),
         },
+        "cancel": dict.fromkeys(_AFTER_DISPATCH, "the goods were already dispatched"),
+        "refuse_delivery": {
+            **dict.fromkeys(("browsing", *_BEFORE_DISPATCH), "the goods were not dispatched yet"),
+            "delivered": "the goods were already delivered",
+            "settled": "the goods were already delivered",
+            "cancelled": "the order was cancelled",
+            **dict.fromkeys(_REFUSED, "the parcel was already refused"),
+        },
+        "return_to_merchant": dict.fromkeys(
+            ("browsing", *_BEFORE_DISPATCH, "shipping", "delivered", "settled", "cancelled"),
+            "nothing was refused at the door",
+        ),
     },
+    books=books,
+    invariants=INVARIANTS,
 )
 
 
@@ -627,6 +936,16 @@ class DirectSale(Transaction[DirectSaleContext]):
     def cancel(self, *, reason: str) -> tuple[Event, ...]:
         """Cancel before dispatch; an authorization is voided."""
         return self.fire("cancel", reason=reason)
+
+    def refuse_delivery(self, *, reason: str, refused_by: str | None = None) -> tuple[Event, ...]:
+        """Record that the parcel was refused at the door (拒收); it goes back to the merchant."""
+        return self.fire("refuse_delivery", reason=reason, refused_by=refused_by)
+
+    def return_to_merchant(
+        self, *, received_by: str | None = None, note: str | None = None
+    ) -> tuple[Event, ...]:
+        """Record that the refused parcel is back with the merchant; void any authorization."""
+        return self.fire("return_to_merchant", received_by=received_by, note=note)
 
 
 FLOW: Flow[DirectSale] = Flow(DEFINITION, DirectSale)

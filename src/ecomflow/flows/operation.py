@@ -9,18 +9,24 @@
 5. the merchant organises the goods and delivers them to the customer, only after success.
 
 "集信息流、商流、资金流、物流为一身": every transition is tagged with the streams it records
-in (:attr:`Transition.streams`). This module holds definitions only.
+in (:attr:`Transition.streams`).
+
+The books (:func:`books`): once the institution reports success the customer has paid the
+total and the merchant received it; the institution only carries the payment (it is named
+in the event, and holds no account). A paid order the merchant cannot supply is refunded
+(``paid`` → ``refunded``), leaving both at zero. This module holds definitions only.
 """
 
 from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Mapping
 from typing import Any, final
 
 import attrs
 
-from .._definition import Emit, FlowDefinition, Guard, Label, State, Transition
+from .._definition import Emit, FlowDefinition, FlowInvariant, Guard, Label, State, Transition
 from .._events import Event, Stream
 from .._fields import choice, money, optional_text, positive_int, replace, text
 from .._flow import Flow
@@ -29,6 +35,7 @@ from .._transaction import Transaction
 
 __all__ = [
     "FLOW",
+    "INVARIANTS",
     "Cancellation",
     "Channel",
     "Confirmation",
@@ -38,8 +45,10 @@ __all__ = [
     "Operation",
     "OperationContext",
     "Order",
+    "Refund",
     "ShowGoods",
     "Success",
+    "books",
 ]
 
 
@@ -134,6 +143,15 @@ class Cancellation:
 
 @final
 @attrs.frozen(slots=False)
+class Refund:
+    """After payment, the merchant cannot supply the goods and refunds, for ``reason``."""
+
+    reason: str = text(max_length=500)
+    reference: str = text(max_length=200)
+
+
+@final
+@attrs.frozen(slots=False)
 class OperationContext:
     """What the five steps have gathered so far."""
 
@@ -146,6 +164,7 @@ class OperationContext:
     success: Success | None = None
     delivery: Delivery | None = None
     cancellation: Cancellation | None = None
+    refund: Refund | None = None
 
     @property
     def total(self) -> Money | None:
@@ -252,7 +271,128 @@ def _ownership(context: OperationContext, _: object) -> dict[str, Any]:
     }
 
 
+def _refunded(context: OperationContext, _: object) -> dict[str, Any]:
+    last = context.settlements[-1]
+    return {
+        "amount": last.amount.to_json(),
+        "from": context.merchant,
+        "to": _order(context).customer,
+        "institution": last.institution,
+    }
+
+
+def _ended(context: OperationContext, payload: Refund) -> dict[str, Any]:
+    order = _order(context)
+    return {
+        "reason": payload.reason,
+        "goods_name": order.goods_name,
+        "quantity": order.quantity,
+        "owner": context.merchant,
+    }
+
+
+def _refund_notice(context: OperationContext, payload: Refund) -> dict[str, Any]:
+    return {"to": _order(context).customer, "role": "buyer", "result": "refunded"}
+
+
 _NOTICES = (Stream.INFORMATION,)
+
+
+# -- the books and the flow's own rules ---------------------------------------------------
+# Written from the business rule, not from the event data above: once the institution
+# reports success the customer has paid the order total and the merchant has it; before
+# that, and after a refund, nobody owes anybody.
+
+
+def books(context: OperationContext, state: str) -> Mapping[str, Money]:
+    """Return what each account's balance must be in ``state`` (accounts not named: zero)."""
+    order = context.order
+    if order is None or state not in ("paid", "delivered"):
+        return {}
+    return {order.customer: -order.total, context.merchant: order.total}
+
+
+def _require(condition: object, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def _sum(tx: Transaction[Any], name: str) -> Money | None:
+    amounts = [e.data["amount"] for e in tx.events if e.name == name]
+    if not amounts:
+        return None
+    total = Money(amounts[0]["amount"], amounts[0]["currency"])
+    for amount in amounts[1:]:
+        total = total + Money(amount["amount"], amount["currency"])
+    return total
+
+
+def goods_reach_the_customer_only_after_payment(tx: Transaction[Any]) -> None:
+    """Check: nothing delivered or owned before the payment succeeded, nor after a refund."""
+    paid = refunded = False
+    for event in tx.events:
+        if event.name == "payment_transferred":
+            paid = True
+        elif event.name == "payment_refunded":
+            refunded = True
+        elif event.name in ("goods_delivered", "ownership_transferred"):
+            _require(
+                paid and not refunded,
+                f"{tx.id!r}: {event.name} at version {event.version} before a successful "
+                "payment" + (" or after its refund" if refunded else ""),
+            )
+
+
+def paid_at_most_once_for_the_total(tx: Transaction[Any]) -> None:
+    """Check: one successful payment at most, for the order total, and one once paid."""
+    transfers = [e for e in tx.events if e.name == "payment_transferred"]
+    _require(len(transfers) <= 1, f"{tx.id!r}: paid {len(transfers)} times")
+    after_payment = tx.state in ("paid", "delivered", "refunded")
+    _require(
+        after_payment == bool(transfers),
+        f"{tx.id!r}: {len(transfers)} payments in state {tx.state!r}",
+    )
+    total = tx.context.total
+    for event in transfers:
+        _require(
+            total is not None and event.data.get("amount") == total.to_json(),
+            f"{tx.id!r}: paid {event.data.get('amount')} for an order of {total}",
+        )
+
+
+def refunded_never_more_than_paid(tx: Transaction[Any]) -> None:
+    """Check: refunds add up to at most what was paid, and only a refunded order has one."""
+    paid, refunded = _sum(tx, "payment_transferred"), _sum(tx, "payment_refunded")
+    if refunded is None:
+        return
+    _require(
+        paid is not None and refunded.currency == paid.currency and refunded <= paid,
+        f"{tx.id!r}: refunded {refunded} of the {paid} paid",
+    )
+    _require(tx.state == "refunded", f"{tx.id!r}: refunded in state {tx.state!r}")
+
+
+def cancelled_only_before_payment(tx: Transaction[Any]) -> None:
+    """Check: an order is cancelled only while nothing has been paid (a refund ends it after)."""
+    paid = False
+    for event in tx.events:
+        if event.name == "payment_transferred":
+            paid = True
+        elif event.name == "order_cancelled":
+            _require(
+                not paid,
+                f"{tx.id!r}: order_cancelled at version {event.version} after the payment "
+                "succeeded; a paid order is refunded",
+            )
+
+
+INVARIANTS: tuple[FlowInvariant, ...] = (
+    goods_reach_the_customer_only_after_payment,
+    paid_at_most_once_for_the_total,
+    refunded_never_more_than_paid,
+    cancelled_only_before_payment,
+)
+"""The operation flow's own rules, each a function of a transaction raising AssertionError."""
 
 DEFINITION = FlowDefinition(
     name="operation",
@@ -274,6 +414,7 @@ DEFINITION = FlowDefinition(
         State("paid", Label("payment succeeded", "交易成功")),
         State("delivered", Label("goods delivered", "货物已送达"), terminal=True),
         State("cancelled", Label("cancelled", "已取消"), terminal=True),
+        State("refunded", Label("refunded, not supplied", "无法供货，已退款"), terminal=True),
     ],
     start=Transition(
         "show_goods",
@@ -367,6 +508,20 @@ DEFINITION = FlowDefinition(
             ],
         ),
         Transition(
+            "refund",
+            "paid",
+            "refunded",
+            Label("cannot supply: refund", "无法供货，退款"),
+            step="5, practice: 无法供货退款, after-sales (售后服务 『肆』)",
+            payload=Refund,
+            effect=lambda c, p: replace(c, refund=p),
+            emits=[
+                Emit(Stream.MONEY, "payment_refunded", _refunded),
+                Emit(Stream.COMMERCE, "order_ended", _ended),
+                Emit(Stream.INFORMATION, "buyer_notified", _refund_notice),
+            ],
+        ),
+        Transition(
             "cancel",
             ("order_placed", "order_confirmed", "payment_failed"),
             "cancelled",
@@ -381,12 +536,26 @@ DEFINITION = FlowDefinition(
         "deliver": dict.fromkeys(
             ("goods_shown", "order_placed", "order_confirmed", "settling", "payment_failed"),
             "the financial institution has not reported a successful payment",
-        ),
+        )
+        | {"refunded": "the payment was refunded; the goods stay with the merchant"},
         "settle": dict.fromkeys(
             ("goods_shown", "order_placed"), "the merchant has not confirmed the order yet"
         ),
-        "cancel": {"settling": "the payment is being settled; wait for the result"},
+        "cancel": {
+            "settling": "the payment is being settled; wait for the result",
+            "paid": "the payment succeeded; a paid order is refunded, not cancelled",
+        },
+        "refund": {
+            **dict.fromkeys(
+                ("goods_shown", "order_placed", "order_confirmed", "settling", "payment_failed"),
+                "nothing was paid yet",
+            ),
+            "delivered": "the goods were already delivered",
+            "cancelled": "the order was cancelled",
+        },
     },
+    books=books,
+    invariants=INVARIANTS,
 )
 
 
@@ -438,6 +607,10 @@ class Operation(Transaction[OperationContext]):
     def cancel(self, *, reason: str) -> tuple[Event, ...]:
         """Cancel before a successful payment."""
         return self.fire("cancel", reason=reason)
+
+    def refund(self, *, reason: str, reference: str) -> tuple[Event, ...]:
+        """After payment, the merchant cannot supply: refund the customer and end the order."""
+        return self.fire("refund", reason=reason, reference=reference)
 
 
 FLOW: Flow[Operation] = Flow(DEFINITION, Operation)
