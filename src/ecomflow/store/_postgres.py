@@ -100,7 +100,11 @@ class PostgresStore(EventStore):
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     # -- connections and the one way to run SQL -------------------------------------------
 

@@ -156,7 +156,11 @@ class SQLiteStore(EventStore):
         self._timeout = timeout
         self._local = threading.local()
         self._check_path()
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     # -- opening --------------------------------------------------------------------------
 
