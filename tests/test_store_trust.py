@@ -278,6 +278,35 @@ def test_a_duplicate_that_loads_after_the_first_commit_gets_the_recorded_outcome
         )
 
 
+def test_a_duplicate_whose_trigger_is_still_allowed_is_caught_by_the_append(store):
+    """A trigger that can fire again (a counter's bump): the duplicate fires, and the
+    append's own check of the key, in its database transaction, stops it."""
+    repo = Repository(store, FLOWS_HERE)
+    repo.start("counter", "C-1")
+    first = repo.execute("C-1", "bump", idempotency_key="b-1", by="gateway")
+    real = store.find_idempotency_key
+    calls = []
+
+    def looked_up_too_early(key):
+        calls.append(key)
+        return None if len(calls) == 1 else real(key)
+
+    store.find_idempotency_key = looked_up_too_early
+    assert repo.execute("C-1", "bump", idempotency_key="b-1", by="gateway") == first
+    assert store.version("C-1") == 1 and len(calls) == 2
+    calls.clear()
+    with pytest.raises(IdempotencyMismatch, match="a different payload"):
+        repo.execute("C-1", "bump", idempotency_key="b-1", by="someone else")
+    assert store.version("C-1") == 1
+
+
+def test_a_transaction_id_that_may_not_be_stored_is_refused_by_every_store(store):
+    events = list(COUNTER.start("4111 1111 1111 1111").events)
+    with pytest.raises(InvalidPayload, match="transaction id"):
+        store.append("counter", events, -1)
+    assert store.read() == []
+
+
 # -- 3. a row that does not parse -----------------------------------------------------------
 
 

@@ -65,11 +65,12 @@ def check_append(
     """Check an append before anything is written; return the last version appended.
 
     Refuses, with :class:`StoreError`, a batch :func:`check_batch` refuses; with
-    :class:`InvalidPayload`, an idempotency key, or a string anywhere in an event's
-    data, that holds a NUL byte or looks like a full card number. Each event's data is
+    :class:`InvalidPayload`, a transaction id, an idempotency key, or a string anywhere
+    in an event's data, that holds a NUL byte or looks like a full card number. Each event's data is
     scanned once here, for every backend.
     """
     last = check_batch(flow, events, expected_version)
+    check_text(events[0].tx_id, "transaction id")  # check_batch: one transaction
     if idempotency_key is not None:
         check_text(idempotency_key, "idempotency key")
     for event in events:
