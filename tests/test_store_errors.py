@@ -153,6 +153,7 @@ def test_a_shops_own_events_table_in_sqlite_is_refused_and_left_alone(tmp_path):
     assert raw.execute("SELECT title FROM events").fetchall() == [("spring sale",)]
     tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"events"}  # nothing was created beside it
+    assert raw.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # nor changed
     raw.close()
 
 

@@ -190,8 +190,7 @@ class SQLiteStore(EventStore):
         if db is None:
             db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
             try:
-                # journal_mode=WAL is a no-op read on a file that is already in WAL mode.
-                db.execute("PRAGMA journal_mode=WAL")
+                # WAL is a property of the file, set once when the store is created.
                 db.execute(f"PRAGMA synchronous={self.synchronous}")
                 db.execute("PRAGMA foreign_keys=ON")
             except BaseException:
@@ -229,8 +228,11 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("open")
     def _migrate(self) -> None:
         db = self._connection()
-        if self._layout(db) == SCHEMA_VERSION:
+        version = self._layout(db)
+        if version == SCHEMA_VERSION:
             return  # current: opening needed no write lock
+        if version == 0:
+            db.execute("PRAGMA journal_mode=WAL")  # outside a transaction, as SQLite wants
         with _Transaction(db):
             version = self._layout(db)  # again, under the write lock
             if version == 0:
