@@ -307,6 +307,15 @@ def test_a_transaction_id_that_may_not_be_stored_is_refused_by_every_store(store
     assert store.read() == []
 
 
+def test_looking_up_a_nul_byte_finds_nothing_in_every_store(store):
+    _two_bumps(store)
+    with pytest.raises(KeyError):
+        store.load("C-1\x00")
+    assert store.version("C-1\x00") == -1
+    assert store.find_idempotency_key("k\x00") is None
+    assert store.checkpoint("ledger\x00") == 0
+
+
 # -- 3. a row that does not parse -----------------------------------------------------------
 
 
