@@ -1,10 +1,12 @@
 """Issue 10, the store's part: idempotency bound to its request, rows that do not parse,
 values no store keeps, and only ecomflow's own errors from every backend."""
 
+import json
 import multiprocessing
 import sqlite3
 import time
 from datetime import datetime, timezone
+from types import MappingProxyType
 
 import pytest
 
@@ -19,6 +21,7 @@ from ecomflow import (
 )
 from ecomflow._fingerprint import fingerprint
 from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore, open_store
+from ecomflow.store._base import json_text
 from tests.toy import COUNTER
 
 FLOWS_HERE = {**FLOWS, "counter": COUNTER}
@@ -314,6 +317,17 @@ def test_looking_up_a_nul_byte_finds_nothing_in_every_store(store):
     assert store.version("C-1\x00") == -1
     assert store.find_idempotency_key("k\x00") is None
     assert store.checkpoint("ledger\x00") == 0
+
+
+def test_event_data_in_any_mapping_type_is_stored_as_json(store):
+    """Recorded data may be frozen (a read-only mapping of tuples); every store keeps JSON."""
+    data = MappingProxyType({"owner": "Li", "lines": (MappingProxyType({"sku": "tea"}),)})
+    event = Event(
+        "T-1", 0, 0, "begin", Stream.INFORMATION, "begun", data, datetime.now(timezone.utc)
+    )
+    store.append("counter", [event], -1)
+    (stored,) = store.load("T-1")[1]
+    assert json.loads(json_text(stored.data)) == {"owner": "Li", "lines": [{"sku": "tea"}]}
 
 
 # -- 3. a row that does not parse -----------------------------------------------------------

@@ -10,7 +10,8 @@ nothing. This module knows nothing of flows or guards.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, final
 
@@ -130,6 +131,20 @@ def mismatch(key: str, recorded: KeyRecord, attempt: KeyRecord) -> IdempotencyMi
         first_use=recorded.describe(),
         attempt=attempt.describe(),
     )
+
+
+def _plain(value: object) -> object:
+    """Return a mapping or sequence json cannot encode as a dict or list (e.g. a frozen map)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def json_text(data: object) -> str:
+    """Return ``data`` as the JSON text stored: sorted keys, UTF-8 kept as it is."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=_plain)
 
 
 def event_rows(

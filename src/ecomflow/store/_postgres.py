@@ -26,6 +26,7 @@ from ._base import (
     check_layout,
     conflict,
     event_rows,
+    json_text,
     recorded_from_row,
 )
 
@@ -267,7 +268,9 @@ class PostgresStore(EventStore):
         from psycopg.types.json import Jsonb
 
         last = check_append(flow, events, expected_version, idempotency_key)
-        rows = event_rows(flow, events, Jsonb, lambda time: time)  # psycopg adapts datetimes
+        rows = event_rows(  # psycopg adapts datetimes
+            flow, events, lambda data: Jsonb(data, dumps=json_text), lambda time: time
+        )
         tx_id, trigger = events[0].tx_id, events[-1].trigger
         unique = self._psycopg.errors.UniqueViolation
 
@@ -314,7 +317,7 @@ class PostgresStore(EventStore):
                 "AND version <= %s ORDER BY version, seq",
                 (tx_id, expected_version, last),
             ).fetchall()
-            if [_recorded(row).event for row in stored] != list(events):
+            if [_same(_recorded(row).event) for row in stored] != [_same(e) for e in events]:
                 return False
             if idempotency_key is None:
                 return True
@@ -397,6 +400,18 @@ class PostgresStore(EventStore):
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         rows: list[Any] = self._run("read from", lambda db: db.execute(sql, params).fetchall())
         return rows
+
+
+def _same(event: Event) -> tuple[object, ...]:
+    """Return what makes two events the same, whatever mapping type holds their data."""
+    return (
+        event.event_id,
+        event.trigger,
+        event.stream,
+        event.name,
+        json_text(event.data),
+        event.occurred_at,
+    )
 
 
 def _text(error: BaseException) -> str:

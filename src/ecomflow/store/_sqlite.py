@@ -32,6 +32,7 @@ from ._base import (
     check_layout,
     conflict,
     event_rows,
+    json_text,
     recorded_from_row,
 )
 
@@ -83,10 +84,6 @@ _COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, oc
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def _json(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def _row_to_recorded(row: Sequence[Any]) -> Recorded:
@@ -267,7 +264,7 @@ class SQLiteStore(EventStore):
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
         last = check_append(flow, events, expected_version, idempotency_key)
-        rows = event_rows(flow, events, _json, datetime.isoformat)
+        rows = event_rows(flow, events, json_text, datetime.isoformat)
         tx_id, trigger = events[0].tx_id, events[-1].trigger
         db = self._connection()
         try:
