@@ -320,8 +320,8 @@ class EventStore(abc.ABC):
         (``-1`` for a new one). When it is stale, :class:`ConcurrencyConflict` is
         raised and nothing is written. ``idempotency_key``, if given, is recorded in the
         same database transaction with the transaction id, the trigger of the last
-        events and ``fingerprint`` (of the request's payload, see
-        :func:`ecomflow._fingerprint.fingerprint`). A key already recorded is checked in
+        events and ``fingerprint`` (of the request's payload; :meth:`Repository.execute`
+        computes it). A key already recorded is checked in
         that transaction too: for another request it raises
         :class:`~ecomflow.IdempotencyMismatch`, for the same one ConcurrencyConflict
         (its outcome is recorded); either way nothing is written. A NUL byte or a full
