@@ -4,6 +4,9 @@ The same table as the SQLite store, with ``data`` as JSONB. Each append runs in 
 transaction that first takes a transaction-scoped advisory lock, so positions commit
 in order and a reader tailing by position never skips an event that commits late;
 ``UNIQUE (tx_id, version, seq)`` still makes two writers from one version impossible.
+The idempotency key is checked and recorded in that same transaction. A session the
+server drops is replaced and the operation retried once where that is safe, then
+:class:`StoreUnavailable`; every other driver error is a :class:`StoreError`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The embedded default: an event store in one SQLite file (WAL, ``synchronous=FULL``).
 
 Every append runs in one ``BEGIN IMMEDIATE`` transaction, which takes the database's
-write lock, checks the expected version and inserts the transition's events together;
-``UNIQUE(tx_id, version, seq)`` makes a second writer from the same version fail even if
-it got past the check. SQL is parametrised and payloads are stored as JSON text.
+write lock, checks the idempotency key and the expected version and inserts the
+transition's events and the key together; ``UNIQUE(tx_id, version, seq)`` makes a second
+writer from the same version fail even if it got past the check. Opening a file whose
+schema is current only reads. SQL is parametrised and payloads are stored as JSON text.
+Every :class:`sqlite3.Error` reaches the caller as a :class:`StoreError` saying what to do.
 """
 
 from __future__ import annotations
