@@ -1,9 +1,12 @@
 import io
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from ecomflow import __version__
 from ecomflow.cli import main
 from ecomflow.flows.direct_sale import FLOW
 
@@ -85,13 +88,98 @@ def test_bad_arguments_print_one_line_and_exit_non_zero(argv, message, capsys):
     assert err.count("\n") == 1 and message in err
 
 
-def test_the_installed_command_runs():
-    result = subprocess.run(
-        [sys.executable, "-m", "ecomflow", "demo", "direct-sale"],
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def command(*argv, **env):
+    """Run ``python -m ecomflow`` on this checkout's sources in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "ecomflow", *argv],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
+        env={**os.environ, "PYTHONPATH": str(SRC), **env},
     )
+
+
+def test_the_installed_command_runs():
+    result = command("demo", "direct-sale")
     assert result.returncode == 0, result.stderr
     assert "Finished in state 'settled'" in result.stdout
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"ecomflow {__version__}\n"
+
+
+COMMANDS = ["list", "show", "demo", "simulate", "events", "replay"]
+
+
+def test_help_describes_every_command_in_one_line_and_names_the_environment_variable(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for name in COMMANDS:
+        (at,) = [at for at, line in enumerate(lines) if line.split()[:1] == [name]]
+        assert len(lines[at].split()) >= 3, f"{name} has no description: {lines[at]!r}"
+        assert not lines[at + 1].startswith(" " * 6), f"{name}'s description wraps"
+    assert "$ECOMFLOW_DB" in out
+    assert "--version" in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_each_command_help_starts_with_its_description(name, capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    overview = capsys.readouterr().out
+    (line,) = [line for line in overview.splitlines() if line.split()[:1] == [name]]
+    description = line.split(None, 1)[1].strip()
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert description in " ".join(out.split())
+    if name in ("simulate", "events", "replay"):
+        assert "$ECOMFLOW_DB" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["list"], "direct-sale   Direct sale of goods online / ??????"),
+        (["show", "direct-sale", "--lang", "zh"], "stateDiagram-v2"),
+        (["demo", "direct-sale", "--lang", "zh"], "Finished in state 'settled'"),
+        (["demo", "intermediary"], "Finished in state"),
+    ],
+)
+def test_a_terminal_that_cannot_print_chinese_gets_replacements_not_a_crash(argv, expected):
+    result = command(*argv, PYTHONIOENCODING="ascii")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert expected in result.stdout
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    # The reader is gone before ecomflow writes: what `ecomflow list | head -0` meets.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "ecomflow", "list"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+        )
+    finally:
+        os.close(write)
+    assert result.stderr == ""
+    assert result.returncode == 141

@@ -1,13 +1,21 @@
 """ecomflow simulate / events / replay against a real SQLite file."""
 
 import io
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
-from ecomflow import looks_like_card_number
+from ecomflow import Event, StoreError, Stream, looks_like_card_number
 from ecomflow.cli import main
+from ecomflow.store import ENV_VAR, SQLiteStore, open_store
+
+SRC = Path(__file__).resolve().parent.parent / "src"
 
 
 def run(*argv):
@@ -21,7 +29,7 @@ def test_simulate_then_replay(tmp_path, flow):
     url = f"sqlite:///{tmp_path}/shop.db"
     code, out = run("simulate", flow, "--orders", "25", "--db", url, "--seed", "7")
     assert code == 0
-    assert f"Simulated 25 {flow} transactions" in out
+    assert out.startswith(f"Simulated 25 {flow} transactions")
     reached = dict(re.findall(r"(\w+) (\d+)", out.split("States reached: ")[1].splitlines()[0]))
     assert sum(map(int, reached.values())) == 25
     assert "balanced" in out and "NOT" not in out
@@ -57,8 +65,10 @@ def test_events_lists_a_transaction(tmp_path):
 
 
 def test_events_of_an_unknown_transaction(tmp_path, capsys):
-    code, _ = run("events", "nope", "--db", f"sqlite:///{tmp_path}/shop.db")
-    assert code == 1
+    url = f"sqlite:///{tmp_path}/shop.db"
+    run("simulate", "operation", "--orders", "1", "--db", url, "--seed", "1")
+    code, _ = run("events", "nope", "--db", url)
+    assert code == 2
     assert capsys.readouterr().err == "ecomflow: error: No transaction 'nope' in the store.\n"
 
 
@@ -80,3 +90,116 @@ def test_simulate_needs_a_positive_count(capsys):
         main(["simulate", "direct-sale", "--orders", "0"])
     assert info.value.code == 2
     assert "must be a positive whole number (got '0')" in capsys.readouterr().err
+
+
+# -- a store that is not there ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [["replay"], ["events", "A-1"]])
+def test_read_only_commands_refuse_a_missing_database_and_create_nothing(tmp_path, argv, capsys):
+    path = tmp_path / "missing.db"
+    code, out = run(*argv, "--db", f"sqlite:///{path}")
+    assert (code, out) == (2, "")
+    assert capsys.readouterr().err == (
+        f"ecomflow: error: No store at {str(path)!r}: the file does not exist.\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["replay"], ["events", "A-1"]])
+def test_read_only_commands_refuse_a_missing_default_database(tmp_path, monkeypatch, argv, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    code, _ = run(*argv)
+    assert code == 2
+    assert "No store at 'ecomflow.db': the file does not exist." in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_commands_read_the_store_named_by_the_environment(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path}/shop.db"
+    run("simulate", "direct-sale", "--orders", "2", "--db", url, "--seed", "1")
+    monkeypatch.setenv(ENV_VAR, url)
+    code, out = run("replay")
+    assert code == 0 and "of 2 transactions" in out
+
+
+def test_open_store_without_create_opens_only_an_existing_store(tmp_path):
+    path = tmp_path / "shop.db"
+    with pytest.raises(StoreError, match=r"^No store at '.*shop\.db': the file does not exist\.$"):
+        open_store(f"sqlite:///{path}", create=False)
+    assert not path.exists()
+    open_store(f"sqlite:///{path}").close()
+    store = open_store(f"sqlite:///{path}", create=False)
+    assert isinstance(store, SQLiteStore) and store.read() == []
+    store.close()
+
+
+def test_open_store_without_create_refuses_memory():
+    with pytest.raises(StoreError, match="memory:// is empty until written"):
+        open_store("memory://", create=False)
+
+
+def test_open_store_without_create_on_postgresql(pg_dsn):
+    import psycopg
+
+    with pytest.raises(StoreError, match="No store in the PostgreSQL database 'test'"):
+        open_store(pg_dsn, create=False)
+    with psycopg.connect(pg_dsn) as db:
+        assert db.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)
+    open_store(pg_dsn).close()
+    with open_store(pg_dsn, create=False) as store:
+        assert store.read() == []
+
+
+# -- misuse gets one line, never a traceback -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["replay", "--db", "redis://x"], "Cannot open store 'redis://x'"),
+        (["replay", "--db", "sqlite:///"], "names no file"),
+        (["replay", "--db", "sqlite:///{tmp}"], "Cannot open SQLite store"),
+        (["simulate", "b2b", "--db", "sqlite:///{tmp}/no/such/dir/x.db"], "Cannot open SQLite"),
+        (["replay", "--db", "postgresql://127.0.0.1:1/x"], "PostgreSQL"),
+    ],
+)
+def test_misuse_is_one_line_on_stderr_and_exit_2(tmp_path, argv, message, capsys):
+    argv = [part.replace("{tmp}", str(tmp_path)) for part in argv]
+    code, out = run(*argv)
+    err = capsys.readouterr().err
+    assert code == 2 and out == ""
+    assert err.startswith("ecomflow: error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert "?." not in err
+
+
+# -- a real pipe -----------------------------------------------------------------------------
+
+
+def test_events_piped_into_a_reader_that_stops_after_one_line_ends_quietly(tmp_path):
+    # More than a pipe holds, so ecomflow is still writing when the reader goes away.
+    path = tmp_path / "shop.db"
+    store = SQLiteStore(path)
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    note = "tea " * 250
+    events = [
+        Event("A-1", 0, seq, "start", Stream.INFORMATION, "noted", {"note": note}, when)
+        for seq in range(300)
+    ]
+    store.append("direct-sale", events, -1)
+    store.close()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ecomflow", "events", "A-1", "--db", f"sqlite:///{path}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.readline() == b"A-1 (direct-sale), 300 events\n"
+    child.stdout.close()
+    with child.stderr:
+        err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert err == ""

@@ -229,7 +229,7 @@ def test_each_invariant_catches_what_it_names(monkeypatch):
 
     tx = finished_sale()
     tx._events = [e for e in tx._events if e.name != "payment_authorized"]
-    with pytest.raises(AssertionError, match="dispatched at version 4 before any of"):
+    with pytest.raises(AssertionError, match="dispatched at version 4 before payment was secured"):
         no_shipping_before_payment(tx)
 
     tx = _with(finished_sale(), "payment_settled", amount={"amount": "-30", "currency": "CNY"})

@@ -26,7 +26,7 @@ from ._errors import (
 from ._events import Clock, Event, Stream, utc_now
 from ._flow import Edge, Flow
 from ._money import Money
-from ._public import publish
+from ._public import publish as _publish
 from ._sensitive import looks_like_card_number
 from ._transaction import Transaction
 from .flows import FLOWS
@@ -69,4 +69,4 @@ __all__ = [
 __version__ = "0.1.0.dev0"
 
 
-publish(globals(), __name__, __all__)
+_publish(globals(), __name__, __all__)

@@ -49,6 +49,12 @@ twice or forgets to pay one is caught even when the books still sum to zero.
 """
 FlowInvariant = Callable[[Any], None]
 """``check(transaction)``: raise ``AssertionError`` when the flow's own rule is broken."""
+ContextTest = Callable[[Any], bool]
+"""``test(context) -> bool``: a yes/no question about a transaction's context."""
+
+
+def _to_names(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
 
 
 def _is_name(value: str) -> bool:
@@ -190,6 +196,13 @@ class FlowDefinition:
     :class:`TransitionNotAllowed` messages. ``books`` says what every account's balance
     must be in each state (see :data:`Books`), and ``invariants`` are the flow's own
     rules, checked by :mod:`ecomflow.testing` after every step.
+
+    Three declarations let generic checks hold every flow to "no goods before payment":
+    ``payment_secured_by`` names the events after which the buyer's payment is secured
+    (an authorization, a transfer), ``goods_moved_by`` the events that move goods to the
+    buyer or make the buyer their owner, and ``ships_before_payment(context)`` says
+    whether this transaction's terms let goods move first (cash on delivery, open
+    account). Every name must be an event the flow emits.
     """
 
     name: str
@@ -202,6 +215,9 @@ class FlowDefinition:
     refusals: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
     books: Books | None = attrs.field(default=None, eq=False)
     invariants: tuple[FlowInvariant, ...] = attrs.field(default=(), converter=tuple, eq=False)
+    payment_secured_by: frozenset[str] = attrs.field(default=frozenset(), converter=_to_names)
+    goods_moved_by: frozenset[str] = attrs.field(default=frozenset(), converter=_to_names)
+    ships_before_payment: ContextTest | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
@@ -357,6 +373,18 @@ def _validate(definition: FlowDefinition) -> None:
         raise _fail(
             definition, f"states {unreachable} cannot be reached from {definition.initial!r}"
         )
+    emitted = {
+        emit.name
+        for transition in (definition.start, *definition.transitions)
+        for emit in transition.emits
+    }
+    for field, names in (
+        ("payment_secured_by", definition.payment_secured_by),
+        ("goods_moved_by", definition.goods_moved_by),
+    ):
+        unknown = sorted(names - emitted)
+        if unknown:
+            raise _fail(definition, f"{field} names events the flow never emits: {unknown}")
     triggers = {transition.trigger for transition in definition.transitions}
     for trigger, reasons in definition.refusals.items():
         if trigger not in triggers:

@@ -41,6 +41,18 @@ __all__ = [
 class EcomflowError(Exception):
     """The root of every error ecomflow raises."""
 
+    _details: Mapping[str, object] = {}
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only details survive pickling (multiprocessing, task queues).
+        return (_rebuild, (type(self), self.args, dict(self._details)))
+
+
+def _rebuild(
+    kind: type[EcomflowError], args: tuple[object, ...], details: Mapping[str, object]
+) -> EcomflowError:
+    return kind(*args, **details)
+
 
 class InvalidDefinition(EcomflowError, TypeError):
     """A flow definition is inconsistent; raised when the definition is built.
@@ -62,6 +74,7 @@ class TransitionNotAllowed(EcomflowError):
         self.trigger = trigger
         self.state = state
         self.allowed: tuple[str, ...] = tuple(allowed)
+        self._details = {"trigger": trigger, "state": state, "allowed": self.allowed}
 
 
 class GuardRejected(EcomflowError):
@@ -82,6 +95,7 @@ class GuardRejected(EcomflowError):
         self.trigger = trigger
         self.state = state
         self.reasons: tuple[tuple[str, str], ...] = tuple(reasons)
+        self._details = {"trigger": trigger, "state": state, "reasons": self.reasons}
 
 
 class InvalidPayload(EcomflowError, ValueError):
@@ -109,6 +123,7 @@ class IdempotencyMismatch(EcomflowError):
         self.key = key
         self.first_use: Mapping[str, str] = dict(first_use)
         self.attempt: Mapping[str, str] = dict(attempt)
+        self._details = {"key": key, "first_use": self.first_use, "attempt": self.attempt}
 
 
 class SubscriberError(EcomflowError):
@@ -125,6 +140,7 @@ class SubscriberError(EcomflowError):
         super().__init__(message)
         self.errors: tuple[BaseException, ...] = tuple(errors)
         self.transaction = transaction
+        self._details = {"errors": self.errors}  # the transaction stays behind
 
 
 class StoreError(EcomflowError):
@@ -148,6 +164,7 @@ class CorruptHistory(StoreError):
         super().__init__(message)
         self.tx_id = tx_id
         self.position = position
+        self._details = {"tx_id": tx_id, "position": position}
 
 
 class StoreUnavailable(StoreError):

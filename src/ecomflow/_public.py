@@ -1,22 +1,25 @@
-"""Report public names as the public module that exports them (``ecomflow.GuardRejected``)."""
+"""Report public errors as the public module that exports them (``ecomflow.GuardRejected``)."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable, Mapping
 
 __all__ = ["publish"]
 
 
 def publish(namespace: Mapping[str, object], module: str, names: Iterable[str]) -> None:
-    """Set ``__module__`` of each public class and function in ``names`` to ``module``.
+    """Set ``__module__`` of each public exception class in ``names`` to ``module``.
 
-    Tracebacks, ``repr`` and the docs then show ``ecomflow.GuardRejected`` rather than
-    the private module that defines it; pickling still finds the class there.
+    Tracebacks then show ``ecomflow.GuardRejected`` rather than the private module that
+    defines it, and pickling finds the class under its public name. Only exceptions:
+    attrs and cattrs resolve a class's string annotations in the module ``__module__``
+    names, which for a value type must stay the module that defines it.
     """
     for name in names:
         value = namespace[name]
-        if (inspect.isclass(value) or inspect.isfunction(value)) and value.__module__.startswith(
-            "ecomflow."
+        if (
+            isinstance(value, type)
+            and issubclass(value, BaseException)
+            and value.__module__.startswith("ecomflow.")
         ):
             value.__module__ = module

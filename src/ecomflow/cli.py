@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import random
 import sys
 import time
@@ -15,6 +17,7 @@ from typing import NoReturn, TextIO
 from rich.console import Console
 from rich.progress import Progress
 
+from . import __version__
 from ._demos import DEMOS, start_demo
 from ._diagram import FORMATS, LANGS
 from ._errors import EcomflowError, StoreError
@@ -42,30 +45,47 @@ def _flow_name(value: str) -> str:
     return value
 
 
+_DB_HELP = "store URL (default: $ECOMFLOW_DB, else sqlite:///ecomflow.db)"
+_EPILOG = (
+    "The store is the --db URL (memory://, sqlite:///FILE or postgresql://...), else "
+    "$ECOMFLOW_DB, else sqlite:///ecomflow.db; the read-only commands (events, replay) "
+    "never create one. Exit status: 0 done, 1 replay found a problem, 2 an error."
+)
+
+
 def _parser() -> _Parser:
     parser = _Parser(
         prog="ecomflow",
         description="E-commerce transaction flows as guarded state machines.",
+        epilog=_EPILOG,
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("list", help="list the flows")
-    show = commands.add_parser("show", help="print a flow's diagram")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser, metavar="command"
+    )
+
+    def command(name: str, description: str) -> _Parser:
+        sub: _Parser = commands.add_parser(name, help=description, description=description)
+        return sub
+
+    command("list", "list the flows with their titles and seed sections")
+    show = command("show", "print a flow's state diagram (Mermaid or Graphviz dot)")
     show.add_argument("flow", type=_flow_name)
     show.add_argument("--format", choices=FORMATS, default="mermaid")
     show.add_argument("--lang", choices=LANGS, default="en")
-    demo = commands.add_parser("demo", help="walk a sample transaction through every step")
+    demo = command("demo", "walk a sample transaction through every step")
     demo.add_argument("flow", type=_flow_name)
     demo.add_argument("--lang", choices=LANGS, default="en")
-    simulate = commands.add_parser("simulate", help="drive random transactions into a store")
+    simulate = command("simulate", "drive random transactions of a flow into a store")
     simulate.add_argument("flow", type=_flow_name)
     simulate.add_argument("--orders", type=_positive, default=100)
-    simulate.add_argument("--db", default=None, help="store URL (default: sqlite:///ecomflow.db)")
+    simulate.add_argument("--db", default=None, help=_DB_HELP)
     simulate.add_argument("--seed", type=int, default=None)
-    events = commands.add_parser("events", help="list a stored transaction's events")
+    events = command("events", "list one stored transaction's events")
     events.add_argument("tx_id")
-    events.add_argument("--db", default=None)
-    replay = commands.add_parser("replay", help="rebuild every transaction and projection, check")
-    replay.add_argument("--db", default=None)
+    events.add_argument("--db", default=None, help=_DB_HELP)
+    replay = command("replay", "rebuild every stored transaction and projection; check the books")
+    replay.add_argument("--db", default=None, help=_DB_HELP)
     return parser
 
 
@@ -124,7 +144,9 @@ def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: Te
     states: Counter[str] = Counter()
     start = time.perf_counter()
     before = _last_position(store)
-    with Progress(console=Console(file=out), transient=True) as progress:
+    console = Console(file=out)
+    # A bar only on a terminal: elsewhere rich would leave an empty line before the report.
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"simulating {name}", total=orders)
         for number in range(1, orders + 1):
             tx = SCENARIOS[name](rng, repo, f"{name}-{run}-{number}")
@@ -159,7 +181,7 @@ def _last_position(store: EventStore) -> int:
 
 
 def _events(tx_id: str, url: str | None, out: TextIO) -> None:
-    store = open_store(url)
+    store = open_store(url, create=False)
     try:
         flow, events = store.load(tx_id)
     except KeyError:
@@ -176,7 +198,7 @@ def _events(tx_id: str, url: str | None, out: TextIO) -> None:
 
 
 def _replay(url: str | None, out: TextIO) -> int:
-    store = open_store(url)
+    store = open_store(url, create=False)
     repo = Repository(store, FLOWS)
     projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
     flows: dict[str, str] = {}
@@ -222,8 +244,28 @@ def _all(store: EventStore, after: int = 0) -> Iterator[Recorded]:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
-    out = sys.stdout if out is None else out
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    0: done; 1: ``replay`` found a transaction it cannot rebuild or books that do not
+    balance; 2: bad arguments or an ecomflow error, printed as one line on stderr;
+    141 (128 + SIGPIPE, as for any Unix tool): the reader of the output went away.
+    Output goes to ``out`` (default: standard output, where characters the terminal
+    cannot encode — Chinese on an ASCII terminal — are replaced by ``?``).
+    """
+    if out is None:
+        out = sys.stdout
+        _replace_unencodable(out)
+    try:
+        try:
+            return _run(argv, out)
+        finally:
+            out.flush()  # inside the try: a reader that has gone away is noticed here
+    except BrokenPipeError:
+        _discard_output(out)
+        return 141
+
+
+def _run(argv: Sequence[str] | None, out: TextIO) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
@@ -239,9 +281,28 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         else:
             return _replay(args.db, out)
     except EcomflowError as error:
-        sys.stderr.write(f"ecomflow: error: {error}\n")
-        return 1
+        message = " ".join(str(error).split())
+        sys.stderr.write(f"ecomflow: error: {message}\n")
+        return 2
     return 0
+
+
+def _replace_unencodable(stream: TextIO) -> None:
+    """Let ``stream`` print ``?`` for what its encoding lacks instead of raising."""
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors="replace")
+
+
+def _discard_output(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at the null device, so the exit flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # no descriptor (io.UnsupportedOperation is both)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -329,11 +329,22 @@ def _label(en: str, zh: str) -> Label:
 
 _NEGOTIATION_OPEN = ("preparation.ready", "negotiation.open")
 
+
+def _ships_before_payment(context: B2BContext) -> bool:
+    """Whether the contract lets the goods go before the buyer pays (not prepayment)."""
+    terms = context.terms
+    return terms is not None and terms.payment_terms is not PaymentTerms.PREPAYMENT
+
+
 DEFINITION = FlowDefinition(
     name="b2b",
     title=Label("The general B2B process", "电子商务的一般流程"),
     source="『捌』",
     context_type=B2BContext,
+    # No goods before payment unless the contract's terms let them go first.
+    payment_secured_by={"payment_made"},
+    goods_moved_by={"handed_to_carrier", "goods_received", "ownership_transferred"},
+    ships_before_payment=_ships_before_payment,
     states=[
         State(
             "preparation",

@@ -390,6 +390,10 @@ DEFINITION = FlowDefinition(
     title=Label("Direct sale of goods online", "网络商品直销"),
     source="『壹』『贰』",
     context_type=DirectSaleContext,
+    # No goods before payment, but cash on delivery (testing.no_shipping_before_payment).
+    payment_secured_by={"payment_authorized"},
+    goods_moved_by={"dispatched", "delivered", "ownership_transferred"},
+    ships_before_payment=lambda context: context.cash_on_delivery,
     states=[
         State("browsing", Label("browsing the merchant's pages", "查看商家网页")),
         State("order_filled", Label("order form filled", "已填写购物信息")),

@@ -278,6 +278,9 @@ DEFINITION = FlowDefinition(
     title=Label("Trade through an online exchange", "网络商品中介交易"),
     source="『壹』『贰』",
     context_type=IntermediaryContext,
+    # No goods before payment (testing.no_shipping_before_payment).
+    payment_secured_by={"payment_transferred"},
+    goods_moved_by={"released_from_warehouse", "in_transit", "delivered", "ownership_transferred"},
     states=[
         State("matched", Label("matched by the exchange", "交易中心已撮合")),
         State("signed_by_one", Label("signed by one party", "一方已签约")),

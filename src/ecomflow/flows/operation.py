@@ -259,6 +259,9 @@ DEFINITION = FlowDefinition(
     title=Label("The operation of e-commerce", "电子商务的运作流程"),
     source="『叁』",
     context_type=OperationContext,
+    # No goods before payment (testing.no_shipping_before_payment).
+    payment_secured_by={"payment_transferred"},
+    goods_moved_by={"goods_delivered", "ownership_transferred"},
     states=[
         State("goods_shown", Label("goods shown online", "商品信息已展示")),
         State("order_placed", Label("order placed", "客户已填写订单")),

@@ -21,14 +21,16 @@
 
 from __future__ import annotations
 
-from .._public import publish
+from .._public import publish as _publish
 from ._clock import ManualClock, instants, pauses
 from ._invariants import (
     INVARIANTS,
+    books_by_party,
     contract_concluded_at_most_once,
     counter_offer_ends_the_standing_offer,
     events_are_json,
     fire_and_check_refusal,
+    flow_rules_hold,
     ledger_balances,
     matched_within_posted,
     no_shipping_before_payment,
@@ -46,12 +48,14 @@ __all__ = [
     "Invariant",
     "ManualClock",
     "Oracle",
+    "books_by_party",
     "contract_concluded_at_most_once",
     "counter_offer_ends_the_standing_offer",
     "drive",
     "events_are_json",
     "fire_and_check_refusal",
     "flow_machine",
+    "flow_rules_hold",
     "instants",
     "ledger_balances",
     "matched_within_posted",
@@ -70,4 +74,4 @@ __all__ = [
 ]
 
 
-publish(globals(), __name__, __all__)
+_publish(globals(), __name__, __all__)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
-from .._events import Event, Stream
+from .._events import Event
 from .._transaction import Transaction
 from ..projections import Ledger, fold
 
@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INVARIANTS",
+    "books_by_party",
     "contract_concluded_at_most_once",
     "counter_offer_ends_the_standing_offer",
     "events_are_json",
     "fire_and_check_refusal",
+    "flow_rules_hold",
     "ledger_balances",
     "matched_within_posted",
     "no_shipping_before_payment",
@@ -101,25 +103,64 @@ def ledger_balances(tx: Transaction[Any]) -> None:
         _require(total == 0, f"{tx.id!r}: the books do not balance in {currency}: {total}")
 
 
-# (shipping event, the MONEY events that allow it, data key that exempts it)
-_SHIPPING_RULES = (
-    ("dispatched", ("payment_authorized",), "cash_on_delivery"),
-    ("released_from_warehouse", ("payment_transferred",), None),
-)
-
-
 def no_shipping_before_payment(tx: Transaction[Any]) -> None:
-    """Check: no dispatch before an approved payment (but cash on delivery), none unpaid."""
-    seen: set[str] = set()
-    for event in tx.events:
-        for shipped, payments, exemption in _SHIPPING_RULES:
-            if event.stream is Stream.LOGISTICS and event.name == shipped:
-                exempt = exemption is not None and event.data.get(exemption) is True
-                _require(
-                    exempt or seen.intersection(payments),
-                    f"{tx.id!r}: {shipped} at version {event.version} before any of {payments}",
-                )
-        seen.add(event.name)
+    """Check: no goods move to the buyer, nor become the buyer's, before payment is secured.
+
+    It reads the flow's declarations (:class:`FlowDefinition`): an event named in
+    ``goods_moved_by`` may only come at or after the version of an event named in
+    ``payment_secured_by``, unless ``ships_before_payment(context)`` says this
+    transaction's terms let goods go first (cash on delivery). A flow that declares no
+    ``goods_moved_by`` moves no goods, and passes.
+    """
+    definition = tx.flow.definition
+    goods, payments = definition.goods_moved_by, definition.payment_secured_by
+    if not goods:
+        return
+    exempt = definition.ships_before_payment
+    if exempt is not None and exempt(tx.context):
+        return
+    events = tx.events
+    secured = min((e.version for e in events if e.name in payments), default=None)
+    for event in events:
+        if event.name in goods:
+            _require(
+                secured is not None and secured <= event.version,
+                f"{tx.id!r}: {event.name} at version {event.version} before payment was "
+                f"secured (by any of {sorted(payments)})",
+            )
+
+
+def books_by_party(tx: Transaction[Any]) -> None:
+    """Check every account's balance against the books the flow declares for its state.
+
+    The transaction's MONEY postings (folded into a :class:`~ecomflow.projections.Ledger`)
+    must leave each account exactly where the flow's ``books(context, state)`` says, and
+    every account it does not name at zero: a party paid twice, or one never paid, is
+    caught even when the books still sum to zero. A flow without ``books`` passes.
+    """
+    books = tx.flow.definition.books
+    if books is None:
+        return
+    expected = {
+        (account, money.currency): money.amount
+        for account, money in books(tx.context, tx.state).items()
+        if money.amount
+    }
+    actual = fold(Ledger(), tx.events).balances()
+    for key in sorted(set(expected) | set(actual)):
+        account, currency = key
+        want, got = expected.get(key, Decimal(0)), actual.get(key, Decimal(0))
+        _require(
+            want == got,
+            f"{tx.id!r} in {tx.state!r}: account {account!r} is at {currency} {got}; the "
+            f"{tx.flow.name} books say {currency} {want}",
+        )
+
+
+def flow_rules_hold(tx: Transaction[Any]) -> None:
+    """Check the rules the flow declares beside itself (``FlowDefinition.invariants``)."""
+    for check in tx.flow.definition.invariants:
+        check(tx)
 
 
 def _amount(event: Event, key: str = "amount") -> Decimal:
@@ -216,6 +257,8 @@ INVARIANTS: tuple[Callable[[Transaction[Any]], None], ...] = (
     replay_gives_the_same_transaction,
     events_are_json,
     ledger_balances,
+    books_by_party,
+    flow_rules_hold,
     no_shipping_before_payment,
     payouts_within_what_was_paid,
     contract_concluded_at_most_once,

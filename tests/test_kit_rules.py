@@ -1,0 +1,200 @@
+"""The generic checks of the testing kit that read what a flow declares about itself:
+its books per party, its own invariants, and when payment is secured and goods move."""
+
+import attrs
+import pytest
+from hypothesis import Phase, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from ecomflow import Emit, Flow, FlowDefinition, InvalidDefinition, Label, Money, State, Stream
+from ecomflow import Transition as T
+from ecomflow.testing import (
+    INVARIANTS,
+    books_by_party,
+    flow_machine,
+    flow_rules_hold,
+    no_shipping_before_payment,
+)
+
+PRICE = Money("10", "CNY")
+# Find a failing run, do not shrink it: the tests only ask whether the kit catches the bug.
+FIND = settings(max_examples=100, derandomize=True, database=None, phases=[Phase.generate])
+
+
+@attrs.frozen
+class Ctx:
+    paid: bool = False
+    shipped: bool = False
+
+
+def _transfer(context, payload):
+    return {"amount": PRICE.to_json(), "from": "buyer", "to": "seller"}
+
+
+def _books(context, state):
+    return {"buyer": -PRICE, "seller": PRICE} if context.paid else {}
+
+
+def _shipped_once(tx):
+    count = sum(1 for e in tx.events if e.name == "shipped")
+    if count > 1:
+        raise AssertionError(f"{tx.id!r} shipped {count} times")
+
+
+def shop(pay_emits=None, ship_from=("paid",), **overrides):
+    """A two-step shop: pay (buyer → seller), ship; declared books and rules."""
+    pay = [Emit(Stream.MONEY, "paid_in", _transfer)] if pay_emits is None else pay_emits
+    fields = dict(
+        name="shop",
+        title=Label("Shop", "小店"),
+        source="tests",
+        context_type=Ctx,
+        states=[
+            State("open", Label("open", "开")),
+            State("paid", Label("paid", "已付")),
+            State("done", Label("done", "完"), terminal=True),
+        ],
+        start=T(
+            "begin",
+            (),
+            "open",
+            Label("begin", "开始"),
+            effect=lambda _, p: Ctx(),
+            emits=[Emit(Stream.INFORMATION, "begun")],
+        ),
+        transitions=[
+            T(
+                "pay",
+                "open",
+                "paid",
+                Label("pay", "付款"),
+                effect=lambda c, p: attrs.evolve(c, paid=True),
+                emits=pay,
+            ),
+            T(
+                "ship",
+                ship_from,
+                "done",
+                Label("ship", "发货"),
+                effect=lambda c, p: attrs.evolve(c, shipped=True),
+                emits=[Emit(Stream.LOGISTICS, "shipped")],
+            ),
+        ],
+        books=_books,
+        invariants=(_shipped_once,),
+        payment_secured_by={"paid_in"},
+        goods_moved_by={"shipped"},
+    )
+    fields.update(overrides)
+    return Flow(FlowDefinition(**fields))
+
+
+def walk(flow):
+    tx = flow.start("S-1")
+    tx.fire("pay")
+    tx.fire("ship")
+    return tx
+
+
+def test_a_good_shop_passes_every_invariant():
+    tx = walk(shop())
+    assert tx.state == "done"
+    for check in INVARIANTS:
+        check(tx)
+
+
+def test_books_by_party_catches_a_party_paid_twice_though_the_books_sum_to_zero():
+    twice = [Emit(Stream.MONEY, "paid_in", _transfer), Emit(Stream.MONEY, "again", _transfer)]
+    tx = walk(shop(pay_emits=twice))
+    with pytest.raises(AssertionError, match="account 'buyer' is at CNY -20.00; the shop books"):
+        books_by_party(tx)
+
+
+def test_books_by_party_catches_a_party_never_paid():
+    memo = [Emit(Stream.MONEY, "paid_in")]  # no from/to: a memo, nobody is paid
+    tx = walk(shop(pay_emits=memo, payment_secured_by={"paid_in"}))
+    with pytest.raises(
+        AssertionError, match="account 'buyer' is at CNY 0; the shop books say CNY -10"
+    ):
+        books_by_party(tx)
+
+
+def test_goods_before_payment_are_caught_from_the_declarations():
+    early = shop(ship_from=("open", "paid"))
+    tx = early.start("S-2")
+    tx.fire("ship")
+    with pytest.raises(AssertionError, match="shipped at version 1 before payment was secured"):
+        no_shipping_before_payment(tx)
+    # ... unless the transaction's terms let the goods go first (cash on delivery).
+    lenient = shop(ship_from=("open", "paid"), ships_before_payment=lambda context: True)
+    tx = lenient.start("S-3")
+    tx.fire("ship")
+    no_shipping_before_payment(tx)
+
+
+def test_the_flows_own_rules_are_checked():
+    again = shop()
+    tx = walk(again)
+    flow_rules_hold(tx)
+    tx._events.append(attrs.evolve(tx._events[-1], version=9))
+    with pytest.raises(AssertionError, match="shipped 2 times"):
+        flow_rules_hold(tx)
+
+
+def test_declarations_must_name_events_the_flow_emits():
+    with pytest.raises(InvalidDefinition, match=r"goods_moved_by names events .*\['posted'\]"):
+        shop(goods_moved_by={"shipped", "posted"})
+    with pytest.raises(InvalidDefinition, match=r"payment_secured_by names events"):
+        shop(payment_secured_by={"paid"})
+
+
+def test_flow_machine_catches_a_mutant_that_ships_before_payment():
+    machine = flow_machine(shop(ship_from=("open", "paid")))
+    with pytest.raises(AssertionError, match="before payment was secured"):
+        run_state_machine_as_test(machine, settings=FIND)
+
+
+def test_flow_machine_catches_a_mutant_that_pays_twice():
+    twice = [Emit(Stream.MONEY, "paid_in", _transfer), Emit(Stream.MONEY, "again", _transfer)]
+    machine = flow_machine(shop(pay_emits=twice))
+    with pytest.raises(AssertionError, match="the shop books say"):
+        run_state_machine_as_test(machine, settings=FIND)
+
+
+def test_flow_machine_passes_the_good_shop():
+    run_state_machine_as_test(
+        flow_machine(shop()), settings=settings(max_examples=50, derandomize=True, database=None)
+    )
+
+
+def test_every_builtin_flow_declares_when_goods_move_and_payment_is_secured():
+    from ecomflow import FLOWS
+
+    for name, flow in FLOWS.items():
+        assert flow.definition.goods_moved_by, name
+        assert flow.definition.payment_secured_by, name
+
+
+def mutant(name, trigger, also_from):
+    """The built-in flow ``name`` with ``trigger`` also allowed from ``also_from``: a bug."""
+    from ecomflow import FLOWS
+
+    flow = FLOWS[name]
+    original = flow.definition
+    transitions = [
+        attrs.evolve(t, source=(*t.source, also_from)) if t.trigger == trigger else t
+        for t in original.transitions
+    ]
+    refusals = {
+        key: {state: why for state, why in reasons.items() if state != also_from}
+        for key, reasons in original.refusals.items()
+    }
+    changed = attrs.evolve(original, transitions=transitions, refusals=refusals)
+    return Flow(changed, flow.transaction_type)
+
+
+def test_flow_machine_catches_an_operation_that_delivers_before_payment():
+    # Before the declarations every invariant of the kit passed on such a transaction.
+    machine = flow_machine(mutant("operation", "deliver", "order_confirmed"))
+    with pytest.raises(AssertionError, match="before payment was secured"):
+        run_state_machine_as_test(machine, settings=FIND)
