@@ -322,7 +322,7 @@ def test_a_postgres_store_that_cannot_reconnect_is_unavailable(pg_dsn):
         tx = _counter(store)
         store.dsn = "postgresql://127.0.0.1:1/test?connect_timeout=2"  # the server is gone
         _terminate(pg_dsn, store)
-        with pytest.raises(StoreUnavailable, match="Cannot connect to the PostgreSQL store"):
+        with pytest.raises(StoreUnavailable, match="Cannot connect to PostgreSQL store"):
             store.load("C-1")
         before = len(tx.events)
         tx.fire("bump")

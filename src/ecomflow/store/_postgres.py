@@ -122,7 +122,7 @@ class PostgresStore(EventStore):
                 db = self._psycopg.connect(self.dsn)
             except self._psycopg.Error as error:
                 raise StoreUnavailable(
-                    f"Cannot connect to the PostgreSQL store: {_text(error)}; check that the "
+                    f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
                     "server runs and the DSN is right."
                 ) from None
             self._local.db = db
@@ -175,7 +175,7 @@ class PostgresStore(EventStore):
                         continue
                     raise self._unavailable(what, error) from None
                 self._rollback(db)
-                raise StoreError(f"Cannot {what} the PostgreSQL store: {_text(error)}.") from None
+                raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
             except BaseException:
                 self._rollback(db)
                 raise
@@ -184,9 +184,7 @@ class PostgresStore(EventStore):
             except psycopg.Error as error:
                 if not (db.closed or db.broken):
                     self._rollback(db)
-                    raise StoreError(
-                        f"Cannot {what} the PostgreSQL store: {_text(error)}."
-                    ) from None
+                    raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
                 self._forget(db)
                 if committed is not None and self._run("check what was written to", committed):
                     return result
@@ -199,7 +197,7 @@ class PostgresStore(EventStore):
     @staticmethod
     def _unavailable(what: str, error: Exception) -> StoreUnavailable:
         return StoreUnavailable(
-            f"Cannot {what} the PostgreSQL store: the server dropped the session twice "
+            f"Cannot {what} PostgreSQL store: the server dropped the session twice "
             f"({_text(error)}); nothing was written. Check the server and try again."
         )
 
@@ -245,7 +243,7 @@ class PostgresStore(EventStore):
                 f"The PostgreSQL store has schema version {version}; this ecomflow knows up "
                 f"to {SCHEMA_VERSION}. Upgrade ecomflow."
             )
-        check_layout("the PostgreSQL store", tables, version)
+        check_layout("PostgreSQL store", tables, version)
         return version
 
     def close(self) -> None:

@@ -127,7 +127,7 @@ def _sqlite_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 store = args[0]
                 path = getattr(store, "path", "?")
                 raise StoreError(
-                    f"Cannot {what} the SQLite store {path!r}: {error}; {_hint(str(error))}."
+                    f"Cannot {what} SQLite store {path!r}: {error}; {_hint(str(error))}."
                 ) from None
 
         return wrapper
@@ -168,18 +168,18 @@ class SQLiteStore(EventStore):
         folder = where.parent
         if where.is_dir():
             raise StoreError(
-                f"Cannot open the SQLite store {self.path!r}: it is a folder; name a file."
+                f"Cannot open SQLite store {self.path!r}: it is a folder; name a file."
             )
         if not folder.is_dir():
             raise StoreError(
-                f"Cannot open the SQLite store {self.path!r}: its folder {str(folder)!r} "
+                f"Cannot open SQLite store {self.path!r}: its folder {str(folder)!r} "
                 "does not exist; create it first."
             )
         read_only = where.exists() and not os.access(where, os.W_OK)
         if read_only or not os.access(folder, os.W_OK | os.X_OK):
             which = "file" if read_only else f"folder {str(folder)!r}"
             raise StoreError(
-                f"Cannot open the SQLite store {self.path!r}: the {which} is read-only; "
+                f"Cannot open SQLite store {self.path!r}: the {which} is read-only; "
                 "ecomflow writes the file and the -wal and -shm files beside it, so make "
                 "both writable or copy the file somewhere writable."
             )
@@ -221,7 +221,7 @@ class SQLiteStore(EventStore):
                 f"SQLite store {self.path!r} has schema version {version}; this ecomflow "
                 f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow."
             )
-        check_layout(f"the SQLite store {self.path!r}", tables, version)
+        check_layout(f"SQLite store {self.path!r}", tables, version)
         return version
 
     @_sqlite_errors("open")
