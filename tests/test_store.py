@@ -13,6 +13,7 @@ from ecomflow import (
     FLOWS,
     ConcurrencyConflict,
     Event,
+    InvalidPayload,
     Money,
     StoreError,
     Stream,
@@ -85,7 +86,7 @@ def test_a_stale_version_conflicts_and_writes_nothing(store):
         ([], -1, "no events given"),
         ("gap", 0, "does not follow version 0"),
         ("mixed", -1, "with events of transaction"),
-        ("card", -1, "card-number-like"),
+        ("card", -1, "'note' looks like a full card number"),
     ],
 )
 def test_a_bad_batch_writes_nothing(store, batch, expected, message):
@@ -109,7 +110,8 @@ def test_a_bad_batch_writes_nothing(store, batch, expected, message):
             )
         ]
     before = len(store.read())
-    with pytest.raises(StoreError, match=message):
+    error = InvalidPayload if message.startswith("'note'") else StoreError
+    with pytest.raises(error, match=message):
         store.append("counter", batch, expected)
     assert len(store.read()) == before
 
@@ -145,7 +147,7 @@ def test_sqlite_survives_reopening_and_stores_json_only(tmp_path):
     raw = sqlite3.connect(path)
     (journal,) = raw.execute("PRAGMA journal_mode").fetchone()
     assert journal == "wal"
-    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
     for (data,) in raw.execute("SELECT data FROM events"):
         assert isinstance(json.loads(data), dict)
 
@@ -156,7 +158,7 @@ def test_a_newer_schema_is_refused(tmp_path):
     raw = sqlite3.connect(path)
     raw.execute("UPDATE schema_version SET version = 99")
     raw.commit()
-    with pytest.raises(StoreError, match="schema version 99; this ecomflow knows up to 1"):
+    with pytest.raises(StoreError, match="schema version 99; this ecomflow knows up to 2"):
         SQLiteStore(path)
 
 
@@ -233,7 +235,9 @@ def test_an_idempotent_command_applies_once(store):
     assert again == first and store.version("A-1") == 3
     with pytest.raises(TransitionNotAllowed):
         repo.execute("A-1", "decline_payment", reason="x")  # the state moved on
-    assert store.find_idempotency_key("gw-77") == ("A-1", 3)
+    recorded = store.find_idempotency_key("gw-77")
+    assert (recorded.tx_id, recorded.version, recorded.trigger) == ("A-1", 3, "approve_payment")
+    assert len(recorded.fingerprint) == 64
 
 
 # -- several processes on one SQLite file -------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._public import publish as _publish
-from ._base import EventStore, Recorded
+from ._base import EventStore, KeyRecord, Recorded
 from ._consumer import consume
 from ._memory import MemoryStore
 from ._postgres import PostgresStore
@@ -30,6 +30,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ConcurrencyConflict",
     "EventStore",
+    "KeyRecord",
     "MemoryStore",
     "PostgresStore",
     "Recorded",

@@ -10,17 +10,24 @@ nothing. This module knows nothing of flows or guards.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, final
 
 import attrs
 
-from .._errors import ConcurrencyConflict, StoreError
+from .._errors import (
+    ConcurrencyConflict,
+    CorruptHistory,
+    IdempotencyMismatch,
+    InvalidPayload,
+    StoreError,
+)
 from .._events import Event, Stream
-from .._sensitive import find_card_number
+from .._sensitive import check_text, find_sensitive
 
-__all__ = ["EventStore", "Recorded", "check_batch"]
+__all__ = ["EventStore", "KeyRecord", "Recorded", "check_append", "check_batch"]
 
 
 @final
@@ -33,6 +40,113 @@ class Recorded:
     event: Event
 
 
+@final
+@attrs.frozen
+class KeyRecord:
+    """What an idempotency key was first used for.
+
+    The key's request: transaction ``tx_id``, ``trigger`` and the payload's
+    ``fingerprint`` (``""`` when none was given, as by stores of schema version 1), and
+    the ``version`` its events were recorded at.
+    """
+
+    tx_id: str
+    version: int
+    trigger: str
+    fingerprint: str
+
+    def describe(self) -> dict[str, str]:
+        """Return the request as :class:`IdempotencyMismatch` reports it."""
+        return {"tx_id": self.tx_id, "trigger": self.trigger, "fingerprint": self.fingerprint}
+
+
+def check_append(
+    flow: str, events: Sequence[Event], expected_version: int, idempotency_key: str | None
+) -> int:
+    """Check an append before anything is written; return the last version appended.
+
+    Refuses, with :class:`StoreError`, a batch :func:`check_batch` refuses; with
+    :class:`InvalidPayload`, a transaction id, an idempotency key, or a string anywhere
+    in an event's data, that holds a NUL byte or looks like a full card number. Each event's data is
+    scanned once here, for every backend.
+    """
+    last = check_batch(flow, events, expected_version)
+    check_text(events[0].tx_id, "transaction id")  # check_batch: one transaction
+    if idempotency_key is not None:
+        check_text(idempotency_key, "idempotency key")
+    for event in events:
+        found = find_sensitive(event.data)
+        if found is not None:
+            field, problem = found
+            raise InvalidPayload(
+                f"Cannot store event {event.event_id!r} of transaction {event.tx_id!r}: "
+                f"its field {field!r} {problem}."
+            )
+    return last
+
+
+def check_key_use(
+    key: str, recorded: KeyRecord, tx_id: str, trigger: str, fingerprint: str
+) -> ConcurrencyConflict:
+    """Return the error for appending with ``key`` already recorded as ``recorded``.
+
+    :class:`IdempotencyMismatch` is raised when the key was used for another request;
+    for the same request (a duplicate that lost the race) the returned
+    :class:`ConcurrencyConflict` says its outcome is recorded.
+    """
+    attempt = KeyRecord(tx_id, recorded.version, trigger, fingerprint)
+    if not same_request(recorded, attempt):
+        raise mismatch(key, recorded, attempt)
+    return ConcurrencyConflict(
+        f"Idempotency key {key!r} was already used for this request on transaction "
+        f"{tx_id!r} (version {recorded.version}); its outcome is recorded."
+    )
+
+
+def same_request(recorded: KeyRecord, attempt: KeyRecord) -> bool:
+    """Return whether ``attempt`` is the request ``recorded`` holds.
+
+    A fingerprint of ``""`` (a key recorded without one) matches any payload.
+    """
+    return (
+        recorded.tx_id == attempt.tx_id
+        and recorded.trigger == attempt.trigger
+        and (not recorded.fingerprint or recorded.fingerprint == attempt.fingerprint)
+    )
+
+
+def mismatch(key: str, recorded: KeyRecord, attempt: KeyRecord) -> IdempotencyMismatch:
+    """Return the error for ``key``, recorded as ``recorded``, reused for ``attempt``."""
+    if recorded.tx_id != attempt.tx_id:
+        what = f"transaction {attempt.tx_id!r}"
+    elif recorded.trigger != attempt.trigger:
+        what = f"trigger {attempt.trigger!r}"
+    else:
+        what = "a different payload"
+    return IdempotencyMismatch(
+        f"Idempotency key {key!r} was first used for {recorded.trigger!r} on transaction "
+        f"{recorded.tx_id!r} (version {recorded.version}), not for {what}; nothing was "
+        "applied: use a new key for a new request.",
+        key=key,
+        first_use=recorded.describe(),
+        attempt=attempt.describe(),
+    )
+
+
+def _plain(value: object) -> object:
+    """Return a mapping or sequence json cannot encode as a dict or list (e.g. a frozen map)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def json_text(data: object) -> str:
+    """Return ``data`` as the JSON text stored: sorted keys, UTF-8 kept as it is."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=_plain)
+
+
 def event_rows(
     flow: str,
     events: Sequence[Event],
@@ -41,14 +155,10 @@ def event_rows(
 ) -> list[tuple[object, ...]]:
     """Return the rows of the events table for ``events``, encoding data and time.
 
-    A card-number-like value anywhere in an event's data raises :class:`StoreError`
-    before anything is written.
+    Call :func:`check_append` first: this only encodes.
     """
     rows: list[tuple[object, ...]] = []
     for event in events:
-        field = find_card_number(event.data)
-        if field is not None:
-            raise StoreError(f"Event {event.event_id!r} holds a card-number-like {field}.")
         rows.append(
             (
                 event.event_id,
@@ -64,6 +174,91 @@ def event_rows(
             )
         )
     return rows
+
+
+def recorded_from_row(
+    row: Sequence[Any],
+    data: Callable[[Any], object] = lambda value: value,
+    time: Callable[[Any], object] = lambda value: value,
+) -> Recorded:
+    """Return the :class:`Recorded` a row of the events table holds, decoding data and time.
+
+    ``row`` holds the columns ``position, flow, tx_id, version, seq, trigger, stream,
+    name, data, occurred_at``. A row that does not parse (data that is not a JSON
+    object, an unknown stream, a timestamp that is not an aware ISO 8601 time) raises
+    :class:`CorruptHistory` naming the transaction and the store position.
+    """
+    position, flow, tx_id, version, seq, trigger, stream, name, raw_data, raw_time = row
+    try:
+        decoded = data(raw_data)
+        if not isinstance(decoded, dict):
+            raise ValueError(f"its data is a {type(decoded).__name__}, not a JSON object")
+        occurred_at = time(raw_time)
+        if not isinstance(occurred_at, datetime) or occurred_at.utcoffset() is None:
+            raise ValueError(f"its time {raw_time!r} is not an aware ISO 8601 timestamp")
+        event = Event(tx_id, version, seq, trigger, Stream(stream), name, decoded, occurred_at)
+    except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
+        raise CorruptHistory(
+            f"The stored event at position {position} of transaction {tx_id!r} does not "
+            f"parse ({error}); restore it from a backup.",
+            tx_id=str(tx_id),
+            position=int(position),
+        ) from None
+    return Recorded(int(position), flow, event)
+
+
+_EVENTS = (
+    "position",
+    "event_id",
+    "tx_id",
+    "flow",
+    "version",
+    "seq",
+    "trigger",
+    "stream",
+    "name",
+    "data",
+    "occurred_at",
+)
+LAYOUTS: dict[int, dict[str, tuple[str, ...]]] = {
+    2: {
+        "schema_version": ("version",),
+        "events": _EVENTS,
+        "idempotency": ("key", "tx_id", "version", "trigger", "fingerprint"),
+        "checkpoints": ("consumer", "position"),
+    },
+    1: {
+        "schema_version": ("version",),
+        "events": _EVENTS,
+        "idempotency": ("key", "tx_id", "version"),
+        "checkpoints": ("consumer", "position"),
+    },
+}
+"""The columns of each table, in order, by schema version (the same in every database)."""
+
+
+def check_layout(where: str, tables: dict[str, tuple[str, ...]], version: int) -> None:
+    """Raise :class:`StoreError` unless ``tables`` are the layout of schema ``version``.
+
+    ``tables`` maps each of ecomflow's table names found to its columns, ``version`` is
+    the schema version recorded (``0`` when none is), ``where`` names the store.
+    """
+    expected = LAYOUTS.get(version)
+    if expected is not None and all(tables.get(t) == c for t, c in expected.items()):
+        return
+    found = "; ".join(f"{t}({', '.join(c)})" for t, c in sorted(tables.items()))
+    if version == 0:
+        problem = (
+            f"it already has tables that ecomflow did not create (found {found}); keep "
+            "ecomflow's store in a file, database or schema of its own"
+        )
+    else:
+        problem = (
+            f"its tables are not the layout of ecomflow schema version {version} (found "
+            f"{found}); it was made by an older pre-release or altered by hand: export its "
+            "events and open a new store"
+        )
+    raise StoreError(f"Cannot open {where}: {problem}.")
 
 
 def check_batch(flow: str, events: Sequence[Event], expected_version: int) -> int:
@@ -117,32 +312,45 @@ class EventStore(abc.ABC):
         expected_version: int,
         *,
         idempotency_key: str | None = None,
+        fingerprint: str = "",
     ) -> None:
         """Append one transaction's next events atomically.
 
         ``expected_version`` is the version the transaction had before these events
         (``-1`` for a new one). When it is stale, :class:`ConcurrencyConflict` is
-        raised and nothing is written. ``idempotency_key``, if given, is recorded with
-        the append; appending with a key already used raises ConcurrencyConflict too.
+        raised and nothing is written. ``idempotency_key``, if given, is recorded in the
+        same database transaction with the transaction id, the trigger of the last
+        events and ``fingerprint`` (of the request's payload; :meth:`Repository.execute`
+        computes it). A key already recorded is checked in
+        that transaction too: for another request it raises
+        :class:`~ecomflow.IdempotencyMismatch`, for the same one ConcurrencyConflict
+        (its outcome is recorded); either way nothing is written. A NUL byte or a full
+        card number in the key or the events raises :class:`~ecomflow.InvalidPayload`.
         """
 
     @abc.abstractmethod
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
-        """Return ``(flow, events)`` of transaction ``tx_id``; KeyError if unknown."""
+        """Return ``(flow, events)`` of transaction ``tx_id``; KeyError if unknown.
+
+        A stored row that does not parse raises :class:`~ecomflow.CorruptHistory`.
+        """
 
     @abc.abstractmethod
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id``, ``-1`` if it has no events."""
 
     @abc.abstractmethod
-    def find_idempotency_key(self, key: str) -> tuple[str, int] | None:
-        """Return ``(tx_id, version)`` recorded with ``key``, or ``None``."""
+    def find_idempotency_key(self, key: str) -> KeyRecord | None:
+        """Return what ``key`` was first used for, or ``None``."""
 
     @abc.abstractmethod
     def read(
         self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
     ) -> list[Recorded]:
-        """Return up to ``limit`` events after position ``after``, oldest first."""
+        """Return up to ``limit`` events after position ``after``, oldest first.
+
+        A stored row that does not parse raises :class:`~ecomflow.CorruptHistory`.
+        """
 
     @abc.abstractmethod
     def checkpoint(self, consumer: str) -> int:
@@ -150,7 +358,11 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     def save_checkpoint(self, consumer: str, position: int) -> None:
-        """Record that ``consumer`` has processed everything up to ``position``."""
+        """Record that ``consumer`` has processed everything up to ``position``.
+
+        A consumer name with a NUL byte or a full card number raises
+        :class:`~ecomflow.InvalidPayload`.
+        """
 
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release the store's resources."""

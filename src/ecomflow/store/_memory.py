@@ -6,10 +6,10 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import final
 
-from .._errors import ConcurrencyConflict, StoreError
+from .._errors import StoreError
 from .._events import Event, Stream
-from .._sensitive import find_card_number
-from ._base import EventStore, Recorded, check_batch, conflict
+from .._sensitive import check_text
+from ._base import EventStore, KeyRecord, Recorded, check_append, check_key_use, conflict
 
 __all__ = ["MemoryStore"]
 
@@ -23,7 +23,7 @@ class MemoryStore(EventStore):
         self._log: list[Recorded] = []
         self._by_tx: dict[str, list[Event]] = {}
         self._flows: dict[str, str] = {}
-        self._keys: dict[str, tuple[str, int]] = {}
+        self._keys: dict[str, KeyRecord] = {}
         self._checkpoints: dict[str, int] = {}
 
     def append(
@@ -33,29 +33,27 @@ class MemoryStore(EventStore):
         expected_version: int,
         *,
         idempotency_key: str | None = None,
+        fingerprint: str = "",
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
-        last = check_batch(flow, events, expected_version)
-        for event in events:
-            field = find_card_number(event.data)
-            if field is not None:
-                raise StoreError(f"Event {event.event_id!r} holds a card-number-like {field}.")
-        tx_id = events[0].tx_id
+        last = check_append(flow, events, expected_version, idempotency_key)
+        tx_id, trigger = events[0].tx_id, events[-1].trigger
         with self._lock:
+            if idempotency_key is not None and idempotency_key in self._keys:
+                recorded = self._keys[idempotency_key]
+                raise check_key_use(idempotency_key, recorded, tx_id, trigger, fingerprint)
             stored = self._by_tx.get(tx_id, [])
             actual = stored[-1].version if stored else -1
             if actual != expected_version:
                 raise conflict(tx_id, expected_version, actual)
             if tx_id in self._flows and self._flows[tx_id] != flow:
                 raise StoreError(f"Transaction {tx_id!r} belongs to flow {self._flows[tx_id]!r}.")
-            if idempotency_key is not None and idempotency_key in self._keys:
-                raise ConcurrencyConflict(f"Idempotency key {idempotency_key!r} was already used.")
             for event in events:
                 self._log.append(Recorded(len(self._log) + 1, flow, event))
             self._by_tx.setdefault(tx_id, []).extend(events)
             self._flows[tx_id] = flow
             if idempotency_key is not None:
-                self._keys[idempotency_key] = (tx_id, last)
+                self._keys[idempotency_key] = KeyRecord(tx_id, last, trigger, fingerprint)
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
@@ -68,8 +66,8 @@ class MemoryStore(EventStore):
             events = self._by_tx.get(tx_id)
             return events[-1].version if events else -1
 
-    def find_idempotency_key(self, key: str) -> tuple[str, int] | None:
-        """Return ``(tx_id, version)`` recorded with ``key``, or ``None``."""
+    def find_idempotency_key(self, key: str) -> KeyRecord | None:
+        """Return what ``key`` was first used for, or ``None``."""
         with self._lock:
             return self._keys.get(key)
 
@@ -89,5 +87,6 @@ class MemoryStore(EventStore):
 
     def save_checkpoint(self, consumer: str, position: int) -> None:
         """Record ``consumer``'s position."""
+        check_text(consumer, "checkpoint name")
         with self._lock:
             self._checkpoints[consumer] = position

@@ -6,11 +6,13 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, final
 
-from .._errors import ConcurrencyConflict, StoreError
+from .._errors import ConcurrencyConflict, GuardRejected, StoreError, TransitionNotAllowed
 from .._events import Clock, Event
+from .._fingerprint import fingerprint, recorded_fingerprint
 from .._flow import Flow
+from .._sensitive import check_text
 from .._transaction import Transaction
-from ._base import EventStore
+from ._base import EventStore, KeyRecord, mismatch, same_request
 
 __all__ = ["Repository"]
 
@@ -71,7 +73,14 @@ class Repository:
         return tx
 
     def save(self, tx: Transaction[Any], *, idempotency_key: str | None = None) -> None:
-        """Append the events ``tx`` recorded since it was loaded or last saved, atomically."""
+        """Append the events ``tx`` recorded since it was loaded or last saved, atomically.
+
+        ``idempotency_key`` is recorded with the last trigger and no payload fingerprint;
+        :meth:`execute` binds a key to its whole request.
+        """
+        self._save(tx, idempotency_key, "")
+
+    def _save(self, tx: Transaction[Any], key: str | None, fingerprint: str) -> None:
         base = self._base(tx)
         if base is None:
             raise StoreError(
@@ -80,7 +89,7 @@ class Repository:
         new = [event for event in tx.events if event.version > base]
         if not new:
             return
-        self.store.append(tx.flow.name, new, base, idempotency_key=idempotency_key)
+        self.store.append(tx.flow.name, new, base, idempotency_key=key, fingerprint=fingerprint)
         self._remember(tx, tx.version)
 
     def execute(
@@ -96,30 +105,79 @@ class Repository:
         """Load ``tx_id``, fire ``trigger`` with ``payload`` and save, retrying on conflicts.
 
         After a conflict the transaction is reloaded and its guards are checked again.
-        A command whose ``idempotency_key`` was already applied (a payment gateway's
-        repeated callback) applies nothing and returns the events it recorded then.
+        An ``idempotency_key`` belongs to one request: this transaction, this trigger and
+        this payload (its fingerprint; defaults given or omitted are the same request).
+        The same request again (a payment gateway's repeated callback, even one racing
+        the first) applies nothing and returns the events recorded then; another
+        request with the key raises :class:`~ecomflow.IdempotencyMismatch` and applies
+        nothing. The key is checked again in the database transaction that appends.
         """
+        if idempotency_key is not None:
+            check_text(idempotency_key, "idempotency key")
         for attempt in range(retries + 1):
-            recorded = self._recorded(idempotency_key)
-            if recorded is not None:
-                return recorded
+            if idempotency_key is not None:
+                recorded = self._outcome(idempotency_key, tx_id, trigger, payload)
+                if recorded is not None:
+                    return recorded
             tx = self.load(tx_id)
-            events = tx.fire(trigger, **payload)
             try:
-                self.save(tx, idempotency_key=idempotency_key)
+                events = tx.fire(trigger, **payload)
+            except (TransitionNotAllowed, GuardRejected):
+                # A duplicate may load after the first writer committed and find the
+                # trigger no longer allowed: its outcome is the recorded one.
+                if idempotency_key is not None:
+                    recorded = self._outcome(idempotency_key, tx_id, trigger, payload)
+                    if recorded is not None:
+                        return recorded
+                raise
+            try:
+                self._save(
+                    tx,
+                    idempotency_key,
+                    fingerprint(tx.flow, trigger, payload) if idempotency_key is not None else "",
+                )
             except ConcurrencyConflict:
+                if idempotency_key is not None:
+                    recorded = self._outcome(idempotency_key, tx_id, trigger, payload)
+                    if recorded is not None:
+                        return recorded
                 if attempt == retries:
                     raise
                 continue
             return events
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _recorded(self, key: str | None) -> tuple[Event, ...] | None:
-        if key is None:
-            return None
+    def _outcome(
+        self, key: str, tx_id: str, trigger: str, payload: dict[str, Any]
+    ) -> tuple[Event, ...] | None:
+        """Return the events recorded with ``key`` for this request, ``None`` if unused.
+
+        Raises :class:`~ecomflow.IdempotencyMismatch` when ``key`` was used for
+        another request.
+        """
         found = self.store.find_idempotency_key(key)
         if found is None:
             return None
-        tx_id, version = found
-        _, events = self.store.load(tx_id)
-        return tuple(event for event in events if event.version == version)
+        flow_name, events = self.store.load(found.tx_id)
+        recorded = [event for event in events if event.version == found.version]
+        first_flow = self.flows.get(flow_name)
+        if found.tx_id == tx_id:
+            flow = first_flow
+        else:
+            try:
+                flow = self.flows.get(self.store.load(tx_id)[0])
+            except KeyError:
+                flow = None
+        attempt = KeyRecord(tx_id, found.version, trigger, fingerprint(flow, trigger, payload))
+        if not found.fingerprint and first_flow is not None and recorded:
+            # A key recorded without a fingerprint (by Repository.save, or a store of
+            # schema version 1): rebuild the request from its recorded payload.
+            found = KeyRecord(
+                found.tx_id,
+                found.version,
+                found.trigger,
+                recorded_fingerprint(first_flow, recorded[0]) or found.fingerprint,
+            )
+        if not same_request(found, attempt):
+            raise mismatch(key, found, attempt)
+        return tuple(recorded)

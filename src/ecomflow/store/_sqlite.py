@@ -1,28 +1,47 @@
 """The embedded default: an event store in one SQLite file (WAL, ``synchronous=FULL``).
 
 Every append runs in one ``BEGIN IMMEDIATE`` transaction, which takes the database's
-write lock, checks the expected version and inserts the transition's events together;
-``UNIQUE(tx_id, version, seq)`` makes a second writer from the same version fail even if
-it got past the check. SQL is parametrised and payloads are stored as JSON text.
+write lock, checks the idempotency key and the expected version and inserts the
+transition's events and the key together; ``UNIQUE(tx_id, version, seq)`` makes a second
+writer from the same version fail even if it got past the check. Opening a file whose
+schema is current only reads. SQL is parametrised and payloads are stored as JSON text.
+Every :class:`sqlite3.Error` reaches the caller as a :class:`StoreError` saying what to do.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, final
+from typing import Any, ParamSpec, TypeVar, final
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._events import Event, Stream
-from ._base import EventStore, Recorded, check_batch, conflict, event_rows
+from .._sensitive import check_text
+from ._base import (
+    LAYOUTS,
+    EventStore,
+    KeyRecord,
+    Recorded,
+    check_append,
+    check_key_use,
+    check_layout,
+    conflict,
+    event_rows,
+    json_text,
+    recorded_from_row,
+)
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version 2 records each idempotency key's trigger and payload fingerprint."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -44,7 +63,9 @@ CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream, position);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     tx_id TEXT NOT NULL,
-    version INTEGER NOT NULL
+    version INTEGER NOT NULL,
+    trigger TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
     consumer TEXT PRIMARY KEY,
@@ -52,26 +73,66 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 """
 
+# Schema version 1 -> 2: keys learn their trigger (from their events) and an empty
+# fingerprint, which the repository rebuilds from the recorded payload when needed.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE idempotency ADD COLUMN trigger TEXT NOT NULL DEFAULT '';
+ALTER TABLE idempotency ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+UPDATE idempotency SET trigger = COALESCE((SELECT e.trigger FROM events e
+    WHERE e.tx_id = idempotency.tx_id AND e.version = idempotency.version LIMIT 1), '');
+"""
+
 _COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
 
-
-def _json(data: object) -> str:
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _row_to_recorded(row: Sequence[Any]) -> Recorded:
-    position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at = row
-    event = Event(
-        tx_id,
-        version,
-        seq,
-        trigger,
-        Stream(stream),
-        name,
-        json.loads(data),
-        datetime.fromisoformat(occurred_at),
-    )
-    return Recorded(position, flow, event)
+    return recorded_from_row(row, json.loads, datetime.fromisoformat)
+
+
+def _hint(message: str) -> str:
+    """Return what to do about a SQLite error message."""
+    text = message.lower()
+    if "readonly" in text or "read-only" in text:
+        return (
+            "the file or its folder is read-only; ecomflow writes the file and the -wal and "
+            "-shm files beside it, so make both writable or copy the file somewhere writable"
+        )
+    if "not a database" in text or "malformed" in text:
+        return "the file is not an ecomflow SQLite store (or is damaged); choose another file"
+    if "locked" in text or "busy" in text:
+        return (
+            "another connection held the write lock longer than the busy timeout; "
+            "try again, or find the process that keeps a write transaction open"
+        )
+    if "unable to open" in text:
+        return "check that the folder exists and can be written"
+    return "check the file and its folder"
+
+
+def _sqlite_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn any :class:`sqlite3.Error` a store method lets out into a :class:`StoreError`.
+
+    The one place raw driver errors are translated; ``what`` names the operation.
+    """
+
+    def wrap(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except sqlite3.Error as error:
+                store = args[0]
+                path = getattr(store, "path", "?")
+                raise StoreError(
+                    f"Cannot {what} SQLite store {path!r}: {error}; {_hint(str(error))}."
+                ) from None
+
+        return wrapper
+
+    return wrap
 
 
 @final
@@ -80,7 +141,10 @@ class SQLiteStore(EventStore):
 
     ``synchronous`` is ``"FULL"`` (the default: an acknowledged append survives a power
     loss) or ``"NORMAL"`` (faster; survives a crash of the process, not of the machine).
-    One connection per thread; any number of processes may share the file.
+    One connection per thread; any number of processes may share the file. Opening a
+    file whose schema is current only reads; a waiting writer waits up to ``timeout``
+    seconds for another's write lock. Every driver error reaches the caller as a
+    :class:`StoreError` saying what to do.
     """
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", timeout: float = 30) -> None:
@@ -90,37 +154,96 @@ class SQLiteStore(EventStore):
         self.synchronous = synchronous
         self._timeout = timeout
         self._local = threading.local()
-        self._migrate()
+        self._check_path()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
-    # -- connections ----------------------------------------------------------------------
+    # -- opening --------------------------------------------------------------------------
+
+    def _check_path(self) -> None:
+        where = Path(self.path)
+        folder = where.parent
+        if where.is_dir():
+            raise StoreError(
+                f"Cannot open SQLite store {self.path!r}: it is a folder; name a file."
+            )
+        if not folder.is_dir():
+            raise StoreError(
+                f"Cannot open SQLite store {self.path!r}: its folder {str(folder)!r} "
+                "does not exist; create it first."
+            )
+        read_only = where.exists() and not os.access(where, os.W_OK)
+        if read_only or not os.access(folder, os.W_OK | os.X_OK):
+            which = "file" if read_only else f"folder {str(folder)!r}"
+            raise StoreError(
+                f"Cannot open SQLite store {self.path!r}: the {which} is read-only; "
+                "ecomflow writes the file and the -wal and -shm files beside it, so make "
+                "both writable or copy the file somewhere writable."
+            )
 
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
+            db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
             try:
-                db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
-            except sqlite3.Error as error:
-                raise StoreError(f"Cannot open SQLite store {self.path!r}: {error}.") from None
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self.synchronous}")
-            db.execute("PRAGMA foreign_keys=ON")
+                # WAL is a property of the file, set once when the store is created.
+                db.execute(f"PRAGMA synchronous={self.synchronous}")
+                db.execute("PRAGMA foreign_keys=ON")
+            except BaseException:
+                db.close()
+                raise
             self._local.db = db
         return db
 
+    def _layout(self, db: sqlite3.Connection) -> int:
+        """Return the schema version of the file (``0`` when empty), only reading.
+
+        Raises :class:`StoreError` for a newer version or tables ecomflow did not make.
+        """
+        tables: dict[str, tuple[str, ...]] = {}
+        for table in LAYOUTS[SCHEMA_VERSION]:
+            columns = tuple(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
+            if columns:
+                tables[table] = columns
+        if not tables:
+            return 0
+        row = (
+            db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if "schema_version" in tables
+            else None
+        )
+        version = 0 if row is None or row[0] is None else int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"SQLite store {self.path!r} has schema version {version}; this ecomflow "
+                f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow."
+            )
+        check_layout(f"SQLite store {self.path!r}", tables, version)
+        return version
+
+    @_sqlite_errors("open")
     def _migrate(self) -> None:
         db = self._connection()
+        version = self._layout(db)
+        if version == SCHEMA_VERSION:
+            return  # current: opening needed no write lock
+        if version == 0:
+            db.execute("PRAGMA journal_mode=WAL")  # outside a transaction, as SQLite wants
         with _Transaction(db):
-            for statement in _SCHEMA.strip().split(";\n"):
-                if statement.strip():
-                    db.execute(statement)
-            row = db.execute("SELECT version FROM schema_version").fetchone()
-            if row is None:
+            version = self._layout(db)  # again, under the write lock
+            if version == 0:
+                for statement in _SCHEMA.strip().split(";\n"):
+                    if statement.strip():
+                        db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] > SCHEMA_VERSION:
-                raise StoreError(
-                    f"SQLite store {self.path!r} has schema version {row[0]}; this ecomflow "
-                    f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow."
-                )
+            elif version == 1:
+                for statement in _MIGRATE_1_TO_2.strip().split(";\n"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -131,6 +254,7 @@ class SQLiteStore(EventStore):
 
     # -- writing --------------------------------------------------------------------------
 
+    @_sqlite_errors("append to")
     def append(
         self,
         flow: str,
@@ -138,14 +262,19 @@ class SQLiteStore(EventStore):
         expected_version: int,
         *,
         idempotency_key: str | None = None,
+        fingerprint: str = "",
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
-        last = check_batch(flow, events, expected_version)
-        rows = event_rows(flow, events, _json, datetime.isoformat)
-        tx_id = events[0].tx_id
+        last = check_append(flow, events, expected_version, idempotency_key)
+        rows = event_rows(flow, events, json_text, datetime.isoformat)
+        tx_id, trigger = events[0].tx_id, events[-1].trigger
         db = self._connection()
         try:
             with _Transaction(db):
+                if idempotency_key is not None:
+                    used = self._key(db, idempotency_key)
+                    if used is not None:
+                        raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
                 # One index seek on (tx_id, version, seq): the newest version and its flow.
                 row = db.execute(
                     "SELECT version, flow FROM events WHERE tx_id = ? "
@@ -164,18 +293,19 @@ class SQLiteStore(EventStore):
                 )
                 if idempotency_key is not None:
                     db.execute(
-                        "INSERT INTO idempotency (key, tx_id, version) VALUES (?, ?, ?)",
-                        (idempotency_key, tx_id, last),
+                        "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (idempotency_key, tx_id, last, trigger, fingerprint),
                     )
         except sqlite3.IntegrityError as error:
             raise ConcurrencyConflict(
                 f"Another writer appended to transaction {tx_id!r} first ({error})."
             ) from None
-        except sqlite3.OperationalError as error:
-            raise StoreError(f"Cannot append to SQLite store {self.path!r}: {error}.") from None
 
+    @_sqlite_errors("save a checkpoint in")
     def save_checkpoint(self, consumer: str, position: int) -> None:
         """Record ``consumer``'s position."""
+        check_text(consumer, "checkpoint name")
         db = self._connection()
         with _Transaction(db):
             db.execute(
@@ -186,6 +316,7 @@ class SQLiteStore(EventStore):
 
     # -- reading --------------------------------------------------------------------------
 
+    @_sqlite_errors("load from")
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
         rows = (
@@ -200,6 +331,7 @@ class SQLiteStore(EventStore):
         recorded = [_row_to_recorded(row) for row in rows]
         return recorded[0].flow, [r.event for r in recorded]
 
+    @_sqlite_errors("read from")
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
         row = (
@@ -209,15 +341,19 @@ class SQLiteStore(EventStore):
         )
         return -1 if row[0] is None else int(row[0])
 
-    def find_idempotency_key(self, key: str) -> tuple[str, int] | None:
-        """Return ``(tx_id, version)`` recorded with ``key``, or ``None``."""
-        row = (
-            self._connection()
-            .execute("SELECT tx_id, version FROM idempotency WHERE key = ?", (key,))
-            .fetchone()
-        )
-        return None if row is None else (row[0], int(row[1]))
+    @_sqlite_errors("read from")
+    def find_idempotency_key(self, key: str) -> KeyRecord | None:
+        """Return what ``key`` was first used for, or ``None``."""
+        return self._key(self._connection(), key)
 
+    @staticmethod
+    def _key(db: sqlite3.Connection, key: str) -> KeyRecord | None:
+        row = db.execute(
+            "SELECT tx_id, version, trigger, fingerprint FROM idempotency WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else KeyRecord(row[0], int(row[1]), row[2], row[3])
+
+    @_sqlite_errors("read from")
     def read(
         self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
     ) -> list[Recorded]:
@@ -238,6 +374,7 @@ class SQLiteStore(EventStore):
             ).fetchall()
         return [_row_to_recorded(row) for row in rows]
 
+    @_sqlite_errors("read from")
     def checkpoint(self, consumer: str) -> int:
         """Return the last position ``consumer`` processed (``0`` at first)."""
         row = (
@@ -259,4 +396,17 @@ class _Transaction:
         return self.db
 
     def __exit__(self, kind: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+        if kind is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (after SQLITE_FULL, say); never mask the error.
+        if self.db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
