@@ -130,7 +130,7 @@ def MATCHES_OFFER(context: B2BContext, payload: Acceptance) -> str | None:
     return None
 
 
-@_check("within_validity", "within validity", "在有效期内", clock=True)
+@_check("within_validity", "within validity", "在有效期内", payload=False, clock=True)
 def WITHIN_VALIDITY(context: B2BContext, _: object, now: datetime) -> str | None:
     offer = _standing(context)
     if offer.valid_until is not None and now > offer.valid_until:
@@ -141,7 +141,7 @@ def WITHIN_VALIDITY(context: B2BContext, _: object, now: datetime) -> str | None
     return None
 
 
-@_check("lapsed", "offer lapsed", "发盘已过期", clock=True)
+@_check("lapsed", "offer lapsed", "发盘已过期", payload=False, clock=True)
 def LAPSED(context: B2BContext, _: object, now: datetime) -> str | None:
     offer = _standing(context)
     if offer.valid_until is None or now <= offer.valid_until:
@@ -225,7 +225,13 @@ def BOTH_DONE(context: B2BContext, _: object) -> str | None:
     return "; ".join(missing) or None
 
 
-@_check("within_notice_period", "within the notice period", "在索赔期内", clock=True)
+@_check(
+    "within_notice_period",
+    "within the notice period",
+    "在索赔期内",
+    payload=False,
+    clock=True,
+)
 def IN_NOTICE(context: B2BContext, _: object, now: datetime) -> str | None:
     if context.received_at is not None and now > context.received_at + NOTICE_PERIOD:
         return (
