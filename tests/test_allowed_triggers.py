@@ -106,7 +106,10 @@ def test_a_guard_that_reads_its_payload_cannot_claim_otherwise():
     def small(context, payload):
         return None if payload.amount < 10 else "too big"
 
-    with pytest.raises(InvalidDefinition, match=r"'small' is invalid: its check reads its payload.*uses_payload=False"):
+    with pytest.raises(
+        InvalidDefinition,
+        match=r"'small' is invalid: its check reads its payload.*uses_payload=False",
+    ):
         Guard("small", small, LABEL, uses_payload=False)
     Guard("small", small, LABEL)
 

@@ -19,7 +19,7 @@ GOODS = "cotton lint"
 # The phases and their triggers, by hand from 『捌』 (guards are in `refused`).
 PHASE_TRIGGERS = {
     "preparation.researching": {"prepare", "break_off"},
-    "preparation.ready": {"inquire", "offer", "break_off"},
+    "preparation.ready": {"prepare", "inquire", "offer", "break_off"},
     "negotiation.open": {"inquire", "offer", "break_off"},
     "negotiation.offer_sent": {"withdraw", "arrive", "break_off"},
     "negotiation.offer_standing": {
@@ -57,6 +57,7 @@ GOODS_STEPS = {  # logistics region: state -> (trigger, next state)
 PAY_STEPS = {"awaiting": ("pay", "paid"), "paid": ("issue_bank_documents", "documented")}
 NEXT_PHASE = {
     ("preparation.researching", "prepare"): "preparation.ready",
+    ("preparation.ready", "prepare"): "preparation.ready",  # the other side prepares too
     ("preparation.ready", "inquire"): "negotiation.open",
     ("negotiation.open", "inquire"): "negotiation.open",
     ("preparation.ready", "offer"): "negotiation.offer_sent",
@@ -182,7 +183,10 @@ class B2BMachine(OracleMachine):
             mismatch = (p["goods"], p["quantity"], p["price"]) != (GOODS, offer[1], offer[2])
             return p["by"] != other(offer[0]) or mismatch or lapsed != (trigger == "accept_late")
         if trigger == "draw_up":
-            return (p["goods"], p["quantity"], p["price"]) != (GOODS, *self.agreed)
+            early = p["delivery_date"] < self.concluded_on
+            return early or (p["goods"], p["quantity"], p["price"]) != (GOODS, *self.agreed)
+        if trigger == "receive":
+            return p["by"] != "buyer"
         if trigger == "sign":
             return p["by"] in self.signed
         if trigger == "hand_to_carrier":
@@ -218,6 +222,7 @@ class B2BMachine(OracleMachine):
         elif trigger in ("accept", "confirm_late_acceptance"):
             self.agreed = self.offer[1:3]
             self.concluded += 1
+            self.concluded_on = self.now.date()
         elif trigger == "draw_up":
             self.terms = (p["quantity"], p["price"], p["payment_terms"])
         elif trigger == "sign":
@@ -401,16 +406,20 @@ class B2BMachine(OracleMachine):
             self.attempt("break_off", {"by": "seller", "reason": "no agreement"})
 
     @precondition(lambda self: self.legal("draw_up"))
-    @rule(terms=st.sampled_from(["prepayment", "against_documents", "on_delivery"]))
-    def draw_up(self, terms):
+    @rule(
+        terms=st.sampled_from(["prepayment", "against_documents", "on_delivery"]),
+        days=st.sampled_from([-1, 0, 0, 60]),
+    )
+    def draw_up(self, terms, days):
         quantity, price = self.agreed
-        self.attempt("draw_up", self.contract_terms(quantity + 1, price, terms))
+        when = {"delivery_date": self.concluded_on + timedelta(days=days)}
+        self.attempt("draw_up", {**self.contract_terms(quantity + 1, price, terms), **when})
         self.attempt(
             "draw_up",
             {**self.contract_terms(quantity, price, terms), "delivery_date": "soon"},
             valid=False,
         )
-        self.attempt("draw_up", self.contract_terms(quantity, price, terms))
+        self.attempt("draw_up", {**self.contract_terms(quantity, price, terms), **when})
 
     @precondition(lambda self: self.legal("sign"))
     @rule(by=st.sampled_from(PARTIES))
@@ -674,3 +683,94 @@ def test_the_typed_methods_drive_a_whole_trade():
     assert [e.name for e in paid] == ["dispute_resolved", "claim_paid"]
     assert paid[1].data["from"] == "coop" and paid[1].data["to"] == "mill"
     assert tx.state == "closed" and FLOW.replay(tx.events) == tx
+
+
+# -- the right party does the right thing (『捌』) ------------------------------------------
+
+
+def in_performance(terms="on_delivery", delivery_date=date(2027, 1, 15)):
+    clock = Clock()
+    tx = FLOW.start("B-9", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock)
+    tx.accept("buyer", **deal)
+    contract = B2BMachine.contract_terms(200, Money("15800", "CNY"), terms)
+    tx.fire("draw_up", **{**contract, "delivery_date": delivery_date})
+    tx.fire("sign", by="seller")
+    tx.fire("sign", by="buyer")
+    tx.fire("complete_formalities", reference="licence")
+    return tx, clock
+
+
+def shipped(terms="on_delivery"):
+    tx, clock = in_performance(terms)
+    if terms == "prepayment":
+        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
+        tx.fire(trigger, reference=trigger)
+    tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
+    return tx, clock
+
+
+def test_only_the_buyer_records_receipt_of_the_goods():
+    tx, _ = shipped()
+    before = (tx.state, tx.version, tx.events, tx.context)
+    with pytest.raises(GuardRejected, match=r"only the buyer \(mill\) can record receipt") as info:
+        tx.act("receive", "seller")
+    assert "'B-9'" in str(info.value) and "performance.logistics.in_transit" in str(info.value)
+    assert (tx.state, tx.version, tx.events, tx.context) == before
+    assert tx.context.received_at is None  # no claim clock started, no payment due
+    with pytest.raises(GuardRejected, match="payment is on delivery"):
+        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    tx.act("receive", "buyer")
+    assert tx.context.received_at is not None
+
+
+def test_both_sides_record_their_preparation():
+    tx = FLOW.start("B-10", buyer="mill", seller="coop", clock=Clock())
+    tx.fire("prepare", by="buyer", note="market research")
+    assert "prepare" in tx.allowed_triggers()
+    tx.fire("prepare", by="seller", note="stock and production capacity checked")
+    assert [p.by.value for p in tx.context.preparations] == ["buyer", "seller"]
+    assert tx.state == "preparation.ready"
+    assert FLOW.replay(tx.events) == tx
+
+
+def test_a_delivery_date_before_the_contract_was_concluded_is_refused():
+    with pytest.raises(GuardRejected, match=r"delivery date 2026-11-23 is before the contract"):
+        in_performance(delivery_date=date(2026, 11, 23))  # concluded on 2026-11-24
+    tx, _ = in_performance(delivery_date=date(2026, 11, 24))  # the same day is fine
+    assert tx.in_state("performance")
+
+
+# -- a claim or payout in another currency is refused, naming the transaction and state ---
+
+
+def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state():
+    tx, _ = shipped()
+    tx.act("receive", "buyer")
+    before = (tx.state, tx.version, tx.events)
+    with pytest.raises(GuardRejected, match=r"in USD.*the contract is in CNY") as info:
+        tx.file_claim("buyer", reason="wet", amount=Money("10", "USD"), evidence="photos")
+    assert "'B-9'" in str(info.value) and "'performance." in str(info.value)
+    assert (tx.state, tx.version, tx.events) == before
+
+
+@pytest.mark.parametrize("how", ["settle", "resolve"])
+def test_a_payout_in_another_currency_is_refused_with_the_transaction_and_state(how):
+    tx, _ = shipped()
+    tx.act("receive", "buyer")
+    tx.file_claim("buyer", reason="wet", amount=Money("1000", "CNY"), evidence="photos")
+    tx.fire("survey", surveyor="CCIC", findings="wet")
+    if how == "resolve":
+        tx.fire("reject_claim", reference="no")
+    before = (tx.state, tx.version, tx.events)
+    fire = (
+        (lambda: tx.settle_claim(payout=Money("10", "USD")))
+        if how == "settle"
+        else (lambda: tx.resolve_dispute("law", decision="award", payout=Money("10", "USD")))
+    )
+    with pytest.raises(
+        GuardRejected, match=r"payout USD 10.00 is in USD, but the contract is in CNY"
+    ):
+        fire()
+    assert (tx.state, tx.version, tx.events) == before

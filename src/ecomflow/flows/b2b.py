@@ -241,8 +241,19 @@ def IN_NOTICE(context: B2BContext, _: object, now: datetime) -> str | None:
     return None
 
 
+def _foreign(context: B2BContext, money: Money, what: str) -> str | None:
+    """Why ``money`` cannot be compared with the contract: its currency differs, or None."""
+    currency = context.contract_value.currency
+    if money.currency != currency:
+        return f"the {what} {money} is in {money.currency}, but the contract is in {currency}"
+    return None
+
+
 @_check("claim_within_value", "claim ≤ contract value", "索赔额不超过合同金额")
 def CLAIM_WITHIN_VALUE(context: B2BContext, payload: Claim) -> str | None:
+    foreign = _foreign(context, payload.amount, "claim")
+    if foreign is not None:
+        return foreign
     if payload.amount > context.contract_value or payload.amount.amount <= 0:
         return f"a claim must be above zero and at most the contract value {context.contract_value}"
     return None
@@ -252,8 +263,32 @@ def CLAIM_WITHIN_VALUE(context: B2BContext, payload: Claim) -> str | None:
 def PAYOUT_WITHIN_CLAIM(context: B2BContext, payload: Any) -> str | None:
     assert context.claim is not None
     payout = payload.payout
-    if payout is not None and payout > context.claim.amount:
+    if payout is None:
+        return None
+    foreign = _foreign(context, payout, "payout")
+    if foreign is not None:
+        return foreign
+    if payout > context.claim.amount:
         return f"the payout {payout} exceeds the claim {context.claim.amount}"
+    return None
+
+
+@_check("buyer_receives", "by the buyer", "由买方")
+def BUYER_RECEIVES(context: B2BContext, payload: ByParty) -> str | None:
+    if payload.by is Party.BUYER:
+        return None
+    return f"only the buyer ({context.buyer}) can record receipt of the goods"
+
+
+@_check("delivery_after_conclusion", "delivery not before the contract", "交货日期不早于订约")
+def DELIVERY_AFTER_CONCLUSION(context: B2BContext, payload: ContractTerms) -> str | None:
+    assert context.concluded_at is not None
+    concluded = context.concluded_at.date()
+    if payload.delivery_date < concluded:
+        return (
+            f"the delivery date {payload.delivery_date.isoformat()} is before the contract was "
+            f"concluded on {concluded.isoformat()}"
+        )
     return None
 
 
@@ -444,7 +479,7 @@ DEFINITION = FlowDefinition(
     transitions=[
         Transition(
             "prepare",
-            "preparation.researching",
+            "preparation",
             "preparation.ready",
             _label("prepare", "做好签约前准备"),
             step="1",
@@ -596,7 +631,7 @@ DEFINITION = FlowDefinition(
             _label("draw up the e-contract", "拟定电子合同"),
             step="3",
             payload=ContractTerms,
-            guards=[TERMS_MATCH],
+            guards=[TERMS_MATCH, DELIVERY_AFTER_CONCLUSION],
             effect=lambda c, p: replace(c, terms=p),
             emits=[Emit(Stream.COMMERCE, "contract_drawn_up")],
         ),
@@ -708,6 +743,7 @@ DEFINITION = FlowDefinition(
             _label("buyer receives", "买方收货"),
             step="4",
             payload=ByParty,
+            guards=[BUYER_RECEIVES],
             effect=lambda c, p, now: replace(c, received_at=now),
             effect_uses_clock=True,
             emits=[
