@@ -219,6 +219,10 @@ def _to_transitions(value: Iterable[Transition]) -> tuple[Transition, ...]:
     return tuple(value)
 
 
+def _to_invariants(value: Iterable[FlowInvariant]) -> tuple[FlowInvariant, ...]:
+    return tuple(value)
+
+
 @final
 @attrs.frozen
 class Transition:
@@ -279,7 +283,9 @@ class FlowDefinition:
     context_type: type[Any]
     refusals: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
     books: Books | None = attrs.field(default=None, eq=False)
-    invariants: tuple[FlowInvariant, ...] = attrs.field(default=(), converter=tuple, eq=False)
+    invariants: tuple[FlowInvariant, ...] = attrs.field(
+        default=(), converter=_to_invariants, eq=False
+    )
     payment_secured_by: frozenset[str] = attrs.field(default=frozenset(), converter=_to_names)
     goods_moved_by: frozenset[str] = attrs.field(default=frozenset(), converter=_to_names)
     ships_before_payment: ContextTest | None = attrs.field(default=None, eq=False)
