@@ -584,6 +584,30 @@ class B2BMachine(OracleMachine):
         elif "handed_to_carrier" in order:
             assert order.index("handed_to_carrier") > paid_at
 
+    def possible_now(self, trigger):
+        """Whether some valid payload gets ``trigger`` through now (the oracle's view)."""
+        if trigger in ("accept", "accept_late"):
+            until = self.offer[3]
+            lapsed = until is not None and self.now > until
+            return lapsed == (trigger == "accept_late")
+        if trigger == "revoke":
+            return not self.offer[4]
+        if trigger == "file_claim":
+            return self.received_at is None or self.now <= self.received_at + timedelta(days=730)
+        if trigger == "avoid":
+            return self.claim_step == "decided"
+        if trigger in ("hand_to_carrier", "pay", "complete"):
+            return not self.guard_failure(
+                trigger, {"amount": self.value()} if trigger == "pay" else {}
+            )
+        return True
+
+    @invariant()
+    def allowed_triggers_tells_the_truth(self):
+        """Exactly the triggers some valid payload can fire now (issue 10, point 4)."""
+        expected = {t for t in self.allowed_here() if self.possible_now(t)}
+        assert set(self.tx.allowed_triggers()) == expected
+
     @invariant()
     def the_books_are_what_the_oracle_and_the_flow_say(self):
         """Per party, after every step: the oracle's own books, the flow's, its rules."""
