@@ -1,14 +1,18 @@
 """The four-phase B2B contract (『捌』, CISG Art. 14–23 and 39) against a hand-written oracle."""
 
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import ClassVar
 
+import attrs
 import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from ecomflow import FLOWS, GuardRejected, Money, Stream, TransitionNotAllowed
 from ecomflow.flows.b2b import FLOW
+from ecomflow.projections import Ledger, fold
+from ecomflow.testing import books_by_party
 from tests.oracle import OracleMachine
 from tests.strategies import names
 
@@ -19,7 +23,7 @@ GOODS = "cotton lint"
 # The phases and their triggers, by hand from 『捌』 (guards are in `refused`).
 PHASE_TRIGGERS = {
     "preparation.researching": {"prepare", "break_off"},
-    "preparation.ready": {"inquire", "offer", "break_off"},
+    "preparation.ready": {"prepare", "inquire", "offer", "break_off"},
     "negotiation.open": {"inquire", "offer", "break_off"},
     "negotiation.offer_sent": {"withdraw", "arrive", "break_off"},
     "negotiation.offer_standing": {
@@ -45,6 +49,14 @@ PHASE_TRIGGERS = {
     "claims.disputed": {"resolve_dispute"},
     "closed": set(),
     "no_deal": set(),
+    "avoided": set(),
+}
+CLAIM_STEPS = {  # the claim region during performance: state -> {trigger: next state}
+    "none": {"file_claim": "filed"},
+    "filed": {"survey": "surveyed"},
+    "surveyed": {"settle_claim": "decided", "reject_claim": "disputed"},
+    "disputed": {"resolve_dispute": "decided"},
+    "decided": {},
 }
 GOODS_STEPS = {  # logistics region: state -> (trigger, next state)
     "stocking": ("stock_goods", "stocked"),
@@ -57,6 +69,7 @@ GOODS_STEPS = {  # logistics region: state -> (trigger, next state)
 PAY_STEPS = {"awaiting": ("pay", "paid"), "paid": ("issue_bank_documents", "documented")}
 NEXT_PHASE = {
     ("preparation.researching", "prepare"): "preparation.ready",
+    ("preparation.ready", "prepare"): "preparation.ready",  # the other side prepares too
     ("preparation.ready", "inquire"): "negotiation.open",
     ("negotiation.open", "inquire"): "negotiation.open",
     ("preparation.ready", "offer"): "negotiation.offer_sent",
@@ -89,7 +102,7 @@ def other(party):
 
 class B2BMachine(OracleMachine):
     FLOW = FLOW
-    TERMINAL = frozenset({"closed", "no_deal"})
+    TERMINAL = frozenset({"closed", "no_deal", "avoided"})
     SAMPLE_PAYLOADS: ClassVar[dict] = {
         "prepare": {"by": "buyer", "note": "n"},
         "inquire": {"by": "buyer", "goods": GOODS},
@@ -116,6 +129,7 @@ class B2BMachine(OracleMachine):
         "pay": {"bank": "b", "amount": Money("1", "CNY"), "reference": "r"},
         "issue_bank_documents": {"reference": "r"},
         "complete": {},
+        "avoid": {"by": "buyer", "reason": "r"},
         "file_claim": {"by": "buyer", "reason": "r", "amount": Money("1", "CNY"), "evidence": "e"},
         "close": {},
         "survey": {"surveyor": "s", "findings": "f"},
@@ -139,6 +153,10 @@ class B2BMachine(OracleMachine):
         self.received_at = None
         self.paid = False
         self.claim = None
+        self.claim_step = "none"
+        self.claimant = None
+        self.payout = None
+        self.avoided = False
         self.concluded = 0
         self.state = "preparation.researching"
         return FLOW.start("B-1", buyer="mill", seller="coop", clock=lambda: self.now)
@@ -146,12 +164,17 @@ class B2BMachine(OracleMachine):
     def configuration(self):
         if self.phase != "performance":
             return self.phase
-        return f"performance.logistics.{self.goods}|performance.payment.{self.pay_step}"
+        return (
+            f"performance.logistics.{self.goods}|performance.payment.{self.pay_step}"
+            f"|performance.claim.{self.claim_step}"
+        )
 
     def allowed_here(self):
         if self.phase != "performance":
             return set(PHASE_TRIGGERS[self.phase])
-        allowed = {"complete", "file_claim"}
+        allowed = {"avoid", *CLAIM_STEPS[self.claim_step]}
+        if self.claim_step in ("none", "decided"):
+            allowed.add("complete")
         if self.goods in GOODS_STEPS:
             allowed.add(GOODS_STEPS[self.goods][0])
         if self.goods == "in_transit":
@@ -182,7 +205,10 @@ class B2BMachine(OracleMachine):
             mismatch = (p["goods"], p["quantity"], p["price"]) != (GOODS, offer[1], offer[2])
             return p["by"] != other(offer[0]) or mismatch or lapsed != (trigger == "accept_late")
         if trigger == "draw_up":
-            return (p["goods"], p["quantity"], p["price"]) != (GOODS, *self.agreed)
+            early = p["delivery_date"] < self.concluded_on
+            return early or (p["goods"], p["quantity"], p["price"]) != (GOODS, *self.agreed)
+        if trigger == "receive":
+            return p["by"] != "buyer"
         if trigger == "sign":
             return p["by"] in self.signed
         if trigger == "hand_to_carrier":
@@ -195,10 +221,14 @@ class B2BMachine(OracleMachine):
             return early or p["amount"] != self.value()
         if trigger == "complete":
             return self.goods != "received" or self.pay_step != "documented"
+        if trigger == "avoid":
+            return self.claim_step != "decided"
         if trigger == "file_claim":
             late = self.received_at is not None and self.now > self.received_at + timedelta(
                 days=730
             )
+            if p["amount"].currency != "CNY":
+                return True
             return late or p["amount"] > self.value() or p["amount"].amount <= 0
         if trigger in ("settle_claim", "resolve_dispute"):
             return p.get("payout") is not None and p["payout"] > self.claim
@@ -218,6 +248,7 @@ class B2BMachine(OracleMachine):
         elif trigger in ("accept", "confirm_late_acceptance"):
             self.agreed = self.offer[1:3]
             self.concluded += 1
+            self.concluded_on = self.now.date()
         elif trigger == "draw_up":
             self.terms = (p["quantity"], p["price"], p["payment_terms"])
         elif trigger == "sign":
@@ -230,13 +261,20 @@ class B2BMachine(OracleMachine):
             self.paid = True
         elif trigger == "file_claim":
             self.claim = p["amount"]
+            self.claimant = p["by"]
+        elif trigger in ("settle_claim", "resolve_dispute"):
+            self.payout = p.get("payout")
+        elif trigger == "avoid":
+            self.avoided = True
 
     def advance(self, trigger):
         if self.phase == "performance":
             if trigger == "complete":
-                self.phase = "performed"
-            elif trigger == "file_claim":
-                self.phase = "claims.filed"
+                self.phase = "performed" if self.claim_step == "none" else "closed"
+            elif trigger == "avoid":
+                self.phase = "avoided"
+            elif trigger in CLAIM_STEPS[self.claim_step]:
+                self.claim_step = CLAIM_STEPS[self.claim_step][trigger]
             elif trigger in ("track",):
                 pass
             elif self.goods in GOODS_STEPS and GOODS_STEPS[self.goods][0] == trigger:
@@ -401,16 +439,20 @@ class B2BMachine(OracleMachine):
             self.attempt("break_off", {"by": "seller", "reason": "no agreement"})
 
     @precondition(lambda self: self.legal("draw_up"))
-    @rule(terms=st.sampled_from(["prepayment", "against_documents", "on_delivery"]))
-    def draw_up(self, terms):
+    @rule(
+        terms=st.sampled_from(["prepayment", "against_documents", "on_delivery"]),
+        days=st.sampled_from([-1, 0, 0, 60]),
+    )
+    def draw_up(self, terms, days):
         quantity, price = self.agreed
-        self.attempt("draw_up", self.contract_terms(quantity + 1, price, terms))
+        when = {"delivery_date": self.concluded_on + timedelta(days=days)}
+        self.attempt("draw_up", {**self.contract_terms(quantity + 1, price, terms), **when})
         self.attempt(
             "draw_up",
             {**self.contract_terms(quantity, price, terms), "delivery_date": "soon"},
             valid=False,
         )
-        self.attempt("draw_up", self.contract_terms(quantity, price, terms))
+        self.attempt("draw_up", {**self.contract_terms(quantity, price, terms), **when})
 
     @precondition(lambda self: self.legal("sign"))
     @rule(by=st.sampled_from(PARTIES))
@@ -458,16 +500,30 @@ class B2BMachine(OracleMachine):
         self.attempt("complete", {})
 
     @precondition(lambda self: self.legal("file_claim"))
-    @rule(share=st.sampled_from(["small", "all", "more"]), go=st.sampled_from([False] * 5 + [True]))
-    def file_claim(self, share, go):
+    @rule(
+        share=st.sampled_from(["small", "all", "more", "usd"]),
+        go=st.sampled_from([False] * 3 + [True]),
+        by=st.sampled_from(PARTIES),
+    )
+    def file_claim(self, share, go, by):
         value = self.value()
-        amount = {"small": Money("500", "CNY"), "all": value, "more": value + Money("1", "CNY")}[
-            share
-        ]
-        claim = {"by": "buyer", "reason": "wet bales", "amount": amount, "evidence": "photos"}
+        amount = {
+            "small": Money("500", "CNY"),
+            "all": value,
+            "more": value + Money("1", "CNY"),
+            "usd": Money("500", "USD"),
+        }[share]
+        claim = {"by": by, "reason": "wet bales", "amount": amount, "evidence": "photos"}
         self.attempt("file_claim", {**claim, "evidence": ""}, valid=False)
         if go or self.phase == "performed":
             self.attempt("file_claim", claim)
+
+    @precondition(lambda self: self.legal("avoid"))
+    @rule(by=st.sampled_from(PARTIES), go=st.sampled_from([False] * 3 + [True]))
+    def avoid(self, by, go):
+        self.attempt("avoid", {"by": by, "reason": ""}, valid=False)
+        if go or self.claim_step == "decided":
+            self.attempt("avoid", {"by": by, "reason": "fundamental breach"})
 
     @precondition(lambda self: self.legal("close"))
     @rule()
@@ -527,6 +583,53 @@ class B2BMachine(OracleMachine):
             assert "goods_received" in order[:paid_at]
         elif "handed_to_carrier" in order:
             assert order.index("handed_to_carrier") > paid_at
+
+    def possible_now(self, trigger):
+        """Whether some valid payload gets ``trigger`` through now (the oracle's view)."""
+        if trigger in ("accept", "accept_late"):
+            until = self.offer[3]
+            lapsed = until is not None and self.now > until
+            return lapsed == (trigger == "accept_late")
+        if trigger == "revoke":
+            return not self.offer[4]
+        if trigger == "file_claim":
+            return self.received_at is None or self.now <= self.received_at + timedelta(days=730)
+        if trigger == "avoid":
+            return self.claim_step == "decided"
+        if trigger in ("hand_to_carrier", "pay", "complete"):
+            return not self.guard_failure(
+                trigger, {"amount": self.value()} if trigger == "pay" else {}
+            )
+        return True
+
+    @invariant()
+    def allowed_triggers_tells_the_truth(self):
+        """Exactly the triggers some valid payload can fire now (issue 10, point 4)."""
+        expected = {t for t in self.allowed_here() if self.possible_now(t)}
+        assert set(self.tx.allowed_triggers()) == expected
+
+    @invariant()
+    def the_books_are_what_the_oracle_and_the_flow_say(self):
+        """Per party, after every step: the oracle's own books, the flow's, its rules."""
+        if self.terms is None:
+            expected = {}
+        else:
+            expected = {"mill": Decimal(0), "coop": Decimal(0)}
+            value = self.value().amount
+            if self.paid and not self.avoided:
+                expected["mill"] -= value
+                expected["coop"] += value
+            if self.payout is not None:
+                claimant, payer = ("mill", "coop") if self.claimant == "buyer" else ("coop", "mill")
+                expected[claimant] += self.payout.amount
+                expected[payer] -= self.payout.amount
+        ledger = fold(Ledger(), self.tx.events)
+        assert ledger.balances() == {
+            (account, "CNY"): amount for account, amount in expected.items() if amount
+        }
+        books_by_party(self.tx)
+        for check in FLOW.definition.invariants:
+            check(self.tx)
 
     @invariant()
     def claim_payouts_never_exceed_the_claim(self):
@@ -674,3 +777,335 @@ def test_the_typed_methods_drive_a_whole_trade():
     assert [e.name for e in paid] == ["dispute_resolved", "claim_paid"]
     assert paid[1].data["from"] == "coop" and paid[1].data["to"] == "mill"
     assert tx.state == "closed" and FLOW.replay(tx.events) == tx
+
+
+# -- the right party does the right thing (『捌』) ------------------------------------------
+
+
+def in_performance(terms="on_delivery", delivery_date=date(2027, 1, 15)):
+    clock = Clock()
+    tx = FLOW.start("B-9", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock)
+    tx.accept("buyer", **deal)
+    contract = B2BMachine.contract_terms(200, Money("15800", "CNY"), terms)
+    tx.fire("draw_up", **{**contract, "delivery_date": delivery_date})
+    tx.fire("sign", by="seller")
+    tx.fire("sign", by="buyer")
+    tx.fire("complete_formalities", reference="licence")
+    return tx, clock
+
+
+def shipped(terms="on_delivery"):
+    tx, clock = in_performance(terms)
+    if terms == "prepayment":
+        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
+        tx.fire(trigger, reference=trigger)
+    tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
+    return tx, clock
+
+
+def test_only_the_buyer_records_receipt_of_the_goods():
+    tx, _ = shipped()
+    before = (tx.state, tx.version, tx.events, tx.context)
+    with pytest.raises(GuardRejected, match=r"only the buyer \(mill\) can record receipt") as info:
+        tx.act("receive", "seller")
+    assert "'B-9'" in str(info.value) and "performance.logistics.in_transit" in str(info.value)
+    assert (tx.state, tx.version, tx.events, tx.context) == before
+    assert tx.context.received_at is None  # no claim clock started, no payment due
+    with pytest.raises(GuardRejected, match="payment is on delivery"):
+        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    tx.act("receive", "buyer")
+    assert tx.context.received_at is not None
+
+
+def test_both_sides_record_their_preparation():
+    tx = FLOW.start("B-10", buyer="mill", seller="coop", clock=Clock())
+    tx.fire("prepare", by="buyer", note="market research")
+    assert "prepare" in tx.allowed_triggers()
+    tx.fire("prepare", by="seller", note="stock and production capacity checked")
+    assert [p.by.value for p in tx.context.preparations] == ["buyer", "seller"]
+    assert tx.state == "preparation.ready"
+    assert FLOW.replay(tx.events) == tx
+
+
+def test_a_delivery_date_before_the_contract_was_concluded_is_refused():
+    with pytest.raises(GuardRejected, match=r"delivery date 2026-11-23 is before the contract"):
+        in_performance(delivery_date=date(2026, 11, 23))  # concluded on 2026-11-24
+    tx, _ = in_performance(delivery_date=date(2026, 11, 24))  # the same day is fine
+    assert tx.in_state("performance")
+
+
+# -- a claim or payout in another currency is refused, naming the transaction and state ---
+
+
+def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state():
+    tx, _ = shipped()
+    tx.act("receive", "buyer")
+    before = (tx.state, tx.version, tx.events)
+    with pytest.raises(GuardRejected, match=r"in USD.*the contract is in CNY") as info:
+        tx.file_claim("buyer", reason="wet", amount=Money("10", "USD"), evidence="photos")
+    assert "'B-9'" in str(info.value) and "'performance." in str(info.value)
+    assert (tx.state, tx.version, tx.events) == before
+
+
+@pytest.mark.parametrize("how", ["settle", "resolve"])
+def test_a_payout_in_another_currency_is_refused_with_the_transaction_and_state(how):
+    tx, _ = shipped()
+    tx.act("receive", "buyer")
+    tx.file_claim("buyer", reason="wet", amount=Money("1000", "CNY"), evidence="photos")
+    tx.fire("survey", surveyor="CCIC", findings="wet")
+    if how == "resolve":
+        tx.fire("reject_claim", reference="no")
+    before = (tx.state, tx.version, tx.events)
+    fire = (
+        (lambda: tx.settle_claim(payout=Money("10", "USD")))
+        if how == "settle"
+        else (lambda: tx.resolve_dispute("law", decision="award", payout=Money("10", "USD")))
+    )
+    with pytest.raises(
+        GuardRejected, match=r"payout USD 10.00 is in USD, but the contract is in CNY"
+    ):
+        fire()
+    assert (tx.state, tx.version, tx.events) == before
+
+
+# -- no dead end: a claim during performance keeps the payment reachable; books per party --
+
+VALUE = Money("3160000", "CNY")
+
+
+def balances(tx):
+    from ecomflow.projections import Ledger, fold
+
+    ledger = fold(Ledger(), tx.events)
+    return {account: ledger.balance(account, "CNY") for account in ("mill", "coop")}
+
+
+def test_a_claim_filed_during_performance_leaves_the_payment_due():
+    from ecomflow.testing import books_by_party
+
+    tx, _ = shipped("on_delivery")
+    tx.act("receive", "buyer")
+    tx.file_claim("buyer", reason="12 bales wet", amount=Money("50000", "CNY"), evidence="photos")
+    assert tx.in_state("performance")  # the claim does not end performance
+    assert "pay" in tx.allowed_triggers()
+    assert "complete" not in tx.allowed_triggers()  # not while the claim is open
+    tx.fire("pay", bank="ICBC", amount=VALUE, reference="P")
+    tx.fire("survey", surveyor="CCIC", findings="water damage")
+    tx.settle_claim(payout=Money("30000", "CNY"))
+    books_by_party(tx)
+    assert balances(tx) == {"mill": -VALUE.amount + 30000, "coop": VALUE.amount - 30000}
+    tx.fire("issue_bank_documents", reference="docs")
+    events = tx.fire("complete")
+    assert [e.name for e in events] == ["contract_performed"]
+    assert tx.state == "closed"  # the trade's claim was decided: nothing more is open
+    books_by_party(tx)
+    assert FLOW.replay(tx.events) == tx
+
+
+def test_a_breach_decided_during_performance_can_end_the_contract():
+    """The seller claims for non-payment; once decided, the contract is avoided (CISG 64)."""
+    from ecomflow.testing import books_by_party
+
+    tx, _ = shipped("against_documents")
+    tx.file_claim("seller", reason="not paid", amount=Money("100000", "CNY"), evidence="L/C")
+    tx.fire("survey", surveyor="arbitrator", findings="no payment made")
+    tx.fire("reject_claim", reference="buyer disputes")
+    tx.resolve_dispute("law", decision="award", payout=Money("80000", "CNY"))
+    events = tx.fire("avoid", by="seller", reason="fundamental breach: price never paid")
+    assert [e.name for e in events] == ["contract_avoided"]
+    assert tx.state == "avoided" and tx.is_finished
+    assert balances(tx) == {"mill": -80000, "coop": 80000}
+    books_by_party(tx)
+
+
+def test_avoiding_a_paid_and_delivered_contract_returns_the_price_and_the_goods():
+    from ecomflow.testing import books_by_party
+
+    tx, _ = shipped("prepayment")
+    tx.act("receive", "buyer")
+    tx.file_claim("buyer", reason="wrong goods", amount=VALUE, evidence="survey")
+    tx.fire("survey", surveyor="CCIC", findings="not cotton lint")
+    tx.settle_claim(payout=Money("10000", "CNY"))
+    events = tx.fire("avoid", by="buyer", reason="fundamental breach: wrong goods")
+    assert [(e.stream, e.name) for e in events] == [
+        (Stream.COMMERCE, "contract_avoided"),
+        (Stream.MONEY, "payment_returned"),
+        (Stream.LOGISTICS, "goods_returned"),
+    ]
+    assert balances(tx) == {"mill": 10000, "coop": -10000}
+    books_by_party(tx)
+    assert FLOW.replay(tx.events) == tx
+
+
+# -- the declared books and rules catch a broken transaction --------------------------------
+
+
+def performed_trade(terms="against_documents"):
+    tx, _ = shipped(terms)
+    if terms == "against_documents":
+        tx.fire("pay", bank="ICBC", amount=VALUE, reference="P")
+    tx.act("receive", "buyer")
+    if terms == "on_delivery":
+        tx.fire("pay", bank="ICBC", amount=VALUE, reference="P")
+    tx.fire("issue_bank_documents", reference="docs")
+    tx.fire("complete")
+    tx.file_claim("buyer", reason="wet", amount=Money("50000", "CNY"), evidence="photos")
+    tx.fire("survey", surveyor="CCIC", findings="wet")
+    tx.settle_claim(payout=Money("30000", "CNY"))
+    return tx
+
+
+def tampered(tx, change, state=None):
+    """A stand-in for a transaction with its events changed by ``change(list) -> list``."""
+    import types
+
+    return types.SimpleNamespace(
+        id=tx.id,
+        state=state or tx.state,
+        context=tx.context,
+        flow=tx.flow,
+        events=tuple(change(list(tx.events))),
+    )
+
+
+def renamed(events, name, new_name=None, **data):
+    out = []
+    for event in events:
+        if event.name == name:
+            event = attrs.evolve(
+                event, name=new_name or name, data={**event.data, **data} if data else event.data
+            )
+        out.append(event)
+    return out
+
+
+def copied(events, name):
+    """The event ``name`` once more, as if recorded twice (same version, next seq)."""
+    event = next(e for e in events if e.name == name)
+    twin = attrs.evolve(event, seq=event.seq + 1)
+    return [*events, twin]
+
+
+def moved_before(events, name, other):
+    """``name``'s transition placed before ``other``'s (versions swapped)."""
+    first = next(e.version for e in events if e.name == name)
+    second = next(e.version for e in events if e.name == other)
+    swap = {first: second, second: first}
+    return sorted(
+        (attrs.evolve(e, version=swap.get(e.version, e.version)) for e in events),
+        key=lambda e: (e.version, e.seq),
+    )
+
+
+def test_the_declared_books_hold_on_every_exit():
+    from ecomflow.testing import books_by_party
+
+    for terms in ("prepayment", "against_documents", "on_delivery"):
+        tx = performed_trade(terms)
+        assert tx.state == "closed"
+        books_by_party(tx)
+        assert balances(tx) == {"mill": -VALUE.amount + 30000, "coop": VALUE.amount - 30000}
+
+
+@pytest.mark.parametrize(
+    ("mutant", "message"),
+    [
+        (
+            lambda es: copied(es, "payment_made"),
+            "account 'coop' is at CNY 6290000.00; the b2b books say CNY 3130000.00",
+        ),
+        (lambda es: copied(es, "claim_paid"), "account 'coop' is at CNY 3100000.00"),
+        (
+            lambda es: renamed(es, "payment_made", to="the bank"),
+            "account 'coop' is at CNY -30000.00; the b2b books say CNY 3130000.00",
+        ),
+        (
+            lambda es: [e for e in es if e.name != "claim_paid"],
+            "account 'coop' is at CNY 3160000.00; the b2b books say CNY 3130000.00",
+        ),
+    ],
+    ids=["paid twice", "claim paid twice", "price to a stranger", "payout never made"],
+)
+def test_the_declared_books_catch_a_broken_transaction(mutant, message):
+    from ecomflow.testing import books_by_party
+
+    tx = performed_trade()
+    books_by_party(tx)
+    with pytest.raises(AssertionError, match=message):
+        books_by_party(tampered(tx, mutant))
+
+
+RULES = {rule.__name__: rule for rule in FLOW.definition.invariants}
+
+
+@pytest.mark.parametrize(
+    ("rule", "mutant", "message"),
+    [
+        (
+            "_concluded_exactly_once",
+            lambda es: copied(es, "contract_concluded"),
+            "concluded 2 times, not 1",
+        ),
+        (
+            "_concluded_exactly_once",
+            lambda es: renamed(es, "contract_concluded", "offer_accepted_again"),
+            "concluded 0 times, not 1",
+        ),
+        (
+            "_receipt_only_after_shipment",
+            lambda es: moved_before(es, "goods_received", "handed_to_carrier"),
+            "before they were shipped",
+        ),
+        (
+            "_receipt_only_after_shipment",
+            lambda es: renamed(es, "goods_received", by="seller"),
+            "receipt recorded by",
+        ),
+        ("_receipt_only_after_shipment", lambda es: copied(es, "goods_received"), "2 times"),
+        ("_paid_once_as_the_terms_say", lambda es: copied(es, "payment_made"), "paid 2 times"),
+        (
+            "_paid_once_as_the_terms_say",
+            lambda es: moved_before(es, "payment_made", "handed_to_carrier"),
+            "before handed_to_carrier",
+        ),
+        (
+            "_paid_once_as_the_terms_say",
+            lambda es: renamed(es, "payment_made", amount={"amount": "1.00", "currency": "CNY"}),
+            "but the contract value is",
+        ),
+        (
+            "_payouts_within_the_claim",
+            lambda es: renamed(es, "claim_paid", amount={"amount": "60000.00", "currency": "CNY"}),
+            "on a claim of",
+        ),
+        (
+            "_payouts_within_the_claim",
+            lambda es: renamed(es, "claim_paid", amount={"amount": "10.00", "currency": "USD"}),
+            "on a claim of",
+        ),
+        ("_payouts_within_the_claim", lambda es: copied(es, "claim_filed"), "2 claims filed"),
+        ("_payouts_within_the_claim", lambda es: copied(es, "claim_paid"), "paid 2 times"),
+        (
+            "_payouts_within_the_claim",
+            lambda es: [e for e in es if e.name != "claim_filed"],
+            "none was filed",
+        ),
+    ],
+)
+def test_each_declared_rule_catches_a_broken_transaction(rule, mutant, message):
+    tx = performed_trade()
+    for check in FLOW.definition.invariants:
+        check(tx)  # the real transaction keeps every rule
+    with pytest.raises(AssertionError, match=message):
+        RULES[rule](tampered(tx, mutant))
+
+
+def test_a_contract_concluded_in_negotiation_is_caught():
+    tx = FLOW.start("B-11", buyer="mill", seller="coop", clock=Clock())
+    negotiate(tx, None)
+    with pytest.raises(AssertionError, match="concluded 1 times, not 0"):
+        RULES["_concluded_exactly_once"](
+            tampered(tx, lambda es: [*es, attrs.evolve(es[-1], name="contract_concluded")])
+        )

@@ -8,7 +8,10 @@ way out, an ambiguous trigger or a transition that records nothing raises
 
 from __future__ import annotations
 
+import dis
+import inspect
 import keyword
+import types
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, final
@@ -103,16 +106,46 @@ class State:
     parallel: bool = False
 
 
+def _reads_parameter(check: Callable[..., Any], index: int) -> bool | None:
+    """Whether a plain function's ``index``-th positional parameter is ever read.
+
+    ``None`` when that cannot be told from its code: not a plain function (a partial,
+    a callable object, a builtin) or no such named parameter (``*args``). A parameter
+    is read when the code loads it, or keeps it for an inner function (a closure).
+    """
+    code = getattr(check, "__code__", None)
+    if not isinstance(code, types.CodeType) or not inspect.isfunction(check):
+        return None
+    if index >= code.co_argcount:
+        return None
+    name = code.co_varnames[index]
+    if name in code.co_cellvars:
+        return True
+    for instruction in dis.get_instructions(code):
+        if instruction.opname.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")):
+            argval = instruction.argval
+            if name == argval or (isinstance(argval, tuple) and name in argval):
+                return True
+    return False
+
+
 @final
 @attrs.frozen
 class Guard:
     """A named condition on a transition that explains a refusal.
 
     ``check(context, payload)`` returns ``None`` to allow, or a short reason such
-    as ``"payment not authorized yet"``. A guard with ``uses_payload=False`` only
-    reads the context, so :meth:`Transaction.allowed_triggers` can evaluate it
-    without a payload (it then receives ``None``). A guard with ``uses_clock=True``
-    is called as ``check(context, payload, now)`` with the transaction's clock time.
+    as ``"payment not authorized yet"``. A guard with ``uses_payload=False`` reads
+    only the context (and the clock), so :meth:`Transaction.allowed_triggers`
+    evaluates it (with ``None`` as the payload) and offers the trigger only when it
+    passes. A guard with ``uses_clock=True`` is called as ``check(context, payload,
+    now)`` with the transaction's clock time.
+
+    The declaration is checked against the check when the guard is built, so it
+    cannot be wrong for a plain function: a check that never reads its payload must
+    declare ``uses_payload=False`` (else ``allowed_triggers`` would skip it and offer
+    a trigger nothing can fire), one that reads it must not, and the check must take
+    the arguments it is called with. :class:`InvalidDefinition` names the guard.
     """
 
     name: str
@@ -120,6 +153,38 @@ class Guard:
     label: Label
     uses_payload: bool = True
     uses_clock: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        called = "check(context, payload, now)" if self.uses_clock else "check(context, payload)"
+        try:
+            signature = inspect.signature(self.check)
+        except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(*([None] * (3 if self.uses_clock else 2)))
+            except TypeError:
+                hint = "declare uses_clock=True if it reads the clock"
+                if self.uses_clock:
+                    hint = "declare uses_clock=False if it does not read the clock"
+                raise self._invalid(
+                    f"it is called as {called} but its check takes {signature}; {hint}"
+                ) from None
+        reads = _reads_parameter(self.check, 1)
+        if reads is False and self.uses_payload:
+            parameter = self.check.__code__.co_varnames[1]
+            raise self._invalid(
+                f"its check never reads its payload (parameter {parameter!r}), so declare "
+                "uses_payload=False: Transaction.allowed_triggers() then evaluates it"
+            )
+        if reads and not self.uses_payload:
+            raise self._invalid(
+                "its check reads its payload, but it declares uses_payload=False: "
+                "Transaction.allowed_triggers() would call it without one"
+            )
+
+    def _invalid(self, problem: str) -> InvalidDefinition:
+        return InvalidDefinition(f"Guard {self.name!r} is invalid: {problem}.")
 
 
 @final
@@ -155,6 +220,10 @@ def _to_states(value: Iterable[State]) -> tuple[State, ...]:
 
 
 def _to_transitions(value: Iterable[Transition]) -> tuple[Transition, ...]:
+    return tuple(value)
+
+
+def _to_invariants(value: Iterable[FlowInvariant]) -> tuple[FlowInvariant, ...]:
     return tuple(value)
 
 

@@ -262,7 +262,13 @@ class Engine:
         return step.spec
 
     def allowed_triggers(self, tx: Transaction[Any]) -> tuple[str, ...]:
-        """Return the triggers from ``tx``'s state whose context guards pass."""
+        """Return the triggers some valid payload can fire from ``tx``'s state now.
+
+        Every guard that does not read the payload (``uses_payload=False``, which
+        :class:`Guard` checks against its code) is evaluated, with the transaction's
+        clock when it reads the clock; guards that read the payload are left to the
+        payload, so each trigger listed can succeed and each one left out cannot.
+        """
         context = tx.context
         configuration = getattr(tx, STATE_ATTRIBUTE)
         now = tx.clock()

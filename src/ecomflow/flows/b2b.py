@@ -1,6 +1,6 @@
 """b2b — 电子商务的一般流程: the four-phase B2B contract of seed section 『捌』.
 
-1. **preparation** (交易前的准备): both sides prepare before contracting;
+1. **preparation** (交易前的准备): both sides prepare (each records its own) before contracting;
 2. **negotiation** (交易磋商): inquiry 询盘, offer 发盘, counter-offer 还盘, acceptance —
    following the UN Convention on Contracts for the International Sale of Goods (CISG):
    an inquiry binds nobody; only a definite offer (goods, quantity, price) counts (Art. 14);
@@ -20,7 +20,14 @@
    is performed when both are done;
    **claims** (索赔/理赔): after a loss or breach, a claim within the notice period (CISG
    Art. 39: at most two years after the goods were handed over) is surveyed, then settled with
-   a payout, or rejected and decided as a dispute by contract, law and practice.
+   a payout, or rejected and decided as a dispute by contract, law and practice. One claim per
+   trade, in the contract's currency. During performance it runs in a third region beside the
+   goods and the payment, so a payment still due stays payable; once it is decided the
+   contract may be avoided (CISG Art. 49, 64, 81: the price and the goods go back). After
+   performance it is a phase of its own.
+
+The flow declares its books (what each party's account must be in each state) and its own
+rules beside itself; :mod:`ecomflow.testing` checks both after every step.
 
 Validity windows and notice periods are read from the transaction's clock. This module holds
 definitions only.
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, final
 
 import attrs
@@ -43,6 +51,7 @@ from .._transaction import Transaction
 from .b2b_terms import (
     NOTICE_PERIOD,
     Acceptance,
+    Avoidance,
     B2BContext,
     Basis,
     BreakOff,
@@ -130,7 +139,7 @@ def MATCHES_OFFER(context: B2BContext, payload: Acceptance) -> str | None:
     return None
 
 
-@_check("within_validity", "within validity", "在有效期内", clock=True)
+@_check("within_validity", "within validity", "在有效期内", payload=False, clock=True)
 def WITHIN_VALIDITY(context: B2BContext, _: object, now: datetime) -> str | None:
     offer = _standing(context)
     if offer.valid_until is not None and now > offer.valid_until:
@@ -141,7 +150,7 @@ def WITHIN_VALIDITY(context: B2BContext, _: object, now: datetime) -> str | None
     return None
 
 
-@_check("lapsed", "offer lapsed", "发盘已过期", clock=True)
+@_check("lapsed", "offer lapsed", "发盘已过期", payload=False, clock=True)
 def LAPSED(context: B2BContext, _: object, now: datetime) -> str | None:
     offer = _standing(context)
     if offer.valid_until is None or now <= offer.valid_until:
@@ -225,7 +234,13 @@ def BOTH_DONE(context: B2BContext, _: object) -> str | None:
     return "; ".join(missing) or None
 
 
-@_check("within_notice_period", "within the notice period", "在索赔期内", clock=True)
+@_check(
+    "within_notice_period",
+    "within the notice period",
+    "在索赔期内",
+    payload=False,
+    clock=True,
+)
 def IN_NOTICE(context: B2BContext, _: object, now: datetime) -> str | None:
     if context.received_at is not None and now > context.received_at + NOTICE_PERIOD:
         return (
@@ -235,8 +250,19 @@ def IN_NOTICE(context: B2BContext, _: object, now: datetime) -> str | None:
     return None
 
 
+def _foreign(context: B2BContext, money: Money, what: str) -> str | None:
+    """Why ``money`` cannot be compared with the contract: its currency differs, or None."""
+    currency = context.contract_value.currency
+    if money.currency != currency:
+        return f"the {what} {money} is in {money.currency}, but the contract is in {currency}"
+    return None
+
+
 @_check("claim_within_value", "claim ≤ contract value", "索赔额不超过合同金额")
 def CLAIM_WITHIN_VALUE(context: B2BContext, payload: Claim) -> str | None:
+    foreign = _foreign(context, payload.amount, "claim")
+    if foreign is not None:
+        return foreign
     if payload.amount > context.contract_value or payload.amount.amount <= 0:
         return f"a claim must be above zero and at most the contract value {context.contract_value}"
     return None
@@ -246,8 +272,41 @@ def CLAIM_WITHIN_VALUE(context: B2BContext, payload: Claim) -> str | None:
 def PAYOUT_WITHIN_CLAIM(context: B2BContext, payload: Any) -> str | None:
     assert context.claim is not None
     payout = payload.payout
-    if payout is not None and payout > context.claim.amount:
+    if payout is None:
+        return None
+    foreign = _foreign(context, payout, "payout")
+    if foreign is not None:
+        return foreign
+    if payout > context.claim.amount:
         return f"the payout {payout} exceeds the claim {context.claim.amount}"
+    return None
+
+
+@_check("claim_decided", "a claim decided", "索赔已处理", payload=False)
+def CLAIM_DECIDED(context: B2BContext, _: object) -> str | None:
+    if context.claim is None:
+        return "no claim establishes a breach: file one and have it decided first"
+    if context.claim_payout is None and context.resolution is None:
+        return "the claim is not decided yet"
+    return None
+
+
+@_check("buyer_receives", "by the buyer", "由买方")
+def BUYER_RECEIVES(context: B2BContext, payload: ByParty) -> str | None:
+    if payload.by is Party.BUYER:
+        return None
+    return f"only the buyer ({context.buyer}) can record receipt of the goods"
+
+
+@_check("delivery_after_conclusion", "delivery not before the contract", "交货日期不早于订约")
+def DELIVERY_AFTER_CONCLUSION(context: B2BContext, payload: ContractTerms) -> str | None:
+    assert context.concluded_at is not None
+    concluded = context.concluded_at.date()
+    if payload.delivery_date < concluded:
+        return (
+            f"the delivery date {payload.delivery_date.isoformat()} is before the contract was "
+            f"concluded on {concluded.isoformat()}"
+        )
     return None
 
 
@@ -316,6 +375,36 @@ def _has_payout(_: B2BContext, payload: Resolution) -> bool:
     return payload.payout is not None
 
 
+def _parties(context: B2BContext, _: object) -> dict[str, Any]:
+    return {"buyer": context.buyer, "seller": context.seller}
+
+
+def _price_back(context: B2BContext, _: object) -> dict[str, Any]:
+    return {
+        "amount": context.contract_value.to_json(),
+        "from": context.seller,
+        "to": context.buyer,
+    }
+
+
+def _goods_back(context: B2BContext, _: object) -> dict[str, Any]:
+    assert context.terms is not None
+    return {
+        "goods": context.terms.goods,
+        "quantity": context.terms.quantity,
+        "from": context.buyer,
+        "to": context.seller,
+    }
+
+
+def _was_paid(context: B2BContext, _: object) -> bool:
+    return context.payment is not None
+
+
+def _was_received(context: B2BContext, _: object) -> bool:
+    return context.received_at is not None
+
+
 def _logged(step: str) -> Any:
     return lambda c, p: replace(c, logistics=(*c.logistics, step))
 
@@ -328,6 +417,193 @@ def _label(en: str, zh: str) -> Label:
 
 
 _NEGOTIATION_OPEN = ("preparation.ready", "negotiation.open")
+
+_OPEN_CLAIM = (
+    "performance.claim.filed",
+    "performance.claim.surveyed",
+    "performance.claim.disputed",
+)
+
+
+def _claim_transitions(
+    region: str, *, filed_from: str, decided: str, during: bool
+) -> list[Transition]:
+    """Return the claim steps (索赔/理赔) in ``region``: during performance, or after it."""
+    when = " during performance" if during else ""
+    zh = "（履约中）" if during else ""
+    return [
+        Transition(
+            "file_claim",
+            filed_from,
+            f"{region}.filed",
+            _label(f"file a claim{when}", f"索赔{zh}"),
+            step="4 (CISG 39)",
+            payload=Claim,
+            guards=[IN_NOTICE, CLAIM_WITHIN_VALUE],
+            effect=lambda c, p: replace(c, claim=p),
+            emits=[Emit(Stream.COMMERCE, "claim_filed")],
+        ),
+        Transition(
+            "survey",
+            f"{region}.filed",
+            f"{region}.surveyed",
+            _label(f"survey{when}", f"查勘{zh}"),
+            step="4",
+            payload=Survey,
+            effect=lambda c, p: replace(c, survey=p),
+            emits=[Emit(Stream.INFORMATION, "survey_reported")],
+        ),
+        Transition(
+            "settle_claim",
+            f"{region}.surveyed",
+            decided,
+            _label(f"settle the claim{when}", f"理赔{zh}"),
+            step="4",
+            payload=ClaimSettlement,
+            guards=[PAYOUT_WITHIN_CLAIM],
+            effect=lambda c, p: replace(c, claim_payout=p.payout),
+            emits=[Emit(Stream.MONEY, "claim_paid", _claim_paid)],
+        ),
+        Transition(
+            "reject_claim",
+            f"{region}.surveyed",
+            f"{region}.disputed",
+            _label(f"reject the claim{when}", f"拒赔{zh}"),
+            step="4",
+            payload=Step,
+            effect=lambda c, p: replace(c, claim_rejection=p.reference),
+            emits=[Emit(Stream.COMMERCE, "claim_rejected")],
+        ),
+        Transition(
+            "resolve_dispute",
+            f"{region}.disputed",
+            decided,
+            _label(f"resolve the dispute{when}", f"解决争议{zh}"),
+            step="4",
+            payload=Resolution,
+            guards=[PAYOUT_WITHIN_CLAIM],
+            effect=lambda c, p: replace(c, resolution=p, claim_payout=p.payout),
+            emits=[
+                Emit(Stream.COMMERCE, "dispute_resolved"),
+                Emit(Stream.MONEY, "claim_paid", _claim_paid, when=_has_payout),
+            ],
+        ),
+    ]
+
+
+# -- the books and the flow's own rules ---------------------------------------------------
+
+
+def _books(context: B2BContext, state: str) -> dict[str, Money]:
+    """Return what each party's account must be, from the contract, not from the events.
+
+    The buyer pays the contract value to the seller once it has paid (and gets it back
+    when the contract is avoided); a claim payout goes from the party claimed against to
+    the claimant. Nothing else moves money, so every other account is at zero.
+    """
+    if context.terms is None:
+        return {}
+    value = context.contract_value
+    books = {context.buyer: Money(0, value.currency), context.seller: Money(0, value.currency)}
+    if context.payment is not None and state != "avoided":
+        books[context.buyer] = books[context.buyer] - value
+        books[context.seller] = books[context.seller] + value
+    if context.claim is not None and context.claim_payout is not None:
+        claimant, payer = (
+            (context.buyer, context.seller)
+            if context.claim.by is Party.BUYER
+            else (context.seller, context.buyer)
+        )
+        books[claimant] = books[claimant] + context.claim_payout
+        books[payer] = books[payer] - context.claim_payout
+    return books
+
+
+def _require(condition: object, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def _versions(tx: Transaction[Any], name: str) -> list[int]:
+    return [event.version for event in tx.events if event.name == name]
+
+
+_CONTRACT_PHASES = frozenset(
+    {"contract", "performance", "performed", "claims", "closed", "avoided"}
+)
+
+
+def _concluded_exactly_once(tx: Transaction[Any]) -> None:
+    """Check that the contract is concluded exactly once from the contract phase on."""
+    concluded = len(_versions(tx, "contract_concluded"))
+    expected = 1 if tx.state.partition(".")[0] in _CONTRACT_PHASES else 0
+    _require(
+        concluded == expected,
+        f"{tx.id!r} in {tx.state!r}: the contract was concluded {concluded} times, not {expected}",
+    )
+
+
+def _receipt_only_after_shipment(tx: Transaction[Any]) -> None:
+    """Check that the buyer receives the goods at most once, after they were shipped."""
+    received, shipped = _versions(tx, "goods_received"), _versions(tx, "handed_to_carrier")
+    _require(len(received) <= 1, f"{tx.id!r}: the goods were received {len(received)} times")
+    if received:
+        _require(
+            shipped and shipped[0] < received[0],
+            f"{tx.id!r}: goods received at version {received[0]} before they were shipped",
+        )
+        event = next(e for e in tx.events if e.name == "goods_received")
+        _require(event.data.get("by") == "buyer", f"{tx.id!r}: receipt recorded by {event.data}")
+
+
+def _paid_once_as_the_terms_say(tx: Transaction[Any]) -> None:
+    """Check that the buyer pays the contract value at most once, as the terms allow."""
+    paid = [e for e in tx.events if e.name == "payment_made"]
+    _require(len(paid) <= 1, f"{tx.id!r}: the contract value was paid {len(paid)} times")
+    if not paid:
+        _require(not _versions(tx, "payment_returned"), f"{tx.id!r}: unpaid price returned")
+        return
+    drawn = next(e for e in tx.events if e.name == "contract_drawn_up")
+    value = Money(drawn.data["price"]["amount"], drawn.data["price"]["currency"])
+    value = value * int(drawn.data["quantity"])
+    amount = paid[0].data["amount"]
+    _require(
+        Money(amount["amount"], amount["currency"]) == value,
+        f"{tx.id!r}: paid {amount}, but the contract value is {value}",
+    )
+    terms = drawn.data["payment_terms"]
+    before = {
+        "against_documents": "handed_to_carrier",
+        "on_delivery": "goods_received",
+    }.get(terms)
+    if before is not None:
+        earlier = _versions(tx, before)
+        _require(
+            earlier and earlier[0] < paid[0].version,
+            f"{tx.id!r}: paid at version {paid[0].version} before {before} ({terms})",
+        )
+    else:  # prepayment: before the goods leave
+        shipped = _versions(tx, "handed_to_carrier")
+        _require(
+            not shipped or paid[0].version < shipped[0],
+            f"{tx.id!r}: shipped at version {shipped[0] if shipped else None} before prepayment",
+        )
+
+
+def _payouts_within_the_claim(tx: Transaction[Any]) -> None:
+    """Check one claim per trade, paid at most what was claimed, in its currency."""
+    claims = [e for e in tx.events if e.name == "claim_filed"]
+    payouts = [e for e in tx.events if e.name == "claim_paid"]
+    _require(len(claims) <= 1, f"{tx.id!r}: {len(claims)} claims filed; a trade has one")
+    _require(len(payouts) <= 1, f"{tx.id!r}: the claim was paid {len(payouts)} times")
+    if payouts:
+        _require(claims, f"{tx.id!r}: a claim was paid but none was filed")
+        claimed, paid = claims[0].data["amount"], payouts[0].data["amount"]
+        _require(
+            paid["currency"] == claimed["currency"]
+            and Decimal(paid["amount"]) <= Decimal(claimed["amount"]),
+            f"{tx.id!r}: paid {paid} on a claim of {claimed}",
+        )
 
 
 def _ships_before_payment(context: B2BContext) -> bool:
@@ -409,6 +685,18 @@ DEFINITION = FlowDefinition(
                         State("documented", _label("bank documents issued", "银行单据已出具")),
                     ],
                 ),
+                State(
+                    "claim",
+                    _label("claim during performance", "履约中的索赔"),
+                    initial="none",
+                    children=[
+                        State("none", _label("no claim", "无索赔")),
+                        State("filed", _label("claim filed", "已提出索赔")),
+                        State("surveyed", _label("claim surveyed", "已查勘")),
+                        State("disputed", _label("in dispute", "争议处理中")),
+                        State("decided", _label("claim decided", "索赔已处理")),
+                    ],
+                ),
             ],
         ),
         State("performed", _label("contract performed", "合同履行完毕")),
@@ -424,6 +712,7 @@ DEFINITION = FlowDefinition(
         ),
         State("closed", _label("closed", "交易完成"), terminal=True),
         State("no_deal", _label("no deal", "未成交"), terminal=True),
+        State("avoided", _label("contract avoided", "合同已解除"), terminal=True),
     ],
     start=Transition(
         "begin",
@@ -438,7 +727,7 @@ DEFINITION = FlowDefinition(
     transitions=[
         Transition(
             "prepare",
-            "preparation.researching",
+            "preparation",
             "preparation.ready",
             _label("prepare", "做好签约前准备"),
             step="1",
@@ -590,7 +879,7 @@ DEFINITION = FlowDefinition(
             _label("draw up the e-contract", "拟定电子合同"),
             step="3",
             payload=ContractTerms,
-            guards=[TERMS_MATCH],
+            guards=[TERMS_MATCH, DELIVERY_AFTER_CONCLUSION],
             effect=lambda c, p: replace(c, terms=p),
             emits=[Emit(Stream.COMMERCE, "contract_drawn_up")],
         ),
@@ -702,6 +991,7 @@ DEFINITION = FlowDefinition(
             _label("buyer receives", "买方收货"),
             step="4",
             payload=ByParty,
+            guards=[BUYER_RECEIVES],
             effect=lambda c, p, now: replace(c, received_at=now),
             effect_uses_clock=True,
             emits=[
@@ -732,7 +1022,7 @@ DEFINITION = FlowDefinition(
         ),
         Transition(
             "complete",
-            "performance",
+            "performance.claim.none",
             "performed",
             _label("performed", "履约完成"),
             step="4",
@@ -740,16 +1030,36 @@ DEFINITION = FlowDefinition(
             emits=[Emit(Stream.COMMERCE, "contract_performed", _performed)],
         ),
         Transition(
-            "file_claim",
-            ("performance", "performed"),
-            "claims",
-            _label("file a claim", "索赔"),
+            "complete",
+            "performance.claim.decided",
+            "closed",
+            _label("performed, its claim decided", "履约完成（索赔已处理）"),
             step="4",
-            payload=Claim,
-            guards=[IN_NOTICE, CLAIM_WITHIN_VALUE],
-            effect=lambda c, p: replace(c, claim=p),
-            emits=[Emit(Stream.COMMERCE, "claim_filed")],
+            guards=[BOTH_DONE],
+            emits=[Emit(Stream.COMMERCE, "contract_performed", _performed)],
         ),
+        Transition(
+            "avoid",
+            "performance",
+            "avoided",
+            _label("declare the contract avoided", "解除合同"),
+            step="4 (CISG 49, 64, 81)",
+            payload=Avoidance,
+            guards=[CLAIM_DECIDED],
+            effect=lambda c, p: replace(c, avoidance=p),
+            emits=[
+                Emit(Stream.COMMERCE, "contract_avoided", _parties),
+                Emit(Stream.MONEY, "payment_returned", _price_back, when=_was_paid),
+                Emit(Stream.LOGISTICS, "goods_returned", _goods_back, when=_was_received),
+            ],
+        ),
+        *_claim_transitions(
+            "performance.claim",
+            filed_from="performance.claim.none",
+            decided="performance.claim.decided",
+            during=True,
+        ),
+        *_claim_transitions("claims", filed_from="performed", decided="closed", during=False),
         Transition(
             "close",
             "performed",
@@ -757,51 +1067,6 @@ DEFINITION = FlowDefinition(
             _label("close", "交易完成"),
             step="4",
             emits=[Emit(Stream.COMMERCE, "trade_closed")],
-        ),
-        Transition(
-            "survey",
-            "claims.filed",
-            "claims.surveyed",
-            _label("survey", "查勘"),
-            step="4",
-            payload=Survey,
-            effect=lambda c, p: replace(c, survey=p),
-            emits=[Emit(Stream.INFORMATION, "survey_reported")],
-        ),
-        Transition(
-            "settle_claim",
-            "claims.surveyed",
-            "closed",
-            _label("settle the claim", "理赔"),
-            step="4",
-            payload=ClaimSettlement,
-            guards=[PAYOUT_WITHIN_CLAIM],
-            effect=lambda c, p: replace(c, claim_payout=p.payout),
-            emits=[Emit(Stream.MONEY, "claim_paid", _claim_paid)],
-        ),
-        Transition(
-            "reject_claim",
-            "claims.surveyed",
-            "claims.disputed",
-            _label("reject the claim", "拒赔"),
-            step="4",
-            payload=Step,
-            effect=lambda c, p: replace(c, claim_rejection=p.reference),
-            emits=[Emit(Stream.COMMERCE, "claim_rejected")],
-        ),
-        Transition(
-            "resolve_dispute",
-            "claims.disputed",
-            "closed",
-            _label("resolve the dispute", "解决争议"),
-            step="4",
-            payload=Resolution,
-            guards=[PAYOUT_WITHIN_CLAIM],
-            effect=lambda c, p: replace(c, resolution=p, claim_payout=p.payout),
-            emits=[
-                Emit(Stream.COMMERCE, "dispute_resolved"),
-                Emit(Stream.MONEY, "claim_paid", _claim_paid, when=_has_payout),
-            ],
         ),
     ],
     refusals={
@@ -815,7 +1080,19 @@ DEFINITION = FlowDefinition(
         },
         "hand_to_carrier": {"performance.logistics.stocking": "the goods are not ready to ship"},
         "pay": {"contract": "the contract is not in performance yet"},
+        "complete": dict.fromkeys(_OPEN_CLAIM, "a claim is open: survey and decide it first"),
+        "file_claim": {
+            **dict.fromkeys(_OPEN_CLAIM, "a claim is already open"),
+            "performance.claim.decided": "this trade's claim was decided already",
+        },
     },
+    books=_books,
+    invariants=(
+        _concluded_exactly_once,
+        _receipt_only_after_shipment,
+        _paid_once_as_the_terms_say,
+        _payouts_within_the_claim,
+    ),
 )
 
 
@@ -900,6 +1177,10 @@ class B2B(Transaction[B2BContext]):
     ) -> tuple[Event, ...]:
         """索赔: claim for a loss or breach, with evidence, within the notice period."""
         return self.fire("file_claim", by=by, reason=reason, amount=amount, evidence=evidence)
+
+    def avoid(self, by: Party | str, *, reason: str) -> tuple[Event, ...]:
+        """Declare the contract avoided after a decided claim: the price and goods go back."""
+        return self.fire("avoid", by=by, reason=reason)
 
     def settle_claim(self, *, payout: Money) -> tuple[Event, ...]:
         """理赔: pay the surveyed claim."""

@@ -17,6 +17,7 @@ from .intermediary import Party
 __all__ = [
     "NOTICE_PERIOD",
     "Acceptance",
+    "Avoidance",
     "B2BContext",
     "Basis",
     "BreakOff",
@@ -246,6 +247,15 @@ class Resolution:
     payout: Money | None = optional_money()
 
 
+@final
+@attrs.frozen(slots=False)
+class Avoidance:
+    """A party declares the contract avoided after a decided claim (CISG Art. 49, 64)."""
+
+    by: Party = choice(Party)
+    reason: str = text(max_length=2000)
+
+
 # -- context ------------------------------------------------------------------------------
 
 
@@ -276,6 +286,7 @@ class B2BContext:
     claim_rejection: str | None = None
     resolution: Resolution | None = None
     claim_payout: Money | None = None
+    avoidance: Avoidance | None = None
 
     @property
     def contract_value(self) -> Money:
