@@ -223,10 +223,6 @@ def _to_transitions(value: Iterable[Transition]) -> tuple[Transition, ...]:
     return tuple(value)
 
 
-def _to_invariants(value: Iterable[FlowInvariant]) -> tuple[FlowInvariant, ...]:
-    return tuple(value)
-
-
 @final
 @attrs.frozen
 class Transition:
