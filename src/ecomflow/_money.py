@@ -17,6 +17,7 @@ from typing import Any, final
 import attrs
 
 from ._errors import InvalidPayload
+from ._frozen import ScannedDict
 
 __all__ = [
     "CURRENCIES",
@@ -222,10 +223,14 @@ class Money:
         exponent = (
             _exponent(currency) if type(currency) is str else _exponent(_to_currency(currency))
         )
-        value = amount if type(amount) is Decimal else to_decimal(amount)
-        if not value.is_finite():
-            raise InvalidPayload(f"amount {_show(amount)} is not a valid {currency} amount")
-        check_amount(value)
+        if type(amount) is Decimal:
+            value = amount
+            if not value.is_finite():
+                raise InvalidPayload(f"amount {value} must be a finite number")
+        else:
+            value = to_decimal(amount)  # finite, or InvalidPayload
+        if value.adjusted() > _LIMIT:
+            check_amount(value)  # raises, unless the value is a zero such as 0E+30
         try:
             quantised = value.quantize(exponent, context=_EXACT)
         except DecimalException:  # digits the currency cannot hold
@@ -258,30 +263,42 @@ class Money:
             )
         return other
 
-    def _result(self, amount: Decimal, op: str, other: object) -> Money:
-        if amount and amount.adjusted() > _LIMIT:
-            raise InvalidPayload(
-                f"cannot {op} {self} and {other if isinstance(other, Money) else _show(other)}: "
-                f"the result has more than "
-                f"{MAX_AMOUNT_DIGITS} digits before the decimal point"
-            )
+    def _too_big(self, op: str, other: object) -> InvalidPayload:
+        shown = other if isinstance(other, Money) else _show(other)
+        return InvalidPayload(
+            f"cannot {op} {self} and {shown}: the result has more than {MAX_AMOUNT_DIGITS} "
+            "digits before the decimal point"
+        )
+
+    # Arithmetic is exact (_EXACT has room for any two bounded amounts or an amount
+    # times a bounded quantity); the bound on the result is the only check it needs.
+    def __add__(self, other: Money) -> Money:
+        if type(other) is not Money or other.currency != self.currency:
+            self._same(other, "add")
+        amount = _EXACT.add(self.amount, other.amount)
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("add", other)
         return Money._exact(amount, self.currency)
 
-    def __add__(self, other: Money) -> Money:
-        return self._result(_EXACT.add(self.amount, self._same(other, "add").amount), "add", other)
-
     def __sub__(self, other: Money) -> Money:
-        amount = _EXACT.subtract(self.amount, self._same(other, "subtract").amount)
-        return self._result(amount, "subtract", other)
+        if type(other) is not Money or other.currency != self.currency:
+            self._same(other, "subtract")
+        amount = _EXACT.subtract(self.amount, other.amount)
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("subtract", other)
+        return Money._exact(amount, self.currency)
 
     def __mul__(self, factor: int) -> Money:
-        if isinstance(factor, bool) or not isinstance(factor, int):
+        if type(factor) is not int and (isinstance(factor, bool) or not isinstance(factor, int)):
             raise InvalidPayload(f"{self} can only be multiplied by an int, not {factor!r}")
         if not -MAX_QUANTITY <= factor <= MAX_QUANTITY:
             raise InvalidPayload(
                 f"cannot multiply {self} by {_show(factor)}: at most {MAX_QUANTITY:,} allowed"
             )
-        return self._result(_EXACT.multiply(self.amount, Decimal(factor)), "multiply", factor)
+        amount = _EXACT.multiply(self.amount, factor)
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("multiply", factor)
+        return Money._exact(amount, self.currency)
 
     __rmul__ = __mul__
 
@@ -294,7 +311,9 @@ class Money:
             amount = _ROUND.multiply(self.amount, rate).quantize(exponent, context=_ROUND)
         except DecimalException:
             raise InvalidPayload(f"cannot take a share {rate} of {self}: too many digits") from None
-        return self._result(amount, "take a share of", rate)
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("take a share of", rate)
+        return Money._exact(amount, self.currency)
 
     def __neg__(self) -> Money:
         return Money._exact(-self.amount, self.currency)
@@ -318,5 +337,9 @@ class Money:
         return f"Money({str(self.amount)!r}, {self.currency!r})"
 
     def to_json(self) -> dict[str, Any]:
-        """Return ``{"amount": "19.90", "currency": "CNY"}`` (the amount as a string)."""
-        return {"amount": str(self.amount), "currency": self.currency}
+        """Return ``{"amount": "19.90", "currency": "CNY"}`` (the amount as a string).
+
+        The dict is read-only and marked as scanned: an amount and an ISO code are no
+        free text, so event data holding Money is frozen and checked without walking it.
+        """
+        return ScannedDict(amount=str(self.amount), currency=self.currency)
