@@ -228,20 +228,18 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     if not clean_keys.issuperset(data):
         _check_keys(data)
     keep = _KEEP
-    nested: dict[Any, Any] | None = None
-    for key, value in data.items():
-        kind = type(value)
-        if kind is str:
+    flat = True
+    for value in data.values():
+        if type(value) is str:
             if "\x00" in value or (
                 (len(value) >= 13 or not value.isascii()) and looks_like_card_number(value)
             ):
                 raise _Refused
-        elif kind not in keep:
-            if nested is None:
-                nested = {}
-            nested[key] = _scan_value(value)
+        elif type(value) not in keep:
+            flat = False
     frozen = cls(data)
-    if nested:
+    if not flat:
+        nested = {key: _scan_value(value) for key, value in data.items() if type(value) not in keep}
         dict.update(frozen, nested)  # still being built: the only write it ever gets
     return frozen
 
