@@ -690,3 +690,17 @@ def test_timezone_aware_clock_of_any_zone_is_fine():
     tx = TOY.start("T-1", owner="ann", clock=lambda: datetime.now(timezone(timedelta(hours=8))))
     tx.fire("add", amount=1)
     assert tx.events[-1].occurred_at.utcoffset() == timedelta(hours=8)
+
+
+def test_projections_keep_their_own_copies(clock):
+    from ecomflow.projections import Inbox, Ledger, ShipmentTracker, fold
+
+    tx = box(clock)
+    tracker = fold(ShipmentTracker(), tx.events)
+    _, name, data = tracker.history["B-1"][0]
+    data["extra"] = 1  # the projection's copy is its own
+    assert name == "big" and "extra" not in tx.events[3].data
+    inbox = fold(Inbox(), tx.events)
+    assert [n.name for n in inbox.notices["ann"]] == ["told", "told"]  # a frozen list of one
+    ledger = fold(Ledger(), tx.events)
+    assert ledger.postings == [] and len(ledger.memos) == 2
