@@ -6,6 +6,7 @@ import pytest
 from transitions import Machine
 
 from ecomflow import (
+    CorruptHistory,
     EcomflowError,
     EventBus,
     GuardRejected,
@@ -148,22 +149,33 @@ def test_replay_refuses_broken_histories(clock):
     events = list(tx.events)
     with pytest.raises(InvalidPayload, match="empty event list"):
         TOY.replay([])
-    with pytest.raises(InvalidPayload, match="expected the first event of version 1"):
-        TOY.replay([events[0], *events[3:]])  # version 1 missing
-    with pytest.raises(InvalidPayload, match="expected the first event of version 1"):
-        TOY.replay([events[0], events[2], events[1], *events[3:]])
-    with pytest.raises(InvalidPayload, match="event 'T-1:1:2' is out of order"):
-        TOY.replay([events[0], events[1], attrs.evolve(events[2], seq=2), *events[3:]])
-    with pytest.raises(InvalidPayload, match="expected the first event of version 0"):
-        TOY.replay(events[1:2])
-    with pytest.raises(InvalidPayload, match="does not begin with 'begin' but with 'add'"):
-        TOY.replay([attrs.evolve(events[0], trigger="add")])
-    with pytest.raises(InvalidPayload, match="fires 'finish', which the toy flow does not allow"):
-        TOY.replay([events[0], attrs.evolve(events[1], trigger="finish")])
-    with pytest.raises(InvalidPayload, match="does not hold a valid Step"):
-        TOY.replay([events[0], attrs.evolve(events[1], data={"amount": "many"})])
+    broken = [
+        ([events[0], *events[3:]], "2:0", "comes where 1:0 should"),  # version 1 missing
+        ([events[0], events[2], events[1], *events[3:]], "1:1", "comes where 1:0 should"),
+        (
+            [events[0], events[1], attrs.evolve(events[2], seq=2), *events[3:]],
+            "1:2",
+            "comes where 1:1 should",
+        ),
+        (events[1:2], "1:0", "comes where 0:0 should"),
+        ([attrs.evolve(events[0], trigger="add")], "0:0", "begins with 'add', not 'begin'"),
+        (
+            [events[0], attrs.evolve(events[1], trigger="finish")],
+            "1:0",
+            "fires 'finish', which the toy flow does not allow from state 'a'",
+        ),
+        (
+            [events[0], attrs.evolve(events[1], data={"amount": "many"})],
+            "1:0",
+            "does not hold a valid Step",
+        ),
+    ]
+    for history, position, message in broken:
+        with pytest.raises(CorruptHistory, match=message) as info:
+            TOY.replay(history)
+        assert (info.value.tx_id, info.value.position) == ("T-1", position)
     other = TOY.start("T-2", owner="bob", clock=clock)
-    with pytest.raises(InvalidPayload, match="event 'T-2:0:0' belongs to transaction 'T-2'"):
+    with pytest.raises(CorruptHistory, match="the event at 0:0 .'begun'. belongs to transaction"):
         TOY.replay([events[0], other.events[0]])
 
 

@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ecomflow import looks_like_card_number
-from ecomflow._sensitive import find_card_number
+from ecomflow._sensitive import CARD_PROBLEM, find_card_number, find_sensitive, freeze_scanned
 
 
 def luhn_check_digit(body: str) -> str:
@@ -45,3 +45,30 @@ def test_too_short_or_too_long_digit_runs_pass(digits):
 
 def test_tokens_and_last_four_pass():
     assert find_card_number({"token": "tok_abc", "last4": "4242", "n": 5, "x": None}) is None
+
+
+SEPARATORS = [" ", "-", ".", "/", "  ", "\t", "\u00a0", "\u200b", "\u3000", " - ", "_", ":"]
+SCRIPTS = ["0123456789", "٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "०१२३४५६७८९", "۰۱۲۳۴۵۶۷۸۹"]
+
+
+@given(
+    card_numbers,
+    st.integers(3, 6),
+    st.sampled_from(SEPARATORS),
+    st.sampled_from(SCRIPTS),
+    st.sampled_from(["", " 123", " 1234", "  cvv 123"]),
+    st.sampled_from(["", "12 ", "order 12 qty ", "卡号：", "no. 7 "]),
+)
+def test_any_spelling_of_any_card_number_is_caught(number, size, separator, script, after, before):
+    grouped = separator.join(number[i : i + size] for i in range(0, len(number), size))
+    text = before + grouped.translate(str.maketrans("0123456789", script)) + after
+    assert looks_like_card_number(text)
+    assert find_sensitive({"note": text}) == ("note", CARD_PROBLEM)
+    assert freeze_scanned({"note": text}) is None
+
+
+@given(st.text(max_size=40).filter(lambda s: "\x00" not in s and not looks_like_card_number(s)))
+def test_clean_text_is_frozen_unchanged(text):
+    frozen = freeze_scanned({"a": text, "b": [text, {"c": text}]})
+    assert frozen == {"a": text, "b": [text, {"c": text}]}
+    assert find_sensitive(frozen) is None and find_sensitive(dict(frozen)) is None

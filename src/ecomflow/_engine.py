@@ -31,9 +31,15 @@ from ._definition import (
     leaves_of,
     walk,
 )
-from ._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
-from ._events import Event
-from ._sensitive import find_card_number
+from ._errors import (
+    CorruptHistory,
+    GuardRejected,
+    InvalidPayload,
+    TransitionNotAllowed,
+)
+from ._events import Event, check_now
+from ._money import _show
+from ._sensitive import find_sensitive, freeze_scanned
 
 if TYPE_CHECKING:
     from ._transaction import Transaction
@@ -117,6 +123,58 @@ def _subject(subject: tuple[str, str, str], flow: str) -> str:
     if not state:
         return f"Cannot start {flow} transaction {tx_id!r}"
     return f"Cannot {trigger} transaction {tx_id!r} in state {state!r}"
+
+
+def _describe(error: BaseException) -> str:
+    """Return a one-line description of ``error``, the first line of a cattrs error group."""
+    inner = getattr(error, "exceptions", None)  # an ExceptionGroup (cattrs), also on 3.10
+    if inner:
+        return _describe(inner[0])
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _corrupt(tx_id: object, event: Event, problem: str, flow: str) -> CorruptHistory:
+    """Return CorruptHistory for ``event``, the first bad one of ``tx_id``'s history."""
+    position = f"{event.version}:{event.seq}"
+    return CorruptHistory(
+        f"Cannot replay {flow} transaction {tx_id!r}: the event at {position} "
+        f"({event.name!r}) {problem}.",
+        tx_id=str(tx_id),
+        position=position,
+    )
+
+
+def _check_emits(tx_id: object, spec: Transition, batch: Sequence[Event], flow: str) -> None:
+    """Check that ``batch`` holds the events ``spec`` records, in order and in their streams.
+
+    Every unconditional event must be there; an optional one (``when``) may be absent.
+    """
+    position = 0
+    for emit in spec.emits:
+        event = batch[position] if position < len(batch) else None
+        if event is not None and event.name == emit.name and event.stream is emit.stream:
+            position += 1
+        elif emit.when is None:
+            version = batch[0].version
+            where = f"{version}:{position}"
+            if event is not None and event.name == emit.name:
+                problem = f"is recorded in stream {event.stream}, not {emit.stream}"
+            elif event is not None:
+                problem = f"comes where {spec.trigger}'s {emit.name!r} ({emit.stream}) should"
+            else:
+                raise CorruptHistory(
+                    f"Cannot replay {flow} transaction {tx_id!r}: version {version} "
+                    f"({spec.trigger}) lacks its {emit.name!r} event ({emit.stream}) at {where}.",
+                    tx_id=str(tx_id),
+                    position=where,
+                )
+            raise _corrupt(tx_id, event, problem, flow)
+    if position < len(batch):
+        extra = batch[position]
+        names = ", ".join(emit.name for emit in spec.emits)
+        raise _corrupt(
+            tx_id, extra, f"is not one {spec.trigger} records (it records {names})", flow
+        )
 
 
 class _DottedState(NestedState):
@@ -299,6 +357,12 @@ class Engine:
         so a refusal leaves ``tx`` untouched; the caller stores what is returned.
         """
         configuration = tx._state  # the engine is the transaction's only other writer
+        if type(trigger) is not str:
+            raise InvalidPayload(
+                f"Cannot fire {_show(trigger)} on transaction {tx.id!r} in state "
+                f"{state_name(configuration)!r}: a trigger is a string, one of "
+                f"{', '.join(self.triggers_from(configuration)) or 'none'}."
+            )
         if self.nested:
             step = self._step(configuration, trigger)
             state = state_name(configuration)
@@ -312,8 +376,10 @@ class Engine:
         payload = self._build((trigger, tx_id, state), step.accepted, step.required, spec, kwargs)
         context = tx._context
         now = tx._clock()
+        if type(now) is not datetime or now.tzinfo is None:  # subclasses: checked in full
+            check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
         if spec.guards:
-            self._check_guards(spec, context, payload, trigger, tx_id, state, now)
+            self._check_guards(spec, context, payload, (trigger, tx_id, state), now, kwargs)
         if spec.effect is None:
             new_context = context
         elif spec.effect_uses_clock:
@@ -321,7 +387,13 @@ class Engine:
         else:
             new_context = spec.effect(context, payload)
         events = self._events(
-            tx_id, tx._version + 1, trigger, spec.emits, new_context, payload, now, step.dump
+            (trigger, tx_id, state),
+            tx._version + 1,
+            spec.emits,
+            new_context,
+            payload,
+            now,
+            step.dump,
         )
         try:
             self._move(step, trigger, tx)
@@ -338,7 +410,7 @@ class Engine:
         subject = ("start", tx_id, "")
         payload = self._build(subject, accepted, required, spec, kwargs)
         if spec.guards:
-            self._check_guards(spec, None, payload, "start", tx_id, "", now)
+            self._check_guards(spec, None, payload, subject, now, kwargs)
         if spec.effect is None:
             context = payload
         elif spec.effect_uses_clock:
@@ -346,75 +418,113 @@ class Engine:
         else:
             context = spec.effect(None, payload)
         return context, self._events(
-            tx_id, 0, spec.trigger, spec.emits, context, payload, now, self._start_dump
+            subject, 0, spec.emits, context, payload, now, self._start_dump
         )
 
     def replay(self, events: Sequence[Event]) -> tuple[str, str, int, Any]:
-        """Fold ``events`` into ``(tx_id, state, version, context)``, checking their order."""
-        if not events:
-            raise InvalidPayload("Cannot replay an empty event list: a transaction has events.")
+        """Fold ``events`` into ``(tx_id, state, version, context)``, checking every event.
+
+        The events must be a history the flow could have written, or
+        :class:`CorruptHistory` names the transaction and the first bad position
+        (``"version:seq"``): every event of one transaction, versions from 0 without a
+        gap, seqs from 0 in order; each version's trigger allowed from the state reached,
+        with the events its transition records, in order and in their streams (an
+        optional event may be absent); a payload that structures and an effect that
+        applies. An empty list, or items that are not events, raise InvalidPayload:
+        that is a wrong call, not a history.
+        """
+        events = self._replayable(events)
         definition = self.definition
         tx_id = events[0].tx_id
-        stranger = next((event for event in events if event.tx_id != tx_id), None)
-        if stranger is not None:
-            raise InvalidPayload(
-                f"Cannot replay transaction {tx_id!r}: event {stranger.event_id!r} belongs to "
-                f"transaction {stranger.tx_id!r}."
-            )
         scratch = _Scratch(copy_configuration(self.initial_state))
         context: Any = None
         version = -1
         index = 0
-        while index < len(events):
+        count = len(events)
+        while index < count:
             first = events[index]
             version += 1
-            if first.version != version or first.seq != 0:
-                raise InvalidPayload(
-                    f"Cannot replay transaction {tx_id!r}: expected the first event of version "
-                    f"{version}, got {first.event_id!r} ({first.name!r})."
-                )
-            seq = 0
-            index += 1
-            while index < len(events) and events[index].version == version:
-                seq += 1
-                if events[index].seq != seq:
-                    raise InvalidPayload(
-                        f"Cannot replay transaction {tx_id!r}: event "
-                        f"{events[index].event_id!r} is out of order."
+            end = index
+            while end < count and (end == index or events[end].version == version):
+                event = events[end]
+                if event.tx_id != tx_id:
+                    raise _corrupt(
+                        tx_id, event, f"belongs to transaction {event.tx_id!r}", definition.name
                     )
-                index += 1
+                if event.version != version or event.seq != end - index:
+                    expected = f"{version}:{end - index}"
+                    raise _corrupt(tx_id, event, f"comes where {expected} should", definition.name)
+                if event.trigger != first.trigger:
+                    raise _corrupt(
+                        tx_id,
+                        event,
+                        f"records trigger {event.trigger!r}, but version {version} fires "
+                        f"{first.trigger!r}",
+                        definition.name,
+                    )
+                end += 1
+            batch = events[index:end]
             step = None
             if version == 0:
                 spec = definition.start
                 if first.trigger != spec.trigger:
-                    raise InvalidPayload(
-                        f"Cannot replay transaction {tx_id!r}: it does not begin with "
-                        f"{spec.trigger!r} but with {first.trigger!r}."
+                    raise _corrupt(
+                        tx_id,
+                        first,
+                        f"begins with {first.trigger!r}, not {spec.trigger!r}",
+                        definition.name,
                     )
                 accepted = self._start_fields[0]
             else:
-                step = self._step(scratch._state, first.trigger)
+                if type(first.trigger) is str:
+                    step = self._step(scratch._state, first.trigger)
                 if step is None:
-                    raise InvalidPayload(
-                        f"Cannot replay transaction {tx_id!r}: version {version} fires "
-                        f"{first.trigger!r}, which the {definition.name} flow does not allow "
-                        f"from state {state_name(scratch._state)!r}."
+                    raise _corrupt(
+                        tx_id,
+                        first,
+                        f"fires {first.trigger!r}, which the {definition.name} flow does not "
+                        f"allow from state {state_name(scratch._state)!r}",
+                        definition.name,
                     )
                 spec, accepted = step.spec, step.accepted
+            _check_emits(tx_id, spec, batch, definition.name)
             payload = self._recorded_payload(spec, accepted, first)
-            if spec.effect is not None and spec.effect_uses_clock:
-                context = spec.effect(context, payload, first.occurred_at)
-            elif spec.effect is not None:
-                context = spec.effect(context, payload)
-            elif version == 0:
-                context = payload
+            try:
+                if spec.effect is not None and spec.effect_uses_clock:
+                    context = spec.effect(context, payload, first.occurred_at)
+                elif spec.effect is not None:
+                    context = spec.effect(context, payload)
+                elif version == 0:
+                    context = payload
+            except Exception as error:  # guards are not re-run: a forged payload may break it
+                raise _corrupt(
+                    tx_id, first, f"cannot be applied ({error})", definition.name
+                ) from error
             if step is None:
                 pass
             elif self.nested:
                 self._move(step, first.trigger, scratch)
             else:
                 scratch._state = spec.dest  # a flat transition always ends in its dest
+            index = end
         return tx_id, scratch._state, version, context
+
+    def _replayable(self, events: Sequence[Event]) -> Sequence[Event]:
+        """Return ``events`` if it is a non-empty sequence of events, else InvalidPayload."""
+        if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Sequence):
+            raise InvalidPayload(
+                f"Cannot replay a {self.definition.name} transaction from "
+                f"{type(events).__name__}: pass the list of its events."
+            )
+        if not events:
+            raise InvalidPayload("Cannot replay an empty event list: a transaction has events.")
+        for position, event in enumerate(events):
+            if type(event) is not Event:
+                raise InvalidPayload(
+                    f"Cannot replay a {self.definition.name} transaction: item {position} is of "
+                    f"type {type(event).__name__!r}, not an Event."
+                )
+        return events
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -442,10 +552,9 @@ class Engine:
         spec: Transition,
         context: Any,
         payload: Any,
-        trigger: str,
-        tx_id: str,
-        state: str,
+        subject: tuple[str, str, str],
         now: datetime,
+        kwargs: Mapping[str, Any],
     ) -> None:
         reasons: list[tuple[str, str]] | None = None  # no list at all when every guard passes
         for guard in spec.guards:
@@ -459,25 +568,29 @@ class Engine:
                     reasons = []
                 reasons.append((guard.name, reason))
         if reasons:
+            # A reason may quote the payload: refuse a card number without repeating it.
+            self._refuse_sensitive(subject, kwargs)
+            trigger, _, state = subject
             because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
             raise GuardRejected(
-                f"{_subject((trigger, tx_id, state), self.definition.name)}: {because}.",
+                f"{_subject(subject, self.definition.name)}: {because}.",
                 trigger=trigger,
                 state=state,
                 reasons=reasons,
             )
 
-    @staticmethod
-    def _recorded_payload(spec: Transition, accepted: frozenset[str], event: Event) -> Any:
+    def _recorded_payload(self, spec: Transition, accepted: frozenset[str], event: Event) -> Any:
         if spec.payload is None:
             return None
         fields = {key: value for key, value in event.data.items() if key in accepted}
         try:
             return structure(fields, spec.payload)
         except Exception as error:
-            raise InvalidPayload(
-                f"Cannot replay transaction {event.tx_id!r}: event {event.event_id!r} does not "
-                f"hold a valid {spec.payload.__name__} ({error})."
+            raise _corrupt(
+                event.tx_id,
+                event,
+                f"does not hold a valid {spec.payload.__name__} ({_describe(error)})",
+                self.definition.name,
             ) from None
 
     def _not_allowed(
@@ -531,28 +644,42 @@ class Engine:
             raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {problem}.")
         if spec.payload is None:
             return None
-        card = find_card_number(kwargs)
-        if card is not None:
-            raise InvalidPayload(
-                f"{_subject(subject, self.definition.name)}: {card} looks like a full card "
-                "number; pass a token or the last four digits instead."
-            )
         try:
             return spec.payload(**kwargs)
-        except (TypeError, ValueError) as error:
-            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {error}.") from None
+        except Exception as error:  # a payload class's converters may raise anything
+            # The message may quote the value: refuse a card number without repeating it.
+            self._refuse_sensitive(subject, kwargs)
+            text = _describe(error)
+            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {text}.") from (
+                None if isinstance(error, (TypeError, ValueError)) else error
+            )
 
-    @staticmethod
+    def _refuse_sensitive(self, subject: tuple[str, str, str], values: Mapping[str, Any]) -> None:
+        """Raise InvalidPayload naming the first field of ``values`` that may not be stored."""
+        found = find_sensitive(values)
+        if found is not None:
+            path, problem = found
+            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {path} {problem}.")
+
     def _events(
-        tx_id: str,
+        self,
+        subject: tuple[str, str, str],
         version: int,
-        trigger: str,
         emits: Iterable[Emit],
         context: Any,
         payload: Any,
         now: datetime,
         dump: Callable[[Any], Any],
     ) -> list[Event]:
+        """Build a transition's events, their data frozen and scanned once.
+
+        A string that may not be stored (a card number, a NUL byte) anywhere in the
+        data, payload or derived, raises InvalidPayload naming the field; the data is
+        then marked scanned (:class:`ScannedDict`) so that stores need not scan it again.
+        """
+        trigger, tx_id, _ = subject
+        if version == 0:  # the subject says "start"; the events name the start's trigger
+            trigger = self.definition.start.trigger
         events: list[Event] = []
         for emit in emits:
             if emit.when is not None and not emit.when(context, payload):
@@ -564,7 +691,14 @@ class Engine:
                 data = {} if payload is None else dump(payload)
                 if emit.data is not None:
                     data = {**emit.data(context, payload), **data}
+            frozen = freeze_scanned(data)
+            if frozen is None:
+                path, problem = find_sensitive(data) or ("data", "may not be stored")
+                where = path if not events else f"{emit.name}.{path}"
+                raise InvalidPayload(
+                    f"{_subject(subject, self.definition.name)}: {where} {problem}."
+                )
             events.append(
-                Event(tx_id, version, len(events), trigger, emit.stream, emit.name, data, now)
+                Event(tx_id, version, len(events), trigger, emit.stream, emit.name, frozen, now)
             )
         return events

@@ -9,10 +9,13 @@ from datetime import datetime, timezone
 from typing import Any, final
 
 import attrs
+from cattrs.gen import make_dict_structure_fn, override
 
-from ._codec import structure, unstructure
+from ._codec import converter, structure, unstructure
+from ._errors import InvalidPayload
+from ._frozen import freeze_data
 
-__all__ = ["Clock", "Event", "Stream", "utc_now"]
+__all__ = ["Clock", "Event", "Stream", "check_now", "utc_now"]
 
 Clock = Callable[[], datetime]
 """A function returning the current time as an aware ``datetime``."""
@@ -21,6 +24,23 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """Return the current time in UTC: the default clock."""
     return datetime.now(timezone.utc)
+
+
+def check_now(now: object, clock: object, subject: str) -> datetime:
+    """Return ``now`` if it is an aware ``datetime``, else raise InvalidPayload.
+
+    ``clock`` is the clock that returned it and ``subject`` begins the message, e.g.
+    ``"Cannot start direct_sale transaction 'A-1'"``. Naive times cannot be ordered
+    against aware ones, and a history must say in which time zone it happened.
+    """
+    if isinstance(now, datetime) and now.tzinfo is not None and now.utcoffset() is not None:
+        return now
+    name = getattr(clock, "__qualname__", None) or type(clock).__name__
+    problem = "a naive datetime (no tzinfo)" if isinstance(now, datetime) else repr(now)
+    raise InvalidPayload(
+        f"{subject}: the clock {name} returned {problem}; a clock must return an aware "
+        "datetime, such as datetime.now(timezone.utc)."
+    )
 
 
 class Stream(enum.Enum):
@@ -56,7 +76,9 @@ class Event:
     ``version`` is the number of the transition that emitted the event (``0`` for
     the events recorded when the transaction started); the events of one
     transition share it and are ordered by ``seq``. ``trigger`` names the
-    transition. ``data`` is JSON-safe.
+    transition. ``data`` is JSON-safe and deeply read-only (a ``dict`` whose nested
+    dicts and lists refuse every change), however the event was made: by the engine,
+    from JSON or by a store, so recorded history cannot be rewritten in memory.
     """
 
     tx_id: str
@@ -65,7 +87,7 @@ class Event:
     trigger: str
     stream: Stream
     name: str
-    data: Mapping[str, Any]
+    data: Mapping[str, Any] = attrs.field(converter=freeze_data)
     occurred_at: datetime
 
     @property
@@ -86,3 +108,18 @@ class Event:
     def dumps(self) -> str:
         """Return the event as a JSON string."""
         return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True)
+
+
+# Resolved now, while the names in the annotations are at hand: the class is published
+# as ``ecomflow.Event``, where cattrs could no longer find ``Mapping`` and ``datetime``.
+attrs.resolve_types(Event)
+# JSON gives fresh dicts and lists: freeze them as they are structured, copying once.
+converter.register_structure_hook(
+    Event,
+    make_dict_structure_fn(
+        Event,
+        converter,
+        _cattrs_forbid_extra_keys=True,
+        data=override(struct_hook=lambda value, _: freeze_data(value)),
+    ),
+)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ._errors import InvalidPayload
-from ._money import Money, to_decimal
+from ._money import MAX_QUANTITY, Money, _show, check_amount, to_decimal
 
 __all__ = [
     "choice",
@@ -58,21 +58,29 @@ def optional_text(*, max_length: int = 1000) -> Any:
     )
 
 
-def _positive_int(_: object, field: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidPayload(f"{field.name} must be a positive integer (got {value!r})")
+def _positive_int(maximum: int) -> Any:
+    def check(_: object, field: attrs.Attribute[Any], value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise InvalidPayload(f"{field.name} must be a positive integer (got {_show(value)})")
+        if value > maximum:
+            raise InvalidPayload(f"{field.name} {_show(value)} is over the maximum, {maximum:,}")
+
+    return check
 
 
-def positive_int() -> Any:
-    """Return a field for a required ``int`` greater than zero (bools refused)."""
-    return attrs.field(validator=_positive_int, metadata={KIND: ("positive_int", None)})
+def positive_int(*, maximum: int = MAX_QUANTITY) -> Any:
+    """Return a field for an ``int`` from 1 to ``maximum`` (10**9 by default; bools refused).
+
+    The bound keeps quantities sane: a price times the quantity stays an exact amount.
+    """
+    return attrs.field(validator=_positive_int(maximum), metadata={KIND: ("positive_int", maximum)})
 
 
 def decimal(*, minimum: Decimal | None = Decimal(0)) -> Any:
     """Return a field for an exact number: ``Decimal``, ``int`` or decimal ``str``, not float."""
 
     def convert(value: object, field: attrs.Attribute[Any]) -> Decimal:
-        result = to_decimal(value, field.name)
+        result = check_amount(to_decimal(value, field.name), field.name)
         if minimum is not None and result < minimum:
             raise InvalidPayload(f"{field.name} must be at least {minimum} (got {value!r})")
         return result

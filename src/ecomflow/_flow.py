@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar, final
 
 import attrs
@@ -12,7 +13,8 @@ from ._definition import FlowDefinition, Label, State, walk
 from ._diagram import Diagram, draw
 from ._engine import Engine, copy_configuration
 from ._errors import InvalidPayload
-from ._events import Clock, Event, utc_now
+from ._events import Clock, Event, check_now, utc_now
+from ._sensitive import check_text
 from ._transaction import Transaction
 
 __all__ = ["Edge", "Flow"]
@@ -99,15 +101,19 @@ class Flow(Generic[TxT]):
         """Begin transaction ``tx_id`` in the initial state and record its first events.
 
         ``context`` are the fields of the flow's start payload; ``clock`` stamps
-        events (default: UTC now); ``bus`` receives every event recorded.
+        events (default: UTC now) and must return aware datetimes; ``bus`` receives
+        every event recorded. The id may not look like a card number or hold a NUL byte.
         """
         if not isinstance(tx_id, str) or not tx_id.strip():
             raise InvalidPayload(
                 f"Cannot start a {self.name} transaction: its id must be a non-empty string "
                 f"(got {tx_id!r})."
             )
+        check_text(tx_id, f"id of the {self.name} transaction to start")
         clock = utc_now if clock is None else clock
-        first_context, events = self.engine.start(tx_id, context, clock())
+        now = self._clock_time(clock, tx_id)
+        self._check_bus(bus, tx_id)
+        first_context, events = self.engine.start(tx_id, context, now)
         initial = copy_configuration(self.engine.initial_state)
         tx = self.transaction_type(self, tx_id, initial, 0, first_context, events, clock, bus)
         if bus is not None:
@@ -125,8 +131,15 @@ class Flow(Generic[TxT]):
         """Rebuild the transaction that recorded ``events``: a pure fold, no guard re-run.
 
         The result equals the original (id, state, version, context, events). Events
-        that do not form one transaction's gapless history raise InvalidPayload.
+        that are not a history this flow could have written raise CorruptHistory
+        naming the transaction and the first bad position; an empty list raises
+        InvalidPayload.
         """
+        if clock is not None and not callable(clock):
+            raise InvalidPayload(
+                f"Cannot replay a {self.name} transaction: clock {clock!r} is not callable."
+            )
+        self._check_bus(bus, "")
         tx_id, state, version, context = self.engine.replay(events)
         return self.transaction_type(
             self,
@@ -138,6 +151,22 @@ class Flow(Generic[TxT]):
             utc_now if clock is None else clock,
             bus,
         )
+
+    def _clock_time(self, clock: Clock, tx_id: str) -> datetime:
+        """Return ``clock()``, refusing a clock that is not callable or not aware."""
+        subject = f"Cannot start {self.name} transaction {tx_id!r}"
+        if not callable(clock):
+            raise InvalidPayload(f"{subject}: clock {clock!r} is not callable.")
+        return check_now(clock(), clock, subject)
+
+    def _check_bus(self, bus: object, tx_id: str) -> None:
+        if bus is not None and not isinstance(bus, EventBus):
+            subject = (
+                f"Cannot start {self.name} transaction {tx_id!r}"
+                if tx_id
+                else f"Cannot replay a {self.name} transaction"
+            )
+            raise InvalidPayload(f"{subject}: bus {bus!r} is not an EventBus.")
 
     def diagram(self, format: str = "mermaid", lang: str = "en") -> Diagram:
         """Draw the flow as Mermaid or DOT, in English or Chinese, guards on the edges."""

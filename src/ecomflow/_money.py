@@ -2,17 +2,75 @@
 
 from __future__ import annotations
 
-import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import difflib
+from decimal import (
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Any, final
 
 import attrs
 
 from ._errors import InvalidPayload
+from ._frozen import ScannedDict
 
-__all__ = ["Money", "minor_units", "to_decimal"]
+__all__ = [
+    "CURRENCIES",
+    "MAX_AMOUNT_DIGITS",
+    "MAX_QUANTITY",
+    "Money",
+    "minor_units",
+    "to_decimal",
+]
 
-_CURRENCY = re.compile(r"[A-Z]{3}\Z")
+MAX_AMOUNT_DIGITS = 18
+"""An amount has at most 18 digits before the decimal point (|amount| < 10**18).
+
+That is a million times the world's yearly GDP in any currency, and with the
+currency's decimals it stays well inside ``Decimal``'s 28 significant digits, so no
+sum or product of amounts is ever rounded silently.
+"""
+MAX_QUANTITY = 10**9
+"""The largest quantity of goods a payload may carry: one billion units."""
+
+_ISO_4217 = """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL
+    BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF
+    DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF
+    IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR
+    LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO
+    NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
+    SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH
+    UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD XCG
+    XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG ZWL
+    """
+CURRENCIES: frozenset[str] = frozenset(_ISO_4217.split())
+"""The active ISO 4217 alphabetic codes (list one, including funds and precious metals)."""
+
+# Names people write for a currency that ISO 4217 spells otherwise.
+_ALIASES = {
+    "RMB": "CNY",
+    "CNH": "CNY",
+    "YUAN": "CNY",
+    "NTD": "TWD",
+    "NT$": "TWD",
+    "YEN": "JPY",
+    "UKP": "GBP",
+    "STG": "GBP",
+    "RUR": "RUB",
+    "HRK": "EUR",
+}
+
+# Exact decimal arithmetic: a result that would need rounding raises Inexact instead.
+_EXACT = Context(prec=60, traps=[InvalidOperation, Inexact, Overflow])
+# Rounding on purpose (a fee's share), but never past the precision silently.
+_ROUND = Context(prec=60, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
+_LIMIT = MAX_AMOUNT_DIGITS - 1  # the largest Decimal.adjusted() an amount may have
 
 # ISO 4217 currencies whose minor unit is not two decimal places; every other
 # well-formed code uses two.
@@ -75,9 +133,61 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
 
 
 def _to_currency(value: object) -> str:
-    if not isinstance(value, str) or not _CURRENCY.match(value):
+    if type(value) is str and value in CURRENCIES:
+        return value
+    if not isinstance(value, str):
         raise InvalidPayload(
             f"currency {value!r} must be a three-letter ISO 4217 code such as 'CNY'"
+        )
+    suggestion = _suggest(value.strip().upper())
+    hint = f"; did you mean {suggestion!r}?" if suggestion else ", such as 'CNY'"
+    raise InvalidPayload(f"currency {value!r} is not an active ISO 4217 code{hint}")
+
+
+# The most used currencies first: a typo is more likely one of these.
+_COMMON = ("CNY", "USD", "EUR", "JPY", "GBP", "HKD", "KRW", "AUD", "CAD", "CHF", "SGD", "TWD")
+
+
+def _suggest(code: str) -> str | None:
+    """Return the active code ``code`` most likely stands for, or None."""
+    if code in _ALIASES:
+        return _ALIASES[code]
+    if code in CURRENCIES:
+        return code  # only the case was wrong
+    if len(code) == 3:
+        # One letter off; the last letter (the currency's own) the likeliest typo.
+        near = [
+            (-index, _COMMON.index(other) if other in _COMMON else len(_COMMON), other)
+            for other in CURRENCIES
+            for index in range(3)
+            if other[:index] + other[index + 1 :] == code[:index] + code[index + 1 :]
+            and other[index] != code[index]
+        ]
+        if near:
+            return min(near)[2]
+    close = difflib.get_close_matches(code, sorted(CURRENCIES), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _show(value: object) -> str:
+    """Return ``repr(value)``, or a description when an int is too long to print."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"a {int(value.bit_length() * 0.30103) + 1}-digit integer"
+    return repr(value)
+
+
+def _show_decimal(value: Decimal) -> str:
+    if value.is_finite() and value.adjusted() > 40:
+        return f"of {value.adjusted() + 1} digits"
+    return str(value)
+
+
+def check_amount(value: Decimal, what: str = "amount") -> Decimal:
+    """Return ``value``, or raise InvalidPayload if it has more than 18 integer digits."""
+    if value and value.adjusted() > _LIMIT:
+        raise InvalidPayload(
+            f"{what} {_show_decimal(value)} has more than {MAX_AMOUNT_DIGITS} digits before "
+            f"the decimal point; at most {10**MAX_AMOUNT_DIGITS - 1} is allowed"
         )
     return value
 
@@ -113,16 +223,20 @@ class Money:
         exponent = (
             _exponent(currency) if type(currency) is str else _exponent(_to_currency(currency))
         )
-        value = amount if type(amount) is Decimal else to_decimal(amount)
+        if type(amount) is Decimal:
+            value = amount
+            if not value.is_finite():
+                raise InvalidPayload(f"amount {value} must be a finite number")
+        else:
+            value = to_decimal(amount)  # finite, or InvalidPayload
+        if value.adjusted() > _LIMIT:
+            check_amount(value)  # raises, unless the value is a zero such as 0E+30
         try:
-            quantised = value.quantize(exponent)
-        except InvalidOperation:  # too many digits, or not finite
-            raise InvalidPayload(f"amount {amount!r} is not a valid {currency} amount") from None
-        if quantised != value:
+            quantised = value.quantize(exponent, context=_EXACT)
+        except DecimalException:  # digits the currency cannot hold
             raise InvalidPayload(
-                f"amount {value!r} has more decimals than {currency} allows "
-                f"({minor_units(currency)})"
-            )
+                f"amount {value} has more decimals than {currency} allows ({minor_units(currency)})"
+            ) from None
         object.__setattr__(self, "amount", quantised)
         object.__setattr__(self, "currency", currency)
 
@@ -149,25 +263,57 @@ class Money:
             )
         return other
 
+    def _too_big(self, op: str, other: object) -> InvalidPayload:
+        shown = other if isinstance(other, Money) else _show(other)
+        return InvalidPayload(
+            f"cannot {op} {self} and {shown}: the result has more than {MAX_AMOUNT_DIGITS} "
+            "digits before the decimal point"
+        )
+
+    # Arithmetic is exact (_EXACT has room for any two bounded amounts or an amount
+    # times a bounded quantity); the bound on the result is the only check it needs.
     def __add__(self, other: Money) -> Money:
-        return Money._exact(self.amount + self._same(other, "add").amount, self.currency)
+        if type(other) is not Money or other.currency != self.currency:
+            self._same(other, "add")
+        amount = _EXACT.add(self.amount, other.amount)
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("add", other)
+        return Money._exact(amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        return Money._exact(self.amount - self._same(other, "subtract").amount, self.currency)
+        if type(other) is not Money or other.currency != self.currency:
+            self._same(other, "subtract")
+        amount = _EXACT.subtract(self.amount, other.amount)
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("subtract", other)
+        return Money._exact(amount, self.currency)
 
     def __mul__(self, factor: int) -> Money:
-        if isinstance(factor, bool) or not isinstance(factor, int):
+        if type(factor) is not int and (isinstance(factor, bool) or not isinstance(factor, int)):
             raise InvalidPayload(f"{self} can only be multiplied by an int, not {factor!r}")
-        return Money._exact(self.amount * factor, self.currency)
+        if not -MAX_QUANTITY <= factor <= MAX_QUANTITY:
+            raise InvalidPayload(
+                f"cannot multiply {self} by {_show(factor)}: at most {MAX_QUANTITY:,} allowed"
+            )
+        amount = _EXACT.multiply(self.amount, factor)
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("multiply", factor)
+        return Money._exact(amount, self.currency)
 
     __rmul__ = __mul__
 
     def share(self, rate: Decimal) -> Money:
         """Return ``rate`` of this amount, rounded half up to the minor unit (e.g. a fee)."""
-        if not isinstance(rate, Decimal):
-            raise InvalidPayload(f"rate {rate!r} must be a Decimal")
+        if not isinstance(rate, Decimal) or not rate.is_finite():
+            raise InvalidPayload(f"rate {rate!r} must be a finite Decimal")
         exponent = _exponent(self.currency)
-        return Money._exact((self.amount * rate).quantize(exponent, ROUND_HALF_UP), self.currency)
+        try:
+            amount = _ROUND.multiply(self.amount, rate).quantize(exponent, context=_ROUND)
+        except DecimalException:
+            raise InvalidPayload(f"cannot take a share {rate} of {self}: too many digits") from None
+        if amount.adjusted() > _LIMIT:
+            raise self._too_big("take a share of", rate)
+        return Money._exact(amount, self.currency)
 
     def __neg__(self) -> Money:
         return Money._exact(-self.amount, self.currency)
@@ -191,5 +337,9 @@ class Money:
         return f"Money({str(self.amount)!r}, {self.currency!r})"
 
     def to_json(self) -> dict[str, Any]:
-        """Return ``{"amount": "19.90", "currency": "CNY"}`` (the amount as a string)."""
-        return {"amount": str(self.amount), "currency": self.currency}
+        """Return ``{"amount": "19.90", "currency": "CNY"}`` (the amount as a string).
+
+        The dict is read-only and marked as scanned: an amount and an ISO code are no
+        free text, so event data holding Money is frozen and checked without walking it.
+        """
+        return ScannedDict(amount=str(self.amount), currency=self.currency)

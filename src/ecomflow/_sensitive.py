@@ -1,16 +1,59 @@
-"""Refusing sensitive values: no full payment card number ever enters a transaction."""
+"""Refusing sensitive values: no full payment card number, and no NUL byte, is ever stored.
+
+How a card number is found in a string (:func:`looks_like_card_number`):
+
+1. The text is NFKC-normalised (full-width digits become ASCII, a non-breaking or
+   ideographic space a plain space) and every Unicode decimal digit (Arabic-Indic,
+   Devanagari, ...) is read as its value.
+2. Digits form *groups* (maximal runs of digits). Two groups belong to one *chain*
+   when they are separated by one to three characters that are neither letters nor
+   digits (spaces of any kind, tabs, zero-width characters, dashes, dots, slashes,
+   colons, underscores...). A letter, a longer gap, a line break, or a list
+   separator (``,`` ``;`` ``、`` ``。``) ends a chain.
+3. Every *window* of consecutive groups in a chain is Luhn-checked when it holds 13
+   to 19 digits and is either one group, or several groups of which all but the last
+   have at least three digits. So ``4111 1111 1111 1111 123`` (a CVV after the
+   number), ``12 4111111111111111`` and ``qty 4111.1111.1111.1111`` are caught, while
+   dates and times (``2024-01-15 10:00-12:00``) and phone numbers with a short country
+   code (``+86 138 0013 8000``) are not read as card numbers: their inner groups are
+   short. A single run of more than 19 digits is not a card number.
+
+A run of 13-19 digits that happens to pass the Luhn check (one in ten) is refused
+too: a false alarm is the price of never storing a real card number. Numbers spelled
+out in words, or digits spaced one or two at a time, are not detected.
+"""
 
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from collections.abc import Mapping
+from typing import Any
 
 from ._errors import InvalidPayload
+from ._frozen import _LEAVES, FrozenDict, FrozenList, ScannedDict
 
-__all__ = ["check_text", "find_card_number", "find_sensitive", "looks_like_card_number"]
+__all__ = [
+    "CARD_PROBLEM",
+    "NUL_PROBLEM",
+    "check_text",
+    "find_card_number",
+    "find_sensitive",
+    "freeze_scanned",
+    "looks_like_card_number",
+    "text_problem",
+]
 
-# 13 to 19 digits, optionally grouped by single spaces or dashes.
-_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+CARD_PROBLEM = "looks like a full card number; pass a token or the last four digits instead"
+NUL_PROBLEM = "holds a NUL byte"
+
+# A chain: digit groups joined by 1-3 characters that are not letters, digits, line
+# breaks or list separators (``\w`` is letters, digits and "_"; "_" joins).
+_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029,;\u3001\u3002"
+_CHAIN = re.compile(rf"\d+(?:(?:[^\w{_BREAKS}]|_){{1,3}}\d+)*")
+_GROUP = re.compile(r"\d+")
+_MIN_DIGITS, _MAX_DIGITS, _MIN_INNER_GROUP = 13, 19, 3
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -25,95 +68,119 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _ascii_digits(group: str) -> str:
+    if group.isascii():
+        return group
+    return "".join(chr(48 + unicodedata.decimal(char)) for char in group)
+
+
+def _chain_has_card(chain: str) -> bool:
+    groups = [_ascii_digits(group) for group in _GROUP.findall(chain)]
+    count = len(groups)
+    for first in range(count):
+        digits = ""
+        for last in range(first, count):
+            group = groups[last]
+            digits += group
+            size = len(digits)
+            if size > _MAX_DIGITS:
+                break
+            if size >= _MIN_DIGITS and _luhn_ok(digits):
+                return True
+            if len(group) < _MIN_INNER_GROUP:  # a short group only ends a window
+                break
+    return False
+
+
+# At least 13 digits anywhere: the cheap test most strings fail (possessive where available).
+_ENOUGH_DIGITS = re.compile(r"(?:\D*+\d){13}" if sys.version_info >= (3, 11) else r"(?:\D*\d){13}")
+
+
 def looks_like_card_number(text: str) -> bool:
-    """Return whether ``text`` contains 13–19 digits that pass the Luhn check.
+    """Return whether ``text`` holds a card number (13-19 Luhn-valid digits, see the module).
 
     >>> looks_like_card_number("4111 1111 1111 1111")
+    True
+    >>> looks_like_card_number("order 12 qty 4111.1111.1111.1111 cvv 123")
     True
     >>> looks_like_card_number("tok_4111")
     False
     """
-    for match in _CANDIDATE.finditer(text):
-        digits = match.group().replace(" ", "").replace("-", "")
-        if _luhn_ok(digits):
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    elif len(text) < _MIN_DIGITS:
+        return False
+    if _ENOUGH_DIGITS.match(text) is None:
+        return False  # fewer than 13 digits: the common case, decided in C
+    for match in _CHAIN.finditer(text):
+        chain = match.group()
+        if len(chain) >= _MIN_DIGITS and _chain_has_card(chain):
             return True
     return False
 
 
-_SCALARS = frozenset({int, bool, float, type(None)})
+def text_problem(text: str) -> str | None:
+    """Return why ``text`` may not be stored (a card number, a NUL byte), or ``None``."""
+    if "\x00" in text:
+        return NUL_PROBLEM
+    if (len(text) >= _MIN_DIGITS or not text.isascii()) and looks_like_card_number(text):
+        return CARD_PROBLEM
+    return None
 
 
-def _scan(value: object, path: str) -> str | None:
-    if type(value) is str:
-        return path if len(value) >= 13 and looks_like_card_number(value) else None
+def _walk(value: object, path: str) -> tuple[str, str] | None:
+    if isinstance(value, str):
+        problem = text_problem(str(value))
+        return None if problem is None else (path, problem)
     if isinstance(value, Mapping):
         for key, item in value.items():
-            found = _scan(item, f"{path}.{key}" if path else str(key))
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str):
+                problem = text_problem(str(key))
+                if problem is not None:
+                    return (f"{path}.<key>" if path else "<key>", problem)
+            found = _walk(item, where)
             if found is not None:
                 return found
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found = _scan(item, f"{path}[{index}]")
+            found = _walk(item, f"{path}[{index}]")
             if found is not None:
                 return found
-    elif isinstance(value, str):  # a str subclass
-        return _scan(str(value), path)
-    return None
-
-
-def find_card_number(values: Mapping[str, object]) -> str | None:
-    """Return the name of the first field in ``values`` holding a card-number-like string."""
-    for key, value in values.items():
-        kind = type(value)
-        if kind is str:
-            if len(value) >= 13 and looks_like_card_number(value):  # type: ignore[arg-type]
-                return key
-        elif kind in _SCALARS:
-            continue
-        elif isinstance(value, (Mapping, list, tuple, str)):
-            found = _scan(value, key)
-            if found is not None:
-                return found
-    return None
-
-
-def _problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "holds a NUL byte"
-    if len(text) >= 13 and looks_like_card_number(text):
-        return "looks like a full card number; pass a token or the last four digits instead"
     return None
 
 
 def find_sensitive(values: Mapping[str, object]) -> tuple[str, str] | None:
     """Return ``(field path, problem)`` for the first string in ``values`` that may not be stored.
 
-    A string may not be stored when it looks like a full card number or holds a NUL
-    byte; ``None`` when every string is fine.
+    A string (a value or a key, at any depth) may not be stored when it looks like a
+    full card number or holds a NUL byte; ``None`` when every string is fine. Data the
+    engine already scanned (:class:`ScannedDict`, read-only) is not scanned again.
     """
-    card = find_card_number(values)
-    if card is not None:
-        return card, _problem_text("card")
-    return _find_nul(values, "")
+    if type(values) is ScannedDict:
+        return None
+    return _walk(values, "")
 
 
-def _problem_text(kind: str) -> str:
-    if kind == "card":
-        return "looks like a full card number; pass a token or the last four digits instead"
-    return "holds a NUL byte"
+def find_card_number(values: Mapping[str, object]) -> str | None:
+    """Return the path of the first field in ``values`` holding a card-number-like string."""
+    if type(values) is ScannedDict:
+        return None
+    found = _find_card_only(values)
+    return None if found is None else found[0]
 
 
-def _find_nul(value: object, path: str) -> tuple[str, str] | None:
+def _find_card_only(value: object, path: str = "") -> tuple[str, str] | None:
     if isinstance(value, str):
-        return (path, _problem_text("nul")) if "\x00" in value else None
+        return (path, CARD_PROBLEM) if looks_like_card_number(str(value)) else None
     if isinstance(value, Mapping):
         for key, item in value.items():
-            found = _find_nul(item, f"{path}.{key}" if path else str(key))
+            found = _find_card_only(item, f"{path}.{key}" if path else str(key))
             if found is not None:
                 return found
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found = _find_nul(item, f"{path}[{index}]")
+            found = _find_card_only(item, f"{path}[{index}]")
             if found is not None:
                 return found
     return None
@@ -125,7 +192,91 @@ def check_text(value: str, what: str) -> None:
     For identifiers that reach the store: transaction ids, idempotency keys,
     checkpoint names. ``what`` names the value in the message, e.g. ``"transaction id"``.
     """
-    problem = _problem(value)
+    problem = text_problem(value) if isinstance(value, str) else None
     if problem is not None:
         # The value itself is not repeated: an error message ends up in logs.
         raise InvalidPayload(f"The {what} given {problem}.")
+
+
+class _Refused(Exception):
+    """Raised inside :func:`freeze_scanned` at the first string that may not be stored."""
+
+
+_CLEAN_KEYS: set[str] = set()  # keys are few (field names): each is scanned once
+_CLEAN_KEYS_MAX = 10_000
+
+
+def _check(text: str) -> None:
+    """Raise :class:`_Refused` if ``text`` may not be stored (the hot path's check)."""
+    if "\x00" in text or (
+        (len(text) >= _MIN_DIGITS or not text.isascii()) and looks_like_card_number(text)
+    ):
+        raise _Refused
+
+
+# Values _scan_dict keeps as they are: scalars, and dicts already scanned (Money's JSON).
+_KEEP = frozenset({*_LEAVES, ScannedDict})
+
+
+def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
+    """Check every key and string in ``data`` and return it frozen as a ``cls``.
+
+    The hot path of every fire: one loop, the common short ASCII string decided by
+    three C calls, keys (field names, few) remembered once clean.
+    """
+    clean_keys = _CLEAN_KEYS
+    if not clean_keys.issuperset(data):
+        _check_keys(data)
+    keep = _KEEP
+    flat = True
+    for value in data.values():
+        if type(value) is str:
+            if "\x00" in value or (
+                (len(value) >= 13 or not value.isascii()) and looks_like_card_number(value)
+            ):
+                raise _Refused
+        elif type(value) not in keep:
+            flat = False
+    frozen = cls(data)
+    if not flat:
+        nested = {key: _scan_value(value) for key, value in data.items() if type(value) not in keep}
+        dict.update(frozen, nested)  # still being built: the only write it ever gets
+    return frozen
+
+
+def _check_keys(data: Mapping[str, Any]) -> None:
+    clean_keys = _CLEAN_KEYS
+    for key in data:
+        if type(key) is str and key not in clean_keys:
+            _check(key)
+            if len(clean_keys) < _CLEAN_KEYS_MAX:
+                clean_keys.add(key)
+
+
+def _scan_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        _check(value)
+        return value
+    if kind in _LEAVES or kind is ScannedDict:  # e.g. Money's JSON: clean by construction
+        return value
+    if kind is dict or kind is FrozenDict or isinstance(value, Mapping):
+        return _scan_dict(value, FrozenDict)
+    if kind is list or kind is tuple or kind is FrozenList or isinstance(value, (list, tuple)):
+        return FrozenList([_scan_value(item) for item in value])
+    if isinstance(value, str):  # a str subclass
+        _check(str(value))
+    return value
+
+
+def freeze_scanned(data: Mapping[str, Any]) -> ScannedDict | None:
+    """Return ``data`` frozen and marked clean, or ``None`` if a string may not be stored.
+
+    One pass both freezes (see :mod:`ecomflow._frozen`) and scans every key and string
+    value at any depth, so the engine scans each fire's event data once and a store
+    need not scan it again; :func:`find_sensitive` then names the culprit.
+    """
+    try:
+        return _scan_dict(data, ScannedDict)  # type: ignore[return-value]
+    except _Refused:
+        return None
