@@ -799,7 +799,7 @@ DEFINITION = FlowDefinition(
             "shipping",
             "returning",
             Label("refuse the parcel at the door", "拒收"),
-            step="(5) 拒收: practice, after-sales (售后服务 『肆』)",
+            step="(5) 拒收, 售后 『陆』",
             payload=ParcelRefusal,
             effect=lambda c, p: replace(c, refusal=p),
             emits=[
@@ -816,7 +816,7 @@ DEFINITION = FlowDefinition(
             "returning",
             "returned",
             Label("return the parcel to the merchant", "退回商家"),
-            step="(5) 拒收退回: practice, after-sales (售后服务 『肆』)",
+            step="(5) 退回, 售后 『陆』",
             payload=ReturnToMerchant,
             effect=lambda c, p: replace(c, parcel_return=p),
             emits=[

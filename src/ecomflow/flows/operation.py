@@ -512,7 +512,7 @@ DEFINITION = FlowDefinition(
             "paid",
             "refunded",
             Label("cannot supply: refund", "无法供货，退款"),
-            step="5, practice: 无法供货退款, after-sales (售后服务 『肆』)",
+            step="after 4",
             payload=Refund,
             effect=lambda c, p: replace(c, refund=p),
             emits=[
