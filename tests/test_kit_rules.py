@@ -8,6 +8,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from ecomflow import Emit, Flow, FlowDefinition, InvalidDefinition, Label, Money, State, Stream
 from ecomflow import Transition as T
+from ecomflow._codec import unstructure
 from ecomflow.testing import (
     INVARIANTS,
     books_by_party,
@@ -199,4 +200,45 @@ def test_flow_machine_catches_an_operation_that_delivers_before_payment():
     bug = mutant("operation", "deliver", "order_confirmed")
     machine = flow_machine(bug, invariants=(no_shipping_before_payment,))
     with pytest.raises(AssertionError, match="before payment was secured"):
+        run_state_machine_as_test(machine, settings=FIND)
+
+
+def doubled(name, trigger, event):
+    """The built-in flow ``name`` whose ``trigger`` records the money event ``event`` twice."""
+    from ecomflow import FLOWS
+
+    flow = FLOWS[name]
+    original = flow.definition
+
+    def twice(transition):
+        if transition.trigger != trigger:
+            return transition
+        (emit,) = [e for e in transition.emits if e.name == event]
+        first = emit is transition.emits[0]  # it records the payload too: so does the copy
+
+        def data(context, payload):
+            derived = {} if emit.data is None else dict(emit.data(context, payload))
+            return {**derived, **unstructure(payload)} if first else derived
+
+        again = attrs.evolve(emit, name=f"{event}_again", data=data, when=None)
+        return attrs.evolve(transition, emits=(*transition.emits, again))
+
+    changed = attrs.evolve(original, transitions=[twice(t) for t in original.transitions])
+    return Flow(changed, flow.transaction_type)
+
+
+@pytest.mark.parametrize(
+    ("name", "trigger", "event", "caught"),
+    [
+        ("direct-sale", "settle", "payment_settled", "books say"),
+        ("operation", "refund", "payment_refunded", "books say|refunded"),
+        ("intermediary", "settle", "seller_paid", "books say|paid out"),
+        ("b2b", "pay", "payment_made", "books say|paid"),
+    ],
+)
+def test_flow_machine_catches_a_mutant_that_pays_twice_in_every_flow(name, trigger, event, caught):
+    # Each built-in flow with one money event recorded twice: the books still sum to zero,
+    # so only the per-party books (or the flow's own rules) can catch it.
+    machine = flow_machine(doubled(name, trigger, event))
+    with pytest.raises(AssertionError, match=caught):
         run_state_machine_as_test(machine, settings=FIND)
