@@ -5,6 +5,8 @@ guard says whether it reads its payload, and a :class:`Guard` whose declaration 
 match its check cannot be built.
 """
 
+import dis
+import types
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -151,3 +153,46 @@ def test_every_guard_of_every_flow_declares_what_it_reads():
     assert {"within_validity", "lapsed", "within_notice_period", "not_firm"} <= set(guards)
     for guard in guards.values():
         assert _reads_parameter(guard.check, 1) is guard.uses_payload, guard.name
+
+
+# -- the bytecode reading holds on every CPython the package supports (3.10-3.14) -----------
+
+
+def test_a_walrus_before_the_payload_is_a_read():
+    """3.13 fuses ``STORE_FAST total`` and ``LOAD_FAST payload`` into STORE_FAST_LOAD_FAST."""
+
+    def matches(context, payload):
+        return None if (total := context) == payload.amount else f"not {total}"
+
+    assert _reads_parameter(matches, 1) is True
+    Guard("matches", matches, LABEL)  # reads its payload: the default declaration is right
+
+
+def fused(*pairs):
+    """Instructions as ``dis`` shows them: ``(opname, argval)``."""
+    return [types.SimpleNamespace(opname=op, argval=arg) for op, arg in pairs]
+
+
+@pytest.mark.parametrize(
+    ("instructions", "reads"),
+    [
+        # 3.13: x = context.total; payload.amount != x  (one line)
+        (fused(("LOAD_FAST", "context"), ("STORE_FAST_LOAD_FAST", ("x", "payload"))), True),
+        # 3.13: payload = ...; context  (a store of the name, then a load of another)
+        (fused(("LOAD_FAST", "context"), ("STORE_FAST_LOAD_FAST", ("payload", "context"))), False),
+        (fused(("LOAD_FAST_LOAD_FAST", ("context", "payload"))), True),
+        (fused(("STORE_FAST_STORE_FAST", ("payload", "x"))), False),
+        # 3.14: borrowed loads
+        (fused(("LOAD_FAST_BORROW", "payload")), True),
+        (fused(("LOAD_FAST_BORROW_LOAD_FAST_BORROW", ("context", "payload"))), True),
+        # 3.12+: an inlined comprehension saves its variable's outer value: not a read
+        (fused(("LOAD_FAST", "context"), ("LOAD_FAST_AND_CLEAR", "payload")), False),
+        (fused(("LOAD_FAST_CHECK", "payload")), True),
+    ],
+)
+def test_every_cpython_spelling_of_a_load_is_read(monkeypatch, instructions, reads):
+    def check(context, payload):
+        return None
+
+    monkeypatch.setattr(dis, "get_instructions", lambda code: iter(instructions))
+    assert _reads_parameter(check, 1) is reads

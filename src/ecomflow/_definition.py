@@ -11,6 +11,7 @@ from __future__ import annotations
 import dis
 import inspect
 import keyword
+import re
 import types
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -106,6 +107,28 @@ class State:
     parallel: bool = False
 
 
+# How a name is loaded across CPython versions: LOAD_FAST (3.10+), LOAD_FAST_CHECK (3.12+),
+# LOAD_FAST_BORROW (3.14+), LOAD_DEREF / LOAD_CLOSURE for cells. 3.13+ fuses two local
+# accesses into one instruction whose argval is a pair, one name per half: LOAD_FAST_LOAD_FAST,
+# STORE_FAST_LOAD_FAST (``x = ...; payload.y`` on one line, or ``(x := ...) == payload.y``),
+# STORE_FAST_STORE_FAST, LOAD_FAST_BORROW_LOAD_FAST_BORROW. LOAD_FAST_AND_CLEAR (3.12+) only
+# saves a comprehension's own variable around the inlined comprehension: it is not a read.
+_HALF = re.compile(r"(LOAD|STORE)_FAST")
+_LOADS = ("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")
+
+
+def _loaded_names(instruction: dis.Instruction) -> tuple[str, ...]:
+    """Return the local names ``instruction`` reads (none for a store or a save)."""
+    opname, argval = instruction.opname, instruction.argval
+    if isinstance(argval, tuple):  # a fused pair: the halves of the name, in order
+        halves = _HALF.findall(opname)
+        pairs = zip(halves, argval, strict=False)  # an unknown fused shape: read what pairs up
+        return tuple(name for half, name in pairs if half == "LOAD" and isinstance(name, str))
+    if opname.startswith(_LOADS) and opname != "LOAD_FAST_AND_CLEAR":
+        return (argval,) if isinstance(argval, str) else ()
+    return ()
+
+
 def _reads_parameter(check: Callable[..., Any], index: int) -> bool | None:
     """Whether a plain function's ``index``-th positional parameter is ever read.
 
@@ -121,12 +144,7 @@ def _reads_parameter(check: Callable[..., Any], index: int) -> bool | None:
     name = code.co_varnames[index]
     if name in code.co_cellvars:
         return True
-    for instruction in dis.get_instructions(code):
-        if instruction.opname.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE")):
-            argval = instruction.argval
-            if name == argval or (isinstance(argval, tuple) and name in argval):
-                return True
-    return False
+    return any(name in _loaded_names(instruction) for instruction in dis.get_instructions(code))
 
 
 @final
