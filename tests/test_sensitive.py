@@ -72,3 +72,17 @@ def test_clean_text_is_frozen_unchanged(text):
     frozen = freeze_scanned({"a": text, "b": [text, {"c": text}]})
     assert frozen == {"a": text, "b": [text, {"c": text}]}
     assert find_sensitive(frozen) is None and find_sensitive(dict(frozen)) is None
+
+
+# Invisible characters (Unicode default-ignorable: zero-width spaces and joiners, soft
+# hyphen, word joiner, byte-order mark, bidi marks, variation selectors) render as nothing:
+# a card number with one between every digit looks, and copies, exactly like the plain one.
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff", "\u200e", "\ufe0f"]
+
+
+@given(card_numbers, st.sampled_from(INVISIBLE), st.sampled_from(["", "卡号", "card "]))
+def test_invisible_characters_between_every_digit_hide_no_card_number(number, invisible, before):
+    text = before + invisible.join(number)
+    assert looks_like_card_number(text)
+    assert freeze_scanned({"note": text}) is None
+    assert find_sensitive({"note": text}) == ("note", CARD_PROBLEM)

@@ -3,8 +3,10 @@
 How a card number is found in a string (:func:`looks_like_card_number`):
 
 1. The text is NFKC-normalised (full-width digits become ASCII, a non-breaking or
-   ideographic space a plain space) and every Unicode decimal digit (Arabic-Indic,
-   Devanagari, ...) is read as its value.
+   ideographic space a plain space), invisible characters (zero-width spaces and
+   joiners, soft hyphens, byte-order marks, bidi marks, variation selectors: Unicode's
+   default-ignorable code points) are dropped, and every Unicode decimal digit
+   (Arabic-Indic, Devanagari, ...) is read as its value.
 2. Digits form *groups* (maximal runs of digits). Two groups belong to one *chain*
    when they are separated by one to three characters that are neither letters nor
    digits (spaces of any kind, tabs, zero-width characters, dashes, dots, slashes,
@@ -53,6 +55,13 @@ NUL_PROBLEM = "holds a NUL byte"
 _BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029,;\u3001\u3002"
 _CHAIN = re.compile(rf"\d+(?:(?:[^\w{_BREAKS}]|_){{1,3}}\d+)*")
 _GROUP = re.compile(r"\d+")
+# Unicode's Default_Ignorable_Code_Point: characters that render as nothing, so a digit
+# run with one between every digit looks exactly like the plain number.
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
 _MIN_DIGITS, _MAX_DIGITS, _MIN_INNER_GROUP = 13, 19, 3
 
 
@@ -107,7 +116,7 @@ def looks_like_card_number(text: str) -> bool:
     False
     """
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
+        text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
     elif len(text) < _MIN_DIGITS:
         return False
     if _ENOUGH_DIGITS.match(text) is None:
