@@ -86,3 +86,32 @@ def test_invisible_characters_between_every_digit_hide_no_card_number(number, in
     assert looks_like_card_number(text)
     assert freeze_scanned({"note": text}) is None
     assert find_sensitive({"note": text}) == ("note", CARD_PROBLEM)
+
+
+# Two ordinary numbers side by side are not one card number: a card is written in groups
+# of 3 to 8 digits, never with an 11-digit mobile number as one of its groups.
+mobiles = st.text("0123456789", min_size=8, max_size=8).map(lambda rest: "138" + rest)
+
+
+@given(
+    st.text("0123456789", min_size=6, max_size=6),
+    mobiles,
+    st.text("0123456789", min_size=8, max_size=8),
+    mobiles,
+)
+def test_a_postcode_or_a_landline_beside_a_mobile_number_is_not_a_card(
+    postcode, mobile, landline, other
+):
+    for text in (
+        f"北京市朝阳区建国路88号 {postcode} {mobile}",  # address, postcode, phone
+        f"{postcode} {mobile}",
+        f"电话 021-{landline} {mobile}",  # a landline and a mobile
+        f"{mobile} / {other}",
+    ):
+        assert not looks_like_card_number(text), text
+        assert freeze_scanned({"address": text}) is not None
+
+
+@given(card_numbers.filter(lambda number: len(number) == 16))
+def test_a_card_number_in_two_halves_is_still_caught(number):
+    assert looks_like_card_number(f"{number[:8]} {number[8:]}")

@@ -13,12 +13,14 @@ How a card number is found in a string (:func:`looks_like_card_number`):
    colons, underscores...). A letter, a longer gap, a line break, or a list
    separator (``,`` ``;`` ``、`` ``。``) ends a chain.
 3. Every *window* of consecutive groups in a chain is Luhn-checked when it holds 13
-   to 19 digits and is either one group, or several groups of which all but the last
-   have at least three digits. So ``4111 1111 1111 1111 123`` (a CVV after the
-   number), ``12 4111111111111111`` and ``qty 4111.1111.1111.1111`` are caught, while
-   dates and times (``2024-01-15 10:00-12:00``) and phone numbers with a short country
-   code (``+86 138 0013 8000``) are not read as card numbers: their inner groups are
-   short. A single run of more than 19 digits is not a card number.
+   to 19 digits and is either one group, or several groups of at most eight digits of
+   which all but the last have at least three (cards are printed 4-4-4-4, 4-6-5...).
+   So ``4111 1111 1111 1111 123`` (a CVV after the number), ``12 4111111111111111``
+   and ``qty 4111.1111.1111.1111`` are caught, while dates and times (``2024-01-15
+   10:00-12:00``) and phone numbers with a short country code (``+86 138 0013 8000``)
+   are not read as card numbers: their inner groups are short; nor are a postcode or a
+   landline beside a mobile number (``100022 13812345678``): an 11-digit group stands
+   alone. A single run of more than 19 digits is not a card number.
 
 A run of 13-19 digits that happens to pass the Luhn check (one in ten) is refused
 too: a false alarm is the price of never storing a real card number. Numbers spelled
@@ -62,7 +64,7 @@ _INVISIBLE = re.compile(
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
-_MIN_DIGITS, _MAX_DIGITS, _MIN_INNER_GROUP = 13, 19, 3
+_MIN_DIGITS, _MAX_DIGITS, _MIN_INNER_GROUP, _MAX_GROUP = 13, 19, 3, 8
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -90,6 +92,8 @@ def _chain_has_card(chain: str) -> bool:
         digits = ""
         for last in range(first, count):
             group = groups[last]
+            if last > first and max(len(group), len(groups[first])) > _MAX_GROUP:
+                break  # a card is written in short groups: a long one stands alone
             digits += group
             size = len(digits)
             if size > _MAX_DIGITS:
