@@ -438,3 +438,29 @@ def test_the_exchange_sets_each_trades_payment_term():
     assert trade.context.match.pay_by == datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
     with pytest.raises(InvalidPayload, match="payment_term must be a positive timedelta"):
         Exchange("X", designated_banks=BANKS, payment_term=timedelta(0))
+
+
+@pytest.mark.parametrize(
+    ("party", "fields", "message"),
+    [
+        ("mill\x00", {}, "party holds a NUL byte"),
+        ("mill", {"goods": "rice\x00"}, "goods holds a NUL byte"),
+        # its contract value, quantity times price, has more than 18 digits
+        ("mill", {"quantity": 10**9, "price": Money(10**12, "CNY")}, "more than 18 digits"),
+    ],
+)
+def test_a_posting_no_trade_could_record_is_refused_when_posted(party, fields, message):
+    """Refused from the party that posts it, not from the one that would match it later.
+
+    Accepted, it broke the other side's post: both postings were used up, no trade
+    started, the exchange's version skipped, and the market lost their quantity.
+    """
+    exchange = Exchange("X", designated_banks=BANKS)
+    posted = {"goods": "rice", "quantity": 5, "price": Money("2", "CNY"), **fields}
+    with pytest.raises(InvalidPayload, match=message):
+        exchange.post_demand(party, **posted)
+    assert exchange.events == () and exchange.postings == ()
+    supply = {**posted, "goods": "rice", "price": Money("1", "CNY")}
+    assert exchange.post_supply("farm", **supply) == []
+    assert exchange.open_quantity("S1") == supply["quantity"]
+    matched_within_posted(exchange)

@@ -30,8 +30,8 @@ from .._codec import unstructure
 from .._errors import InvalidPayload, SubscriberError
 from .._events import Clock, Event, Stream, utc_now
 from .._fields import money, positive_int, text
-from .._money import Money
-from .._sensitive import find_card_number
+from .._money import MAX_AMOUNT_DIGITS, Money
+from .._sensitive import find_sensitive
 from .intermediary import FLOW, Intermediary, Match, Party
 
 __all__ = ["Exchange", "MarketInfo", "Posting", "Side"]
@@ -214,9 +214,11 @@ class Exchange:
     ) -> list[Intermediary]:
         trigger = f"post_{side.value}"
         subject = f"Cannot {trigger} on exchange {self.name!r}"
-        card = find_card_number({"party": party, "goods": goods})
-        if card is not None:
-            raise InvalidPayload(f"{subject}: {card} looks like a full card number.")
+        # What a trade would record: refused here, from the party posting it, rather than
+        # from the one whose posting later matches it.
+        found = find_sensitive({"party": party, "goods": goods})
+        if found is not None:
+            raise InvalidPayload(f"{subject}: {found[0]} {found[1]}.")
         if party == self.name:
             raise InvalidPayload(
                 f"{subject}: the exchange {self.name!r} cannot be a party to its own trade; "
@@ -232,6 +234,14 @@ class Exchange:
         if price.currency != self.currency:
             raise InvalidPayload(
                 f"{subject}: price {price} is not in the exchange's currency {self.currency}."
+            )
+        # A trade is worth at most one of its two postings' value (it trades at the resting
+        # price, no more than either quantity), so a posting whose value fits makes no trade
+        # that cannot be recorded.
+        if quantity * price.amount >= 10**MAX_AMOUNT_DIGITS:
+            raise InvalidPayload(
+                f"{subject}: its value, {quantity} × {price}, has more than "
+                f"{MAX_AMOUNT_DIGITS} digits before the decimal point."
             )
         self._postings[posting.id] = posting
         self._open[posting.id] = quantity
