@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._errors import InvalidPayload
@@ -141,23 +141,25 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def _walk(value: object, path: str) -> tuple[str, str] | None:
+def _walk(
+    value: object, path: str, problem_of: Callable[[str], str | None] = text_problem
+) -> tuple[str, str] | None:
     if isinstance(value, str):
-        problem = text_problem(str(value))
+        problem = problem_of(str(value))
         return None if problem is None else (path, problem)
     if isinstance(value, Mapping):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
             if isinstance(key, str):
-                problem = text_problem(str(key))
+                problem = problem_of(str(key))
                 if problem is not None:
                     return (f"{path}.<key>" if path else "<key>", problem)
-            found = _walk(item, where)
+            found = _walk(item, where, problem_of)
             if found is not None:
                 return found
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found = _walk(item, f"{path}[{index}]")
+            found = _walk(item, f"{path}[{index}]", problem_of)
             if found is not None:
                 return found
     return None
@@ -179,24 +181,12 @@ def find_card_number(values: Mapping[str, object]) -> str | None:
     """Return the path of the first field in ``values`` holding a card-number-like string."""
     if type(values) is ScannedDict:
         return None
-    found = _find_card_only(values)
+    found = _walk(values, "", _card_problem)
     return None if found is None else found[0]
 
 
-def _find_card_only(value: object, path: str = "") -> tuple[str, str] | None:
-    if isinstance(value, str):
-        return (path, CARD_PROBLEM) if looks_like_card_number(str(value)) else None
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            found = _find_card_only(item, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            found = _find_card_only(item, f"{path}[{index}]")
-            if found is not None:
-                return found
-    return None
+def _card_problem(text: str) -> str | None:
+    return CARD_PROBLEM if looks_like_card_number(text) else None
 
 
 def check_text(value: str, what: str) -> None:
