@@ -312,7 +312,14 @@ class PostgresStore(EventStore):
                 ) from None
 
         def landed(db: Any) -> bool:
-            """Whether these very events (and key) are stored: the COMMIT went through."""
+            """Whether these very events (and key) are stored: the COMMIT went through.
+
+            The lost session's transaction holds the append lock until the server has
+            committed or rolled it back; taking the lock waits for that, so the answer
+            is final (without it a late COMMIT reads as "not landed", and the retry
+            reports its own events as a ConcurrencyConflict).
+            """
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
             stored = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE tx_id = %s AND version > %s "
                 "AND version <= %s ORDER BY version, seq",
