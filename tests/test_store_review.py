@@ -1,12 +1,13 @@
 """Review of issue 10's store part: races the first round of tests did not pin."""
 
+import sqlite3
 import threading
 import time
 
 import psycopg
 
-from ecomflow.store import PostgresStore
-from tests.test_store_errors import _counter
+from ecomflow.store import PostgresStore, SQLiteStore
+from tests.test_store_errors import _counter, _downgrade
 
 
 class _LaggingSession:
@@ -50,3 +51,65 @@ def test_a_commit_that_lands_after_the_client_gave_up_is_not_reported_as_a_confl
         store.append("counter", tx.events[before:], 1)
         lagging.committer.join(timeout=10)
         assert [e.version for e in store.load("C-1")[1]] == [0, 1, 1, 2, 2]
+
+
+class _Hooked:
+    """A connection that runs ``hook`` once, right after the first statement holding ``after``."""
+
+    def __init__(self, real, after, hook):
+        self._real, self._after, self._hook = real, after, hook
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def execute(self, sql, *args):
+        result = self._real.execute(sql, *args)
+        if self._hook is not None and self._after in sql:
+            hook, self._hook = self._hook, None
+            hook()
+        return result
+
+
+def _open_while_another_migrates(monkeypatch, cls, after, make, execute):
+    """Open a store of schema version 1 while another process migrates it to 2 between
+    the opener's reads of the table layout and of the schema version."""
+    with make() as store:
+        _counter(store)
+    _downgrade(None, execute)
+    real = cls._connection
+    hooks = [lambda: make().close()]  # the other process: opens, so migrates, the store
+
+    def connection(self):
+        db = real(self)
+        if hooks:
+            return _Hooked(db, after, hooks.pop())
+        return db
+
+    monkeypatch.setattr(cls, "_connection", connection)
+    with make() as store:  # no "not the layout of ecomflow schema version 2"
+        assert not hooks and store.version("C-1") == 1
+        assert store.find_idempotency_key("none") is None
+
+
+def test_a_sqlite_store_opened_while_another_process_migrates_it_opens(tmp_path, monkeypatch):
+    path = tmp_path / "v1.db"
+
+    def execute(sql):
+        raw = sqlite3.connect(path)
+        raw.execute(sql)
+        raw.commit()
+        raw.close()
+
+    _open_while_another_migrates(
+        monkeypatch, SQLiteStore, "table_info(idempotency)", lambda: SQLiteStore(path), execute
+    )
+
+
+def test_a_postgres_store_opened_while_another_process_migrates_it_opens(pg_dsn, monkeypatch):
+    def execute(sql):
+        with psycopg.connect(pg_dsn, autocommit=True) as raw:
+            raw.execute(sql)
+
+    _open_while_another_migrates(
+        monkeypatch, PostgresStore, "information_schema", lambda: PostgresStore(pg_dsn), execute
+    )

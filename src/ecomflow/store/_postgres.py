@@ -202,7 +202,13 @@ class PostgresStore(EventStore):
         )
 
     def _migrate(self) -> None:
-        if self._run("open", self._layout) == SCHEMA_VERSION:
+        def current(db: Any) -> int:
+            # One snapshot for the columns and the version, which are read by separate
+            # statements: another process may migrate the store between them.
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return self._layout(db)
+
+        if self._run("open", current) == SCHEMA_VERSION:
             return
 
         def create(db: Any) -> None:

@@ -227,7 +227,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("open")
     def _migrate(self) -> None:
         db = self._connection()
-        version = self._layout(db)
+        with _Transaction(db, "BEGIN"):  # one snapshot of the layout, and no write lock
+            version = self._layout(db)
         if version == SCHEMA_VERSION:
             return  # current: opening needed no write lock
         if version == 0:
@@ -386,13 +387,14 @@ class SQLiteStore(EventStore):
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any error."""
+    """``BEGIN IMMEDIATE`` (or ``begin``) … ``COMMIT``, or ``ROLLBACK`` on any error."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
         self.db = db
+        self.begin = begin
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(self.begin)
         return self.db
 
     def __exit__(self, kind: object, *_: object) -> None:
