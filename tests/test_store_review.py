@@ -113,3 +113,26 @@ def test_a_postgres_store_opened_while_another_process_migrates_it_opens(pg_dsn,
     _open_while_another_migrates(
         monkeypatch, PostgresStore, "information_schema", lambda: PostgresStore(pg_dsn), execute
     )
+
+
+def test_a_new_sqlite_store_opens_while_another_process_creates_it_too(tmp_path):
+    """Two processes creating one store at once: while one holds the new file's write
+    lock, the other's switch to WAL fails at once with "database is locked" (SQLite
+    does not wait there) or silently keeps the old journal mode; it must wait, as for
+    any write lock, and the store must end up in WAL."""
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("ROLLBACK"))
+    release.start()
+    try:
+        with SQLiteStore(path, timeout=5) as store:
+            _counter(store)
+            assert store.version("C-1") == 1
+        release.join()
+        fresh = sqlite3.connect(path)
+        assert fresh.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        fresh.close()
+    finally:
+        release.cancel()
+        other.close()

@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -232,7 +233,7 @@ class SQLiteStore(EventStore):
         if version == SCHEMA_VERSION:
             return  # current: opening needed no write lock
         if version == 0:
-            db.execute("PRAGMA journal_mode=WAL")  # outside a transaction, as SQLite wants
+            self._use_wal(db)
         with _Transaction(db):
             version = self._layout(db)  # again, under the write lock
             if version == 0:
@@ -245,6 +246,33 @@ class SQLiteStore(EventStore):
                     if statement.strip():
                         db.execute(statement)
                 db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+    def _use_wal(self, db: sqlite3.Connection) -> None:
+        """Switch a new file to WAL, outside a transaction as SQLite wants.
+
+        The switch needs the file to itself: while another process reads it (one
+        creating the same store at once, say), SQLite neither waits for it nor always
+        says so: it raises "database is locked" or keeps the old journal mode. So try
+        again until the busy timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                row = db.execute("PRAGMA journal_mode=WAL").fetchone()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            else:
+                if row is not None and str(row[0]).lower() == "wal":
+                    return
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"Cannot create SQLite store {self.path!r}: it could not be switched to "
+                        f"WAL (the journal mode stayed {row[0] if row else None!r}); another "
+                        "connection kept it busy longer than the busy timeout, or its "
+                        "filesystem has no shared memory for WAL: try again, or use a local disk."
+                    )
+            time.sleep(0.01)
 
     def close(self) -> None:
         """Close this thread's connection."""
