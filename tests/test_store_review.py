@@ -1,13 +1,18 @@
 """Review of issue 10's store part: races the first round of tests did not pin."""
 
+import json
 import sqlite3
 import threading
 import time
 
+import attrs
 import psycopg
+import pytest
 
-from ecomflow.store import PostgresStore, SQLiteStore
+from ecomflow import FLOWS, InvalidPayload, Money
+from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore
 from tests.test_store_errors import _counter, _downgrade
+from tests.toy import COUNTER
 
 
 class _LaggingSession:
@@ -136,3 +141,44 @@ def test_a_new_sqlite_store_opens_while_another_process_creates_it_too(tmp_path)
     finally:
         release.cancel()
         other.close()
+
+
+LONE_SURROGATE = json.loads('"Li \\ud800"')  # valid JSON, not valid Unicode text
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store(request, tmp_path):
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        with SQLiteStore(tmp_path / "shop.db") as db:
+            yield db
+    else:
+        with PostgresStore(request.getfixturevalue("pg_dsn")) as db:
+            yield db
+
+
+def test_a_lone_surrogate_is_refused_like_a_nul_byte_by_every_store(store):
+    repo = Repository(store, {**FLOWS, "counter": COUNTER})
+    repo.start("direct-sale", "A-1", merchant="Tea House")
+    fill = dict(address="Beijing", goods_name="tea", quantity=1, specification="tin")
+    with pytest.raises(InvalidPayload, match="customer_name.*lone surrogate"):
+        repo.execute(
+            "A-1", "fill_order", customer_name=LONE_SURROGATE, unit_price=Money("1", "CNY"), **fill
+        )
+    with pytest.raises(InvalidPayload, match="transaction to start given holds a lone surrogate"):
+        repo.start("direct-sale", "A-\ud800", merchant="Tea House")
+    with pytest.raises(InvalidPayload, match="idempotency key"):
+        repo.execute("A-1", "cancel", idempotency_key="k-\ud800")
+    with pytest.raises(InvalidPayload, match="checkpoint name"):
+        store.save_checkpoint("ledger-\ud800", 1)
+    event = attrs.evolve(COUNTER.start("C-1").events[0], data={"owner": LONE_SURROGATE})
+    with pytest.raises(InvalidPayload, match="'owner'"):
+        store.append("counter", [event], -1)
+    assert store.version("A-1") == 0 and len(store.read()) == 1
+    # looked up, such a value finds nothing, as a NUL byte does
+    with pytest.raises(KeyError):
+        store.load("A-\ud800")
+    assert store.version("A-\ud800") == -1
+    assert store.find_idempotency_key("k-\ud800") is None
+    assert store.checkpoint("ledger-\ud800") == 0

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, final
 
 from .._errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from .._events import Event, Stream
-from .._sensitive import check_text
+from .._sensitive import check_text, unstorable
 from ._base import (
     LAYOUTS,
     EventStore,
@@ -75,7 +75,6 @@ _MIGRATE_1_TO_2 = [
 _COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
 
 T = TypeVar("T")
-_NUL = "\x00"  # looked up, it finds nothing, as in the other stores: none is ever stored
 
 
 def _recorded(row: Sequence[Any]) -> Recorded:
@@ -355,7 +354,7 @@ class PostgresStore(EventStore):
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
-        if _NUL in tx_id:  # PostgreSQL text cannot hold one, and no store keeps one
+        if unstorable(tx_id):  # PostgreSQL text cannot hold it, and no store keeps one
             raise KeyError(tx_id)
         rows = self._query(
             f"SELECT {_COLUMNS} FROM events WHERE tx_id = %s ORDER BY version, seq", (tx_id,)
@@ -367,14 +366,14 @@ class PostgresStore(EventStore):
 
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
-        if _NUL in tx_id:
+        if unstorable(tx_id):
             return -1
         rows = self._query("SELECT MAX(version) FROM events WHERE tx_id = %s", (tx_id,))
         return -1 if rows[0][0] is None else int(rows[0][0])
 
     def find_idempotency_key(self, key: str) -> KeyRecord | None:
         """Return what ``key`` was first used for, or ``None``."""
-        if _NUL in key:
+        if unstorable(key):
             return None
         return self._run("read from", lambda db: self._key(db, key))
 
@@ -406,7 +405,7 @@ class PostgresStore(EventStore):
 
     def checkpoint(self, consumer: str) -> int:
         """Return the last position ``consumer`` processed (``0`` at first)."""
-        if _NUL in consumer:
+        if unstorable(consumer):
             return 0
         rows = self._query("SELECT position FROM checkpoints WHERE consumer = %s", (consumer,))
         return 0 if not rows else int(rows[0][0])

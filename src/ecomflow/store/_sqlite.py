@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar, final
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._events import Event, Stream
-from .._sensitive import check_text
+from .._sensitive import check_text, unstorable
 from ._base import (
     LAYOUTS,
     EventStore,
@@ -348,6 +348,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("load from")
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
+        if unstorable(tx_id):  # the driver cannot encode it, and no store keeps one
+            raise KeyError(tx_id)
         rows = (
             self._connection()
             .execute(
@@ -363,6 +365,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("read from")
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
+        if unstorable(tx_id):
+            return -1
         row = (
             self._connection()
             .execute("SELECT MAX(version) FROM events WHERE tx_id = ?", (tx_id,))
@@ -373,6 +377,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("read from")
     def find_idempotency_key(self, key: str) -> KeyRecord | None:
         """Return what ``key`` was first used for, or ``None``."""
+        if unstorable(key):
+            return None
         return self._key(self._connection(), key)
 
     @staticmethod
@@ -406,6 +412,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("read from")
     def checkpoint(self, consumer: str) -> int:
         """Return the last position ``consumer`` processed (``0`` at first)."""
+        if unstorable(consumer):
+            return 0
         row = (
             self._connection()
             .execute("SELECT position FROM checkpoints WHERE consumer = ?", (consumer,))
