@@ -1,7 +1,11 @@
 """Review of issue 10's store part: races the first round of tests did not pin."""
 
 import json
+import multiprocessing
+import os
+import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 
@@ -9,8 +13,8 @@ import attrs
 import psycopg
 import pytest
 
-from ecomflow import FLOWS, InvalidPayload, Money
-from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore
+from ecomflow import FLOWS, InvalidPayload, Money, StoreError
+from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore, open_store
 from tests.test_store_errors import _counter, _downgrade
 from tests.toy import COUNTER
 
@@ -182,3 +186,40 @@ def test_a_lone_surrogate_is_refused_like_a_nul_byte_by_every_store(store):
     assert store.version("A-\ud800") == -1
     assert store.find_idempotency_key("k-\ud800") is None
     assert store.checkpoint("ledger-\ud800") == 0
+
+
+def _open_in_a_folder_we_cannot_enter(path, create, results):
+    if os.geteuid() == 0:
+        os.setgid(65534)
+        os.setuid(65534)
+    try:
+        open_store(f"sqlite:///{path}", create=create).close()
+        results.put(("opened", ""))
+    except StoreError as error:
+        results.put(("StoreError", str(error)))
+    except Exception as error:  # a raw error is what this test is about
+        results.put((type(error).__module__ + "." + type(error).__qualname__, str(error)))
+
+
+@pytest.mark.parametrize("create", [True, False], ids=["create", "existing-only"])
+def test_a_store_in_a_folder_we_may_not_enter_is_a_store_error(create):
+    folder = tempfile.mkdtemp(prefix="ecomflow-private-", dir="/tmp")
+    private = os.path.join(folder, "private")
+    os.mkdir(private)
+    try:
+        os.chmod(folder, 0o777)
+        os.chmod(private, 0o000)
+        context = multiprocessing.get_context("fork")
+        results = context.Queue()
+        path = os.path.join(private, "shop.db")
+        child = context.Process(
+            target=_open_in_a_folder_we_cannot_enter, args=(path, create, results)
+        )
+        child.start()
+        kind, message = results.get(timeout=30)
+        child.join(timeout=30)
+        assert kind == "StoreError", (kind, message)
+        assert "Permission denied" in message and repr(private) in message
+    finally:
+        os.chmod(private, 0o755)
+        shutil.rmtree(folder)

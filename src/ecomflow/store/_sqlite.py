@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, final
@@ -136,6 +136,29 @@ def _sqlite_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return wrap
 
 
+@contextlib.contextmanager
+def _path_errors(path: str) -> Iterator[None]:
+    """Turn an :class:`OSError` from looking at ``path`` into a :class:`StoreError`.
+
+    Python raises one when this user may not enter the store's folder.
+    """
+    try:
+        yield
+    except OSError as error:
+        folder = str(Path(path).parent)
+        raise StoreError(
+            f"Cannot open SQLite store {path!r}: {error.strerror or error} for its folder "
+            f"{folder!r}; let this user enter the folder and write in it."
+        ) from None
+
+
+def sqlite_file_exists(path: str) -> bool:
+    """Return whether a file is at ``path``; :class:`StoreError` when that cannot be known."""
+    with _path_errors(path):
+        return Path(path).exists()
+    raise AssertionError("unreachable")  # pragma: no cover - _path_errors raises
+
+
 @final
 class SQLiteStore(EventStore):
     """An event store in the SQLite file at ``path`` (created, with its schema, on first use).
@@ -167,16 +190,18 @@ class SQLiteStore(EventStore):
     def _check_path(self) -> None:
         where = Path(self.path)
         folder = where.parent
-        if where.is_dir():
+        with _path_errors(self.path):
+            is_dir, folder_is_dir, exists = where.is_dir(), folder.is_dir(), where.exists()
+        if is_dir:
             raise StoreError(
                 f"Cannot open SQLite store {self.path!r}: it is a folder; name a file."
             )
-        if not folder.is_dir():
+        if not folder_is_dir:
             raise StoreError(
                 f"Cannot open SQLite store {self.path!r}: its folder {str(folder)!r} "
                 "does not exist; create it first."
             )
-        read_only = where.exists() and not os.access(where, os.W_OK)
+        read_only = exists and not os.access(where, os.W_OK)
         if read_only or not os.access(folder, os.W_OK | os.X_OK):
             which = "file" if read_only else f"folder {str(folder)!r}"
             raise StoreError(
