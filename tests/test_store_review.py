@@ -13,7 +13,7 @@ import attrs
 import psycopg
 import pytest
 
-from ecomflow import FLOWS, InvalidPayload, Money, StoreError
+from ecomflow import FLOWS, InvalidPayload, Money, StoreError, StoreUnavailable
 from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore, open_store
 from tests.test_store_errors import _counter, _downgrade
 from tests.toy import COUNTER
@@ -223,3 +223,29 @@ def test_a_store_in_a_folder_we_may_not_enter_is_a_store_error(create):
     finally:
         os.chmod(private, 0o755)
         shutil.rmtree(folder)
+
+
+def test_an_append_whose_commit_cannot_be_checked_does_not_claim_nothing_was_written(pg_dsn):
+    """COMMIT lost with the session, and the server unreachable when the store looks
+    whether it landed: the append may well be stored, so the error must not say that
+    nothing was written (a caller would send the command again and apply it twice)."""
+    with PostgresStore(pg_dsn) as store:
+        tx = _counter(store)
+        db = store._connection()
+        real_commit = db.commit
+
+        def commit():
+            real_commit()  # it landed
+            db.close()
+            store.dsn = "postgresql://127.0.0.1:1/test?connect_timeout=2"  # the server is gone
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+        db.commit = commit
+        before = len(tx.events)
+        tx.fire("bump")
+        with pytest.raises(StoreUnavailable) as info:
+            store.append("counter", tx.events[before:], 1)
+        assert "nothing was written" not in str(info.value)
+        assert "may have been written" in str(info.value)
+        store.dsn = pg_dsn
+        assert store.version("C-1") == 2

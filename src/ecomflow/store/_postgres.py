@@ -185,8 +185,17 @@ class PostgresStore(EventStore):
                     self._rollback(db)
                     raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
                 self._forget(db)
-                if committed is not None and self._run("check what was written to", committed):
-                    return result
+                if committed is not None:
+                    try:
+                        landed = self._run("check what was written to", committed)
+                    except StoreUnavailable as unknown:
+                        raise StoreUnavailable(
+                            f"Cannot {what} PostgreSQL store: the session was lost during "
+                            f"COMMIT ({_text(error)}), so it may have been written, and the "
+                            f"store could not look ({unknown}). Reload before trying again."
+                        ) from None
+                    if landed:
+                        return result
                 if attempt == 1:
                     continue
                 raise self._unavailable(what, error) from None
