@@ -13,9 +13,17 @@ import attrs
 import psycopg
 import pytest
 
-from ecomflow import FLOWS, InvalidPayload, Money, StoreError, StoreUnavailable
+from ecomflow import (
+    FLOWS,
+    IdempotencyMismatch,
+    InvalidPayload,
+    Money,
+    StoreError,
+    StoreUnavailable,
+)
 from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore, open_store
 from tests.test_store_errors import _counter, _downgrade
+from tests.test_store_trust import card_sale
 from tests.toy import COUNTER
 
 
@@ -249,3 +257,35 @@ def test_an_append_whose_commit_cannot_be_checked_does_not_claim_nothing_was_wri
         assert "may have been written" in str(info.value)
         store.dsn = pg_dsn
         assert store.version("C-1") == 2
+
+
+def test_a_key_written_by_a_schema_1_process_after_the_migration_still_replays(tmp_path):
+    """A rolling upgrade: a process still running the schema-1 code writes its key
+    with the 3-column INSERT it knows, after another process migrated the file; the
+    key's trigger is then '' and the repository must read it from the events."""
+    path = tmp_path / "shop.db"
+    approval = {"amount": Money("10", "CNY"), "reference": "AUTH-1"}
+
+    def execute(sql):
+        raw = sqlite3.connect(path)
+        raw.execute(sql)
+        raw.commit()
+        raw.close()
+
+    SQLiteStore(path).close()
+    _downgrade(None, execute)  # a store of schema version 1 ...
+    with SQLiteStore(path) as store:  # ... that a new process migrates
+        repo = Repository(store, FLOWS)
+        card_sale(repo, "A-1")
+        first = repo.execute("A-1", "approve_payment", **approval)  # as the old process did
+        raw = sqlite3.connect(path)
+        raw.execute("INSERT INTO idempotency (key, tx_id, version) VALUES ('gw-1', 'A-1', 3)")
+        raw.commit()
+        raw.close()
+        assert repo.execute("A-1", "approve_payment", idempotency_key="gw-1", **approval) == first
+        with pytest.raises(IdempotencyMismatch, match="not for trigger 'dispatch'"):
+            repo.execute("A-1", "dispatch", idempotency_key="gw-1")
+        other = {**approval, "amount": Money("11", "CNY")}
+        with pytest.raises(IdempotencyMismatch, match="a different payload"):
+            repo.execute("A-1", "approve_payment", idempotency_key="gw-1", **other)
+        assert store.version("A-1") == 3
