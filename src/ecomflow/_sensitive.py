@@ -41,16 +41,29 @@ from ._frozen import _LEAVES, FrozenDict, FrozenList, ScannedDict
 __all__ = [
     "CARD_PROBLEM",
     "NUL_PROBLEM",
+    "SURROGATE_PROBLEM",
     "check_text",
     "find_card_number",
     "find_sensitive",
     "freeze_scanned",
     "looks_like_card_number",
     "text_problem",
+    "unstorable",
 ]
 
 CARD_PROBLEM = "looks like a full card number; pass a token or the last four digits instead"
 NUL_PROBLEM = "holds a NUL byte"
+SURROGATE_PROBLEM = "holds a lone surrogate: it is not valid Unicode text"
+
+
+def _not_unicode(text: str) -> bool:
+    """Return whether non-ASCII ``text`` holds a lone surrogate (no database takes one)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
 
 # A chain: digit groups joined by 1-3 characters that are not letters, digits, line
 # breaks or list separators (``\w`` is letters, digits and "_"; "_" joins).
@@ -132,13 +145,25 @@ def looks_like_card_number(text: str) -> bool:
     return False
 
 
+def unstorable(text: str) -> bool:
+    """Return whether no store can hold ``text`` (a NUL byte, a lone surrogate).
+
+    Stores look such a key up as one that finds nothing: none is ever stored.
+    """
+    return "\x00" in text or (not text.isascii() and _not_unicode(text))
+
+
 def text_problem(text: str) -> str | None:
     """Return why ``text`` may not be stored (a card number, a NUL byte), or ``None``."""
     if "\x00" in text:
         return NUL_PROBLEM
-    if (len(text) >= _MIN_DIGITS or not text.isascii()) and looks_like_card_number(text):
-        return CARD_PROBLEM
-    return None
+    if text.isascii():
+        if len(text) >= _MIN_DIGITS and looks_like_card_number(text):
+            return CARD_PROBLEM
+        return None
+    if _not_unicode(text):
+        return SURROGATE_PROBLEM
+    return CARD_PROBLEM if looks_like_card_number(text) else None
 
 
 def _walk(
@@ -212,7 +237,8 @@ _CLEAN_KEYS_MAX = 10_000
 def _check(text: str) -> None:
     """Raise :class:`_Refused` if ``text`` may not be stored (the hot path's check)."""
     if "\x00" in text or (
-        (len(text) >= _MIN_DIGITS or not text.isascii()) and looks_like_card_number(text)
+        (len(text) >= _MIN_DIGITS or not text.isascii())
+        and ((not text.isascii() and _not_unicode(text)) or looks_like_card_number(text))
     ):
         raise _Refused
 
@@ -235,7 +261,8 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     for value in data.values():
         if type(value) is str:
             if "\x00" in value or (
-                (len(value) >= 13 or not value.isascii()) and looks_like_card_number(value)
+                (len(value) >= 13 or not value.isascii())
+                and ((not value.isascii() and _not_unicode(value)) or looks_like_card_number(value))
             ):
                 raise _Refused
         elif type(value) not in keep:

@@ -24,6 +24,7 @@ from ._memory import MemoryStore
 from ._postgres import PostgresStore
 from ._repository import Repository
 from ._sqlite import SCHEMA_VERSION, SQLiteStore
+from ._sqlite import sqlite_file_exists as _sqlite_file_exists
 
 __all__ = [
     "ENV_VAR",
@@ -64,7 +65,7 @@ def open_store(url: str | None = None, *, create: bool = True) -> EventStore:
         options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
         if not path:
             raise StoreError(f"The SQLite URL {url!r} names no file.")
-        if not create and not Path(path).exists():
+        if not create and not _sqlite_file_exists(path):
             raise StoreError(f"No store at {path!r}: the file does not exist.")
         return SQLiteStore(Path(path), synchronous=options.get("synchronous", "FULL").upper())
     if url.startswith(("postgresql://", "postgres://")):

@@ -106,11 +106,13 @@ def check_key_use(
 def same_request(recorded: KeyRecord, attempt: KeyRecord) -> bool:
     """Return whether ``attempt`` is the request ``recorded`` holds.
 
-    A fingerprint of ``""`` (a key recorded without one) matches any payload.
+    A fingerprint of ``""`` (a key recorded without one) matches any payload, and a
+    trigger of ``""`` (a key a schema-1 process wrote into a migrated store) any
+    trigger: :meth:`Repository.execute` reads both from the key's events.
     """
     return (
         recorded.tx_id == attempt.tx_id
-        and recorded.trigger == attempt.trigger
+        and (not recorded.trigger or recorded.trigger == attempt.trigger)
         and (not recorded.fingerprint or recorded.fingerprint == attempt.fingerprint)
     )
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar, final
 
 from .._errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from .._events import Event, Stream
-from .._sensitive import check_text
+from .._sensitive import check_text, unstorable
 from ._base import (
     LAYOUTS,
     EventStore,
@@ -75,7 +75,6 @@ _MIGRATE_1_TO_2 = [
 _COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
 
 T = TypeVar("T")
-_NUL = "\x00"  # looked up, it finds nothing, as in the other stores: none is ever stored
 
 
 def _recorded(row: Sequence[Any]) -> Recorded:
@@ -186,8 +185,17 @@ class PostgresStore(EventStore):
                     self._rollback(db)
                     raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
                 self._forget(db)
-                if committed is not None and self._run("check what was written to", committed):
-                    return result
+                if committed is not None:
+                    try:
+                        landed = self._run("check what was written to", committed)
+                    except StoreUnavailable as unknown:
+                        raise StoreUnavailable(
+                            f"Cannot {what} PostgreSQL store: the session was lost during "
+                            f"COMMIT ({_text(error)}), so it may have been written, and the "
+                            f"store could not look ({unknown}). Reload before trying again."
+                        ) from None
+                    if landed:
+                        return result
                 if attempt == 1:
                     continue
                 raise self._unavailable(what, error) from None
@@ -202,7 +210,13 @@ class PostgresStore(EventStore):
         )
 
     def _migrate(self) -> None:
-        if self._run("open", self._layout) == SCHEMA_VERSION:
+        def current(db: Any) -> int:
+            # One snapshot for the columns and the version, which are read by separate
+            # statements: another process may migrate the store between them.
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return self._layout(db)
+
+        if self._run("open", current) == SCHEMA_VERSION:
             return
 
         def create(db: Any) -> None:
@@ -312,7 +326,14 @@ class PostgresStore(EventStore):
                 ) from None
 
         def landed(db: Any) -> bool:
-            """Whether these very events (and key) are stored: the COMMIT went through."""
+            """Whether these very events (and key) are stored: the COMMIT went through.
+
+            The lost session's transaction holds the append lock until the server has
+            committed or rolled it back; taking the lock waits for that, so the answer
+            is final (without it a late COMMIT reads as "not landed", and the retry
+            reports its own events as a ConcurrencyConflict).
+            """
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
             stored = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE tx_id = %s AND version > %s "
                 "AND version <= %s ORDER BY version, seq",
@@ -342,7 +363,7 @@ class PostgresStore(EventStore):
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
-        if _NUL in tx_id:  # PostgreSQL text cannot hold one, and no store keeps one
+        if unstorable(tx_id):  # PostgreSQL text cannot hold it, and no store keeps one
             raise KeyError(tx_id)
         rows = self._query(
             f"SELECT {_COLUMNS} FROM events WHERE tx_id = %s ORDER BY version, seq", (tx_id,)
@@ -354,14 +375,14 @@ class PostgresStore(EventStore):
 
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
-        if _NUL in tx_id:
+        if unstorable(tx_id):
             return -1
         rows = self._query("SELECT MAX(version) FROM events WHERE tx_id = %s", (tx_id,))
         return -1 if rows[0][0] is None else int(rows[0][0])
 
     def find_idempotency_key(self, key: str) -> KeyRecord | None:
         """Return what ``key`` was first used for, or ``None``."""
-        if _NUL in key:
+        if unstorable(key):
             return None
         return self._run("read from", lambda db: self._key(db, key))
 
@@ -393,7 +414,7 @@ class PostgresStore(EventStore):
 
     def checkpoint(self, consumer: str) -> int:
         """Return the last position ``consumer`` processed (``0`` at first)."""
-        if _NUL in consumer:
+        if unstorable(consumer):
             return 0
         rows = self._query("SELECT position FROM checkpoints WHERE consumer = %s", (consumer,))
         return 0 if not rows else int(rows[0][0])

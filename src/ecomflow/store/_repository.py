@@ -6,6 +6,8 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, final
 
+import attrs
+
 from .._errors import ConcurrencyConflict, GuardRejected, StoreError, TransitionNotAllowed
 from .._events import Clock, Event
 from .._fingerprint import fingerprint, recorded_fingerprint
@@ -169,14 +171,14 @@ class Repository:
             except KeyError:
                 flow = None
         attempt = KeyRecord(tx_id, found.version, trigger, fingerprint(flow, trigger, payload))
+        if not found.trigger and recorded:
+            # A key a schema-1 process wrote after the store was migrated: no trigger.
+            found = attrs.evolve(found, trigger=recorded[-1].trigger)
         if not found.fingerprint and first_flow is not None and recorded:
             # A key recorded without a fingerprint (by Repository.save, or a store of
             # schema version 1): rebuild the request from its recorded payload.
-            found = KeyRecord(
-                found.tx_id,
-                found.version,
-                found.trigger,
-                recorded_fingerprint(first_flow, recorded[0]) or found.fingerprint,
+            found = attrs.evolve(
+                found, fingerprint=recorded_fingerprint(first_flow, recorded[0]) or ""
             )
         if not same_request(found, attempt):
             raise mismatch(key, found, attempt)

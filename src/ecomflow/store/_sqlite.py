@@ -16,14 +16,15 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, final
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._events import Event, Stream
-from .._sensitive import check_text
+from .._sensitive import check_text, unstorable
 from ._base import (
     LAYOUTS,
     EventStore,
@@ -135,6 +136,29 @@ def _sqlite_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return wrap
 
 
+@contextlib.contextmanager
+def _path_errors(path: str) -> Iterator[None]:
+    """Turn an :class:`OSError` from looking at ``path`` into a :class:`StoreError`.
+
+    Python raises one when this user may not enter the store's folder.
+    """
+    try:
+        yield
+    except OSError as error:
+        folder = str(Path(path).parent)
+        raise StoreError(
+            f"Cannot open SQLite store {path!r}: {error.strerror or error} for its folder "
+            f"{folder!r}; let this user enter the folder and write in it."
+        ) from None
+
+
+def sqlite_file_exists(path: str) -> bool:
+    """Return whether a file is at ``path``; :class:`StoreError` when that cannot be known."""
+    with _path_errors(path):
+        return Path(path).exists()
+    raise AssertionError("unreachable")  # pragma: no cover - _path_errors raises
+
+
 @final
 class SQLiteStore(EventStore):
     """An event store in the SQLite file at ``path`` (created, with its schema, on first use).
@@ -166,16 +190,18 @@ class SQLiteStore(EventStore):
     def _check_path(self) -> None:
         where = Path(self.path)
         folder = where.parent
-        if where.is_dir():
+        with _path_errors(self.path):
+            is_dir, folder_is_dir, exists = where.is_dir(), folder.is_dir(), where.exists()
+        if is_dir:
             raise StoreError(
                 f"Cannot open SQLite store {self.path!r}: it is a folder; name a file."
             )
-        if not folder.is_dir():
+        if not folder_is_dir:
             raise StoreError(
                 f"Cannot open SQLite store {self.path!r}: its folder {str(folder)!r} "
                 "does not exist; create it first."
             )
-        read_only = where.exists() and not os.access(where, os.W_OK)
+        read_only = exists and not os.access(where, os.W_OK)
         if read_only or not os.access(folder, os.W_OK | os.X_OK):
             which = "file" if read_only else f"folder {str(folder)!r}"
             raise StoreError(
@@ -227,11 +253,12 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("open")
     def _migrate(self) -> None:
         db = self._connection()
-        version = self._layout(db)
+        with _Transaction(db, "BEGIN"):  # one snapshot of the layout, and no write lock
+            version = self._layout(db)
         if version == SCHEMA_VERSION:
             return  # current: opening needed no write lock
         if version == 0:
-            db.execute("PRAGMA journal_mode=WAL")  # outside a transaction, as SQLite wants
+            self._use_wal(db)
         with _Transaction(db):
             version = self._layout(db)  # again, under the write lock
             if version == 0:
@@ -244,6 +271,33 @@ class SQLiteStore(EventStore):
                     if statement.strip():
                         db.execute(statement)
                 db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+    def _use_wal(self, db: sqlite3.Connection) -> None:
+        """Switch a new file to WAL, outside a transaction as SQLite wants.
+
+        The switch needs the file to itself: while another process reads it (one
+        creating the same store at once, say), SQLite neither waits for it nor always
+        says so: it raises "database is locked" or keeps the old journal mode. So try
+        again until the busy timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                row = db.execute("PRAGMA journal_mode=WAL").fetchone()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            else:
+                if row is not None and str(row[0]).lower() == "wal":
+                    return
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"Cannot create SQLite store {self.path!r}: it could not be switched to "
+                        f"WAL (the journal mode stayed {row[0] if row else None!r}); another "
+                        "connection kept it busy longer than the busy timeout, or its "
+                        "filesystem has no shared memory for WAL: try again, or use a local disk."
+                    )
+            time.sleep(0.01)
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -319,6 +373,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("load from")
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
+        if unstorable(tx_id):  # the driver cannot encode it, and no store keeps one
+            raise KeyError(tx_id)
         rows = (
             self._connection()
             .execute(
@@ -334,6 +390,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("read from")
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
+        if unstorable(tx_id):
+            return -1
         row = (
             self._connection()
             .execute("SELECT MAX(version) FROM events WHERE tx_id = ?", (tx_id,))
@@ -344,6 +402,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("read from")
     def find_idempotency_key(self, key: str) -> KeyRecord | None:
         """Return what ``key`` was first used for, or ``None``."""
+        if unstorable(key):
+            return None
         return self._key(self._connection(), key)
 
     @staticmethod
@@ -377,6 +437,8 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("read from")
     def checkpoint(self, consumer: str) -> int:
         """Return the last position ``consumer`` processed (``0`` at first)."""
+        if unstorable(consumer):
+            return 0
         row = (
             self._connection()
             .execute("SELECT position FROM checkpoints WHERE consumer = ?", (consumer,))
@@ -386,13 +448,14 @@ class SQLiteStore(EventStore):
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any error."""
+    """``BEGIN IMMEDIATE`` (or ``begin``) … ``COMMIT``, or ``ROLLBACK`` on any error."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> None:
         self.db = db
+        self.begin = begin
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(self.begin)
         return self.db
 
     def __exit__(self, kind: object, *_: object) -> None:
