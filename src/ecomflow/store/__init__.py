@@ -18,12 +18,12 @@ from pathlib import Path
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._public import publish as _publish
-from ._base import EventStore, KeyRecord, Recorded
+from ._base import SCHEMA_VERSION, EventStore, KeyRecord, Recorded
 from ._consumer import consume
 from ._memory import MemoryStore
 from ._postgres import PostgresStore
 from ._repository import Repository
-from ._sqlite import SCHEMA_VERSION, SQLiteStore
+from ._sqlite import SQLiteStore
 from ._sqlite import sqlite_file_exists as _sqlite_file_exists
 
 __all__ = [

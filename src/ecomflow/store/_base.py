@@ -222,6 +222,19 @@ _EVENTS = (
     "data",
     "occurred_at",
 )
+SCHEMA_VERSION = 2
+"""The table layout this ecomflow writes; older stores are migrated when opened."""
+
+# Schema version 1 -> 2, the same SQL on SQLite and PostgreSQL: keys learn their trigger
+# (from their events) and an empty fingerprint, which the repository rebuilds from the
+# recorded payload when needed. The caller sets the schema version in the same transaction.
+MIGRATE_1_TO_2 = (
+    "ALTER TABLE idempotency ADD COLUMN trigger TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE idempotency ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''",
+    """UPDATE idempotency SET trigger = COALESCE((SELECT e.trigger FROM events e
+        WHERE e.tx_id = idempotency.tx_id AND e.version = idempotency.version LIMIT 1), '')""",
+)
+
 LAYOUTS: dict[int, dict[str, tuple[str, ...]]] = {
     2: {
         "schema_version": ("version",),

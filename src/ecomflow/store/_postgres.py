@@ -21,6 +21,8 @@ from .._events import Event, Stream
 from .._sensitive import check_text, unstorable
 from ._base import (
     LAYOUTS,
+    MIGRATE_1_TO_2,
+    SCHEMA_VERSION,
     EventStore,
     KeyRecord,
     Recorded,
@@ -35,7 +37,6 @@ from ._base import (
 
 __all__ = ["PostgresStore"]
 
-SCHEMA_VERSION = 2
 _APPEND_LOCK = 0x6563_6F6D  # "ecom": the advisory lock that orders appends
 
 _SCHEMA = [
@@ -62,15 +63,6 @@ _SCHEMA = [
     """CREATE TABLE IF NOT EXISTS checkpoints (
         consumer TEXT PRIMARY KEY, position BIGINT NOT NULL
     )""",
-]
-# Schema version 1 -> 2: keys learn their trigger (from their events) and an empty
-# fingerprint, which the repository rebuilds from the recorded payload when needed.
-_MIGRATE_1_TO_2 = [
-    "ALTER TABLE idempotency ADD COLUMN trigger TEXT NOT NULL DEFAULT ''",
-    "ALTER TABLE idempotency ADD COLUMN fingerprint TEXT NOT NULL DEFAULT ''",
-    """UPDATE idempotency SET trigger = COALESCE((SELECT e.trigger FROM events e
-        WHERE e.tx_id = idempotency.tx_id AND e.version = idempotency.version LIMIT 1), '')""",
-    "UPDATE schema_version SET version = 2",
 ]
 _COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
 
@@ -227,8 +219,9 @@ class PostgresStore(EventStore):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
             elif version == 1:
-                for statement in _MIGRATE_1_TO_2:
+                for statement in MIGRATE_1_TO_2:
                     db.execute(statement)
+                db.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
 
         self._run("create the tables of", create)
 

@@ -27,6 +27,8 @@ from .._events import Event, Stream
 from .._sensitive import check_text, unstorable
 from ._base import (
     LAYOUTS,
+    MIGRATE_1_TO_2,
+    SCHEMA_VERSION,
     EventStore,
     KeyRecord,
     Recorded,
@@ -39,9 +41,8 @@ from ._base import (
     recorded_from_row,
 )
 
-__all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+__all__ = ["SQLiteStore"]
 
-SCHEMA_VERSION = 2
 """Version 2 records each idempotency key's trigger and payload fingerprint."""
 
 _SCHEMA = """
@@ -72,15 +73,6 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     consumer TEXT PRIMARY KEY,
     position INTEGER NOT NULL
 );
-"""
-
-# Schema version 1 -> 2: keys learn their trigger (from their events) and an empty
-# fingerprint, which the repository rebuilds from the recorded payload when needed.
-_MIGRATE_1_TO_2 = """
-ALTER TABLE idempotency ADD COLUMN trigger TEXT NOT NULL DEFAULT '';
-ALTER TABLE idempotency ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
-UPDATE idempotency SET trigger = COALESCE((SELECT e.trigger FROM events e
-    WHERE e.tx_id = idempotency.tx_id AND e.version = idempotency.version LIMIT 1), '');
 """
 
 _COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
@@ -267,7 +259,7 @@ class SQLiteStore(EventStore):
                         db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version == 1:
-                for statement in _MIGRATE_1_TO_2.strip().split(";\n"):
+                for statement in MIGRATE_1_TO_2:
                     if statement.strip():
                         db.execute(statement)
                 db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
