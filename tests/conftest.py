@@ -78,3 +78,26 @@ def pg_dsn():
     yield f"{PG_DSN}{separator}options=-csearch_path%3D{schema}"
     with psycopg.connect(PG_DSN, autocommit=True) as admin:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def store(request, tmp_path):
+    """Each event store in turn: memory, a SQLite file, a fresh PostgreSQL schema."""
+    from ecomflow.store import MemoryStore, PostgresStore, SQLiteStore
+
+    if request.param == "memory":
+        yield MemoryStore()
+    elif request.param == "sqlite":
+        with SQLiteStore(tmp_path / "shop.db") as db:
+            yield db
+    else:
+        with PostgresStore(request.getfixturevalue("pg_dsn")) as db:
+            yield db
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def location(request, tmp_path):
+    """A durable store's URL: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/shared.db"
+    return request.getfixturevalue("pg_dsn")

@@ -25,26 +25,6 @@ from tests.toy import COUNTER
 FLOWS_HERE = {**FLOWS, "counter": COUNTER}
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        with SQLiteStore(tmp_path / "shop.db") as db:
-            yield db
-    else:
-        with PostgresStore(request.getfixturevalue("pg_dsn")) as db:
-            yield db
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def location(request, tmp_path):
-    """A durable store's URL: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/shared.db"
-    return request.getfixturevalue("pg_dsn")
-
-
 def events_of(tx_id="T-1", bumps=2):
     tx = COUNTER.start(tx_id)
     for _ in range(bumps):

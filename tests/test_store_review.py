@@ -21,7 +21,7 @@ from ecomflow import (
     StoreError,
     StoreUnavailable,
 )
-from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore, open_store
+from ecomflow.store import PostgresStore, Repository, SQLiteStore, open_store
 from tests.test_store_errors import _counter, _downgrade
 from tests.test_store_trust import card_sale
 from tests.toy import COUNTER
@@ -156,18 +156,6 @@ def test_a_new_sqlite_store_opens_while_another_process_creates_it_too(tmp_path)
 
 
 LONE_SURROGATE = json.loads('"Li \\ud800"')  # valid JSON, not valid Unicode text
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        with SQLiteStore(tmp_path / "shop.db") as db:
-            yield db
-    else:
-        with PostgresStore(request.getfixturevalue("pg_dsn")) as db:
-            yield db
 
 
 def test_a_lone_surrogate_is_refused_like_a_nul_byte_by_every_store(store):

@@ -22,31 +22,11 @@ from ecomflow import (
     Stream,
 )
 from ecomflow._fingerprint import fingerprint
-from ecomflow.store import MemoryStore, PostgresStore, Repository, SQLiteStore, open_store
+from ecomflow.store import PostgresStore, Repository, SQLiteStore, open_store
 from tests.toy import COUNTER
 
 FLOWS_HERE = {**FLOWS, "counter": COUNTER}
 APPROVAL = {"amount": Money("10", "CNY"), "reference": "AUTH-1"}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def location(request, tmp_path):
-    """A durable store's URL: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/shared.db"
-    return request.getfixturevalue("pg_dsn")
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryStore()
-    elif request.param == "sqlite":
-        with SQLiteStore(tmp_path / "shop.db") as db:
-            yield db
-    else:
-        with PostgresStore(request.getfixturevalue("pg_dsn")) as db:
-            yield db
 
 
 def card_sale(repo, tx_id):

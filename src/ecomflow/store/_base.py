@@ -316,6 +316,21 @@ def conflict(tx_id: str, expected: int, actual: int) -> ConcurrencyConflict:
     )
 
 
+def check_newest(
+    tx_id: str, flow: str, expected_version: int, newest: Sequence[Any] | None
+) -> None:
+    """Check a transaction's newest stored ``(version, flow)`` row against an append.
+
+    Raises :class:`ConcurrencyConflict` when the stored version is not the expected one
+    and :class:`StoreError` when the transaction belongs to another flow.
+    """
+    actual = -1 if newest is None else newest[0]
+    if actual != expected_version:
+        raise conflict(tx_id, expected_version, actual)
+    if newest is not None and newest[1] != flow:
+        raise StoreError(f"Transaction {tx_id!r} belongs to flow {newest[1]!r}.")
+
+
 class EventStore(abc.ABC):
     """Append-only storage of events, read by transaction or by position."""
 

@@ -6,10 +6,9 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import final
 
-from .._errors import StoreError
 from .._events import Event, Stream
 from .._sensitive import check_text
-from ._base import EventStore, KeyRecord, Recorded, check_append, check_key_use, conflict
+from ._base import EventStore, KeyRecord, Recorded, check_append, check_key_use, check_newest
 
 __all__ = ["MemoryStore"]
 
@@ -42,12 +41,9 @@ class MemoryStore(EventStore):
             if idempotency_key is not None and idempotency_key in self._keys:
                 recorded = self._keys[idempotency_key]
                 raise check_key_use(idempotency_key, recorded, tx_id, trigger, fingerprint)
-            stored = self._by_tx.get(tx_id, [])
-            actual = stored[-1].version if stored else -1
-            if actual != expected_version:
-                raise conflict(tx_id, expected_version, actual)
-            if tx_id in self._flows and self._flows[tx_id] != flow:
-                raise StoreError(f"Transaction {tx_id!r} belongs to flow {self._flows[tx_id]!r}.")
+            stored = self._by_tx.get(tx_id)
+            newest = (stored[-1].version, self._flows[tx_id]) if stored else None
+            check_newest(tx_id, flow, expected_version, newest)
             for event in events:
                 self._log.append(Recorded(len(self._log) + 1, flow, event))
             self._by_tx.setdefault(tx_id, []).extend(events)

@@ -35,7 +35,7 @@ from ._base import (
     check_append,
     check_key_use,
     check_layout,
-    conflict,
+    check_newest,
     event_rows,
     json_text,
     recorded_from_row,
@@ -327,11 +327,7 @@ class SQLiteStore(EventStore):
                     "ORDER BY version DESC, seq DESC LIMIT 1",
                     (tx_id,),
                 ).fetchone()
-                actual = -1 if row is None else row[0]
-                if actual != expected_version:
-                    raise conflict(tx_id, expected_version, actual)
-                if row is not None and row[1] != flow:
-                    raise StoreError(f"Transaction {tx_id!r} belongs to flow {row[1]!r}.")
+                check_newest(tx_id, flow, expected_version, row)
                 db.executemany(
                     "INSERT INTO events (event_id, tx_id, flow, version, seq, trigger, stream, "
                     "name, data, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
