@@ -1,15 +1,29 @@
-"""Repository: load transactions by replay, save their new events, run commands with retry."""
+"""Repository: load transactions by replay, save their new events, run commands with retry.
+
+Subscribers of a repository (:meth:`Repository.subscribe`) see each event once, in
+order, after the store committed it.
+"""
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Any, final
 
 import attrs
 
-from .._errors import ConcurrencyConflict, GuardRejected, StoreError, TransitionNotAllowed
-from .._events import Clock, Event
+from .._bus import EventBus, Handler, Subscription
+from .._errors import (
+    ConcurrencyConflict,
+    GuardRejected,
+    InvalidPayload,
+    StoreError,
+    SubscriberError,
+    TransitionNotAllowed,
+)
+from .._events import Clock, Event, Stream
 from .._fingerprint import fingerprint, recorded_fingerprint
 from .._flow import Flow
 from .._sensitive import check_text
@@ -26,16 +40,43 @@ class Repository:
     Pass the flows in (usually ``ecomflow.FLOWS``): the store layer does not import
     them. A transaction remembers the version it was loaded or saved at, so saving a
     stale copy raises :class:`ConcurrencyConflict` instead of overwriting history.
+
+    Every event a command stores (:meth:`start`, :meth:`add`, :meth:`save`,
+    :meth:`execute`) is then published on :attr:`bus` — the ``bus`` given here, or a
+    new one — once, in commit order: subscribe with :meth:`subscribe`. Nothing is
+    published for a refused or conflicting command or a repeated request. This is
+    in process only; across restarts, read the store with :func:`~ecomflow.store.consume`.
     """
 
     def __init__(
-        self, store: EventStore, flows: Mapping[str, Flow[Any]], *, clock: Clock | None = None
+        self,
+        store: EventStore,
+        flows: Mapping[str, Flow[Any]],
+        *,
+        clock: Clock | None = None,
+        bus: EventBus | None = None,
     ) -> None:
+        if bus is not None and not isinstance(bus, EventBus):
+            raise InvalidPayload(f"Cannot make a repository: bus {bus!r} is not an EventBus.")
         self.store = store
         self.flows = flows
         self.clock = clock
+        self.bus: EventBus = EventBus() if bus is None else bus
+        """Where committed events are published; see :meth:`subscribe`."""
         # id(tx) -> (weak reference, version saved): transactions are unhashable.
         self._saved: dict[int, tuple[weakref.ref[Transaction[Any]], int]] = {}
+        # Committed batches waiting for delivery, per thread: a handler that runs a
+        # command queues its events behind the ones being delivered (commit order).
+        self._delivery = threading.local()
+
+    def subscribe(self, handler: Handler, *streams: Stream) -> Subscription:
+        """Call ``handler`` with each event of ``streams`` (all if none) once it is stored.
+
+        Returns the :class:`~ecomflow.Subscription`; ``cancel()`` it to stop. A
+        handler that raises does not undo the commit: the command raises
+        :class:`~ecomflow.SubscriberError` after every handler had the events.
+        """
+        return self.bus.subscribe(handler, *streams)
 
     def _remember(self, tx: Transaction[Any], version: int) -> None:
         key = id(tx)
@@ -53,6 +94,14 @@ class Repository:
         """Start transaction ``tx_id`` of ``flow`` and store its first events."""
         if flow not in self.flows:
             raise StoreError(f"Unknown flow {flow!r}; known: {', '.join(sorted(self.flows))}.")
+        if "bus" in context:
+            # A transaction's own bus publishes when a trigger fires, before any
+            # commit, and a later load would not have it: the repository publishes.
+            raise InvalidPayload(
+                f"Cannot start {flow} transaction {tx_id!r} with bus={context['bus']!r}: "
+                "a repository publishes every command's events after commit to its own "
+                "subscribers; use repo.subscribe(handler) or Repository(store, flows, bus=bus)."
+            )
         tx: Transaction[Any] = self.flows[flow].start(tx_id, clock=self.clock, **context)
         self._remember(tx, -1)
         self.save(tx)
@@ -93,6 +142,40 @@ class Repository:
             return
         self.store.append(tx.flow.name, new, base, idempotency_key=key, fingerprint=fingerprint)
         self._remember(tx, tx.version)
+        self._publish(tx, new)
+
+    def _publish(self, tx: Transaction[Any], events: Sequence[Event]) -> None:
+        """Deliver committed ``events`` of ``tx``, after any batch already being delivered.
+
+        Raises :class:`SubscriberError` once the queue is drained if a handler failed;
+        the events stay committed.
+        """
+        queue: deque[tuple[Transaction[Any], Sequence[Event]]] | None = getattr(
+            self._delivery, "queue", None
+        )
+        if queue is not None:  # called from a handler: the outer call delivers it
+            queue.append((tx, events))
+            return
+        queue = self._delivery.queue = deque([(tx, events)])
+        failed: list[tuple[Transaction[Any], Sequence[BaseException]]] = []
+        try:
+            while queue:
+                batch_tx, batch = queue.popleft()
+                errors = self.bus.publish(batch)
+                if errors:
+                    failed.append((batch_tx, errors))
+        finally:
+            self._delivery.queue = None
+        if failed:
+            first_tx = failed[0][0]
+            errors = [error for _, batch_errors in failed for error in batch_errors]
+            raise SubscriberError(
+                f"Transaction {first_tx.id!r} moved to state {first_tx.state!r} (version "
+                f"{first_tx.version}) and was stored, but {len(errors)} subscriber(s) "
+                f"failed; first: {errors[0]!r}.",
+                errors=errors,
+                transaction=first_tx,
+            )
 
     def execute(
         self,
