@@ -98,7 +98,7 @@ class Repository:
             # A transaction's own bus publishes when a trigger fires, before any
             # commit, and a later load would not have it: the repository publishes.
             raise InvalidPayload(
-                f"Cannot start {flow} transaction {tx_id!r} with bus={context['bus']!r}: "
+                f"Cannot start {flow} transaction {tx_id!r} with a bus of its own: "
                 "a repository publishes every command's events after commit to its own "
                 "subscribers; use repo.subscribe(handler) or Repository(store, flows, bus=bus)."
             )
