@@ -189,3 +189,16 @@ def test_a_transaction_from_the_repository_carries_no_bus(store):
     tx.fire("bump")
     assert len(seen) == 1
     assert len(repo.load("T-1").events) == 1
+
+
+def test_a_transaction_on_the_repositorys_own_bus_is_refused_by_add(store):
+    """Its events were published when fired; adding it would deliver them twice."""
+    repo = Repository(store, FLOWS_HERE)
+    seen = []
+    repo.subscribe(seen.append)
+    tx = COUNTER.start("T-1", bus=repo.bus)
+    with pytest.raises(InvalidPayload, match=r"'T-1' in state 'open'.*delivered twice"):
+        repo.add(tx)
+    assert names(seen) == [("T-1", 0, "begun")] and store.version("T-1") == -1
+    repo.add(COUNTER.start("T-2", bus=EventBus()))  # another bus: its own business
+    assert names(seen)[-1] == ("T-2", 0, "begun")

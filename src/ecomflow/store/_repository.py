@@ -111,6 +111,13 @@ class Repository:
         """Store a transaction started elsewhere (by an exchange, say) with all its events."""
         if tx.flow.name not in self.flows:
             raise StoreError(f"Transaction {tx.id!r} is of flow {tx.flow.name!r}, not known here.")
+        if tx._bus is self.bus:
+            # It published when its triggers fired; saving would deliver each event twice.
+            raise InvalidPayload(
+                f"Cannot add transaction {tx.id!r} in state {tx.state!r}: it publishes on "
+                "this repository's bus itself, so its events would be delivered twice; "
+                "start it without a bus and the repository publishes them after commit."
+            )
         self._remember(tx, -1)
         self.save(tx)
 
