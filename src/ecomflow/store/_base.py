@@ -252,6 +252,29 @@ LAYOUTS: dict[int, dict[str, tuple[str, ...]]] = {
 """The columns of each table, in order, by schema version (the same in every database)."""
 
 
+def layout_version(
+    where: str, tables: dict[str, tuple[str, ...]], recorded: Callable[[], int | None]
+) -> int:
+    """Return the schema version of a store whose tables were read (``0`` when it has none).
+
+    ``tables`` maps each of ecomflow's table names found to its columns; ``recorded()``
+    reads the version in ``schema_version`` (only called when that table exists);
+    ``where`` names the store. Raises :class:`StoreError` for a newer version, or tables
+    that are not the layout of the version recorded.
+    """
+    if not tables:
+        return 0
+    found = recorded() if "schema_version" in tables else None
+    version = 0 if found is None else int(found)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{where[0].upper()}{where[1:]} has schema version {version}; this ecomflow "
+            f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow."
+        )
+    check_layout(where, tables, version)
+    return version
+
+
 def check_layout(where: str, tables: dict[str, tuple[str, ...]], version: int) -> None:
     """Raise :class:`StoreError` unless ``tables`` are the layout of schema ``version``.
 

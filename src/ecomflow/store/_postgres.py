@@ -28,10 +28,10 @@ from ._base import (
     Recorded,
     check_append,
     check_key_use,
-    check_layout,
     check_newest,
     event_rows,
     json_text,
+    layout_version,
     recorded_from_row,
 )
 
@@ -237,21 +237,11 @@ class PostgresStore(EventStore):
             (names,),
         ).fetchall():
             tables[table] = (*tables.get(table, ()), column)
-        if not tables:
-            return 0
-        row = (
-            db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            if "schema_version" in tables
-            else None
+        return layout_version(
+            "the PostgreSQL store",
+            tables,
+            lambda: db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0],
         )
-        version = 0 if row is None or row[0] is None else int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"The PostgreSQL store has schema version {version}; this ecomflow knows up "
-                f"to {SCHEMA_VERSION}. Upgrade ecomflow."
-            )
-        check_layout("PostgreSQL store", tables, version)
-        return version
 
     def close(self) -> None:
         """Close the connections of every thread."""

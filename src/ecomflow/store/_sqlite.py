@@ -34,10 +34,10 @@ from ._base import (
     Recorded,
     check_append,
     check_key_use,
-    check_layout,
     check_newest,
     event_rows,
     json_text,
+    layout_version,
     recorded_from_row,
 )
 
@@ -226,21 +226,11 @@ class SQLiteStore(EventStore):
             columns = tuple(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
             if columns:
                 tables[table] = columns
-        if not tables:
-            return 0
-        row = (
-            db.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            if "schema_version" in tables
-            else None
+        return layout_version(
+            f"SQLite store {self.path!r}",
+            tables,
+            lambda: db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0],
         )
-        version = 0 if row is None or row[0] is None else int(row[0])
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"SQLite store {self.path!r} has schema version {version}; this ecomflow "
-                f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow."
-            )
-        check_layout(f"SQLite store {self.path!r}", tables, version)
-        return version
 
     @_sqlite_errors("open")
     def _migrate(self) -> None:
