@@ -76,7 +76,15 @@ class Event:
     ``version`` is the number of the transition that emitted the event (``0`` for
     the events recorded when the transaction started); the events of one
     transition share it and are ordered by ``seq``. ``trigger`` names the
-    transition. ``data`` is JSON-safe and deeply read-only (a ``dict`` whose nested
+    transition.
+
+    Who did what: ``actor`` is the party, role or system that caused the event (``None``
+    when nobody was named), ``causation_id`` the command that caused it (its idempotency
+    key or a generated id) and ``correlation_id`` the business process it belongs to.
+    ``flow_version`` is the version of the flow definition that wrote it; older events
+    are upcast on load. None of the four changes what a replay computes.
+
+    ``data`` is JSON-safe and deeply read-only (a ``dict`` whose nested
     dicts and lists refuse every change), however the event was made: by the engine,
     from JSON or by a store, so recorded history cannot be rewritten in memory.
     """
@@ -89,6 +97,10 @@ class Event:
     name: str
     data: Mapping[str, Any] = attrs.field(converter=freeze_data)
     occurred_at: datetime
+    actor: str | None = None
+    causation_id: str | None = None
+    correlation_id: str | None = None
+    flow_version: int = 1
 
     @property
     def event_id(self) -> str:

@@ -27,7 +27,18 @@ from .._errors import (
 from .._events import Event, Stream
 from .._sensitive import check_text, find_sensitive
 
-__all__ = ["EventStore", "KeyRecord", "Recorded", "check_append", "check_batch"]
+__all__ = [
+    "EventStore",
+    "Head",
+    "KeyRecord",
+    "Latest",
+    "Query",
+    "Recorded",
+    "Snapshot",
+    "Summary",
+    "check_append",
+    "check_batch",
+]
 
 
 @final
@@ -58,6 +69,138 @@ class KeyRecord:
     def describe(self) -> dict[str, str]:
         """Return the request as :class:`IdempotencyMismatch` reports it."""
         return {"tx_id": self.tx_id, "trigger": self.trigger, "fingerprint": self.fingerprint}
+
+
+@final
+@attrs.frozen
+class Head:
+    """What an append tells the current-state table (and the snapshots) about its transaction.
+
+    The :class:`~ecomflow.store.Repository` gives one with every append: the ``state``
+    reached, the ``flow_version`` of the definition, the flow's ``summary`` fields (JSON
+    data, e.g. the order total and the parties) and, every so many versions, a
+    ``snapshot`` (JSON data the flow restores the transaction from, at the append's last
+    version). An append without a head records the state as ``""`` (unknown).
+    """
+
+    state: str
+    flow_version: int = 1
+    summary: Mapping[str, Any] = attrs.field(factory=dict)
+    snapshot: Mapping[str, Any] | None = None
+
+
+@final
+@attrs.frozen
+class Snapshot:
+    """A transaction's state and context saved at ``version`` by flow ``flow_version``."""
+
+    version: int
+    flow_version: int
+    data: Mapping[str, Any]
+
+
+@final
+@attrs.frozen
+class Latest:
+    """What loading a transaction the short way reads, in one database transaction.
+
+    Its ``flow``, its newest ``snapshot`` (``None`` when there is none) and the
+    ``events`` after the snapshot's version (all of them when there is no snapshot).
+    """
+
+    flow: str
+    snapshot: Snapshot | None
+    events: list[Event]
+
+
+@final
+@attrs.frozen
+class Summary:
+    """One row of the current-state table: a transaction as :meth:`EventStore.find` lists it.
+
+    ``state`` is ``""`` when it is not known (events appended without a :class:`Head`,
+    or a store migrated from schema version 2 and not yet reindexed).
+    """
+
+    tx_id: str
+    flow: str
+    flow_version: int
+    state: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    summary: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def cursor(self) -> str:
+        """The keyset cursor after this row: pass it as ``after`` for the next page."""
+        return encode_cursor(self.updated_at, self.tx_id)
+
+
+@final
+@attrs.frozen
+class Query:
+    """What :meth:`EventStore.find` looks for; every field left ``None`` matches all.
+
+    ``state`` matches the state or any state inside it (``"performance"`` matches
+    ``"performance.delivery"``); ``actor`` matches transactions with an event by that
+    actor; ``updated_after``/``updated_before`` bound the last update (exclusive). Rows
+    come oldest update first, then by id; ``after`` is the :attr:`Summary.cursor` of the
+    last row of the previous page, ``limit`` the page size (1 to 10,000).
+    """
+
+    flow: str | None = None
+    state: str | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    actor: str | None = None
+    limit: int = 100
+    after: str | None = None
+
+
+def check_query(query: Query) -> None:
+    """Raise :class:`InvalidPayload` unless ``query`` can be run (a sane limit, aware times)."""
+    if not isinstance(query, Query):
+        raise InvalidPayload(f"Cannot find transactions by {query!r}: pass a Query.")
+    limit = query.limit
+    if type(limit) is not int or not 1 <= limit <= 10_000:
+        raise InvalidPayload(
+            f"Cannot find transactions: limit must be an int from 1 to 10,000 (got {limit!r})."
+        )
+    for name in ("updated_after", "updated_before"):
+        when = getattr(query, name)
+        if when is not None and (not isinstance(when, datetime) or when.utcoffset() is None):
+            raise InvalidPayload(
+                f"Cannot find transactions: {name} must be an aware datetime (got {when!r})."
+            )
+    for name in ("flow", "state", "actor", "after"):
+        value = getattr(query, name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidPayload(
+                f"Cannot find transactions: {name} must be a string (got {value!r})."
+            )
+    if query.after is not None:
+        decode_cursor(query.after)
+
+
+def encode_cursor(updated_at: datetime, tx_id: str) -> str:
+    """Return the opaque keyset cursor for the row ``(updated_at, tx_id)``."""
+    return f"{updated_at.isoformat()}|{tx_id}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Return ``(updated_at, tx_id)`` from a cursor; :class:`InvalidPayload` if malformed."""
+    text, bar, tx_id = cursor.partition("|") if isinstance(cursor, str) else ("", "", "")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if not bar or when is None or when.utcoffset() is None:
+        raise InvalidPayload(
+            f"Cannot find transactions after {cursor!r}: it is not a cursor; pass the "
+            "cursor of the last summary of the previous page."
+        )
+    return when, tx_id
 
 
 def check_append(
@@ -149,33 +292,47 @@ def json_text(data: object) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, default=_plain)
 
 
+INSERT_COLUMNS = (
+    "tx_id, flow, flow_version, version, seq, trigger, stream, name, data, occurred_at, "
+    "actor, causation_id, correlation_id"
+)
+"""The columns :func:`event_rows` fills, in order (``position`` is the database's)."""
+
+READ_COLUMNS = (
+    "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at, "
+    "actor, causation_id, correlation_id, flow_version"
+)
+"""The columns :func:`recorded_from_row` reads, in order."""
+
+
 def event_rows(
     flow: str,
     events: Sequence[Event],
     data: Callable[[Any], object],
     time: Callable[[datetime], object],
 ) -> list[tuple[object, ...]]:
-    """Return the rows of the events table for ``events``, encoding data and time.
+    """Return the rows of the events table for ``events`` (:data:`INSERT_COLUMNS`).
 
-    Call :func:`check_append` first: this only encodes.
+    Call :func:`check_append` first: this only encodes data and time.
     """
-    rows: list[tuple[object, ...]] = []
-    for event in events:
-        rows.append(
-            (
-                event.event_id,
-                event.tx_id,
-                flow,
-                event.version,
-                event.seq,
-                event.trigger,
-                event.stream.value,
-                event.name,
-                data(event.data),
-                time(event.occurred_at),
-            )
+    return [
+        (
+            event.tx_id,
+            flow,
+            event.flow_version,
+            event.version,
+            event.seq,
+            event.trigger,
+            event.stream.value,
+            event.name,
+            data(event.data),
+            time(event.occurred_at),
+            event.actor,
+            event.causation_id,
+            event.correlation_id,
         )
-    return rows
+        for event in events
+    ]
 
 
 def recorded_from_row(
@@ -185,12 +342,26 @@ def recorded_from_row(
 ) -> Recorded:
     """Return the :class:`Recorded` a row of the events table holds, decoding data and time.
 
-    ``row`` holds the columns ``position, flow, tx_id, version, seq, trigger, stream,
-    name, data, occurred_at``. A row that does not parse (data that is not a JSON
-    object, an unknown stream, a timestamp that is not an aware ISO 8601 time) raises
-    :class:`CorruptHistory` naming the transaction and the store position.
+    ``row`` holds the columns :data:`READ_COLUMNS`. A row that does not parse (data
+    that is not a JSON object, an unknown stream, a timestamp that is not an aware ISO
+    8601 time) raises :class:`CorruptHistory` naming the transaction and the position.
     """
-    position, flow, tx_id, version, seq, trigger, stream, name, raw_data, raw_time = row
+    (
+        position,
+        flow,
+        tx_id,
+        version,
+        seq,
+        trigger,
+        stream,
+        name,
+        raw_data,
+        raw_time,
+        actor,
+        causation_id,
+        correlation_id,
+        flow_version,
+    ) = row
     try:
         decoded = data(raw_data)
         if not isinstance(decoded, dict):
@@ -198,7 +369,20 @@ def recorded_from_row(
         occurred_at = time(raw_time)
         if not isinstance(occurred_at, datetime) or occurred_at.utcoffset() is None:
             raise ValueError(f"its time {raw_time!r} is not an aware ISO 8601 timestamp")
-        event = Event(tx_id, version, seq, trigger, Stream(stream), name, decoded, occurred_at)
+        event = Event(
+            tx_id,
+            version,
+            seq,
+            trigger,
+            Stream(stream),
+            name,
+            decoded,
+            occurred_at,
+            actor,
+            causation_id,
+            correlation_id,
+            int(flow_version),
+        )
     except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
         raise CorruptHistory(
             f"The stored event at position {position} of transaction {tx_id!r} does not "
@@ -209,7 +393,7 @@ def recorded_from_row(
     return Recorded(int(position), flow, event)
 
 
-_EVENTS = (
+_EVENTS_2 = (
     "position",
     "event_id",
     "tx_id",
@@ -222,7 +406,23 @@ _EVENTS = (
     "data",
     "occurred_at",
 )
-SCHEMA_VERSION = 2
+_EVENTS_3 = (
+    "position",
+    "tx_id",
+    "flow",
+    "flow_version",
+    "version",
+    "seq",
+    "trigger",
+    "stream",
+    "name",
+    "data",
+    "occurred_at",
+    "actor",
+    "causation_id",
+    "correlation_id",
+)
+SCHEMA_VERSION = 3
 """The table layout this ecomflow writes; older stores are migrated when opened."""
 
 # Schema version 1 -> 2, the same SQL on SQLite and PostgreSQL: keys learn their trigger
@@ -236,15 +436,33 @@ MIGRATE_1_TO_2 = (
 )
 
 LAYOUTS: dict[int, dict[str, tuple[str, ...]]] = {
+    3: {
+        "schema_version": ("version",),
+        "events": _EVENTS_3,
+        "idempotency": ("key", "tx_id", "version", "trigger", "fingerprint"),
+        "checkpoints": ("consumer", "position"),
+        "transactions": (
+            "tx_id",
+            "flow",
+            "flow_version",
+            "state",
+            "version",
+            "created_at",
+            "updated_at",
+            "summary",
+        ),
+        "snapshots": ("tx_id", "flow_version", "version", "data"),
+        "projection_rows": ("projection", "kind", "key", "value"),
+    },
     2: {
         "schema_version": ("version",),
-        "events": _EVENTS,
+        "events": _EVENTS_2,
         "idempotency": ("key", "tx_id", "version", "trigger", "fingerprint"),
         "checkpoints": ("consumer", "position"),
     },
     1: {
         "schema_version": ("version",),
-        "events": _EVENTS,
+        "events": _EVENTS_2,
         "idempotency": ("key", "tx_id", "version"),
         "checkpoints": ("consumer", "position"),
     },
@@ -253,14 +471,18 @@ LAYOUTS: dict[int, dict[str, tuple[str, ...]]] = {
 
 
 def layout_version(
-    where: str, tables: dict[str, tuple[str, ...]], recorded: Callable[[], int | None]
+    where: str,
+    tables: dict[str, tuple[str, ...]],
+    recorded: Callable[[], int | None],
+    layouts: Mapping[int, Mapping[str, tuple[str, ...]]] = LAYOUTS,
 ) -> int:
     """Return the schema version of a store whose tables were read (``0`` when it has none).
 
     ``tables`` maps each of ecomflow's table names found to its columns; ``recorded()``
     reads the version in ``schema_version`` (only called when that table exists);
-    ``where`` names the store. Raises :class:`StoreError` for a newer version, or tables
-    that are not the layout of the version recorded.
+    ``where`` names the store; ``layouts`` are the expected tables by version (a backend
+    with columns of its own passes its own). Raises :class:`StoreError` for a newer
+    version, or tables that are not the layout of the version recorded.
     """
     if not tables:
         return 0
@@ -271,17 +493,22 @@ def layout_version(
             f"{where[0].upper()}{where[1:]} has schema version {version}; this ecomflow "
             f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow."
         )
-    check_layout(where, tables, version)
+    check_layout(where, tables, version, layouts)
     return version
 
 
-def check_layout(where: str, tables: dict[str, tuple[str, ...]], version: int) -> None:
+def check_layout(
+    where: str,
+    tables: dict[str, tuple[str, ...]],
+    version: int,
+    layouts: Mapping[int, Mapping[str, tuple[str, ...]]] = LAYOUTS,
+) -> None:
     """Raise :class:`StoreError` unless ``tables`` are the layout of schema ``version``.
 
     ``tables`` maps each of ecomflow's table names found to its columns, ``version`` is
     the schema version recorded (``0`` when none is), ``where`` names the store.
     """
-    expected = LAYOUTS.get(version)
+    expected = layouts.get(version)
     if expected is not None and all(tables.get(t) == c for t, c in expected.items()):
         return
     found = "; ".join(f"{t}({', '.join(c)})" for t, c in sorted(tables.items()))
@@ -366,8 +593,13 @@ class EventStore(abc.ABC):
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",
+        head: Head | None = None,
     ) -> None:
         """Append one transaction's next events atomically.
+
+        In the same database transaction the current-state table's row of the
+        transaction is written from ``head`` (state ``""`` without one) and, when
+        ``head.snapshot`` is given, the transaction's snapshot is replaced.
 
         ``expected_version`` is the version the transaction had before these events
         (``-1`` for a new one). When it is stale, :class:`ConcurrencyConflict` is
@@ -387,6 +619,43 @@ class EventStore(abc.ABC):
 
         A stored row that does not parse raises :class:`~ecomflow.CorruptHistory`.
         """
+
+    @abc.abstractmethod
+    def load_latest(self, tx_id: str) -> Latest:
+        """Return ``tx_id``'s newest snapshot and the events after it; KeyError if unknown.
+
+        One database transaction, so the snapshot and the events agree.
+        """
+
+    @abc.abstractmethod
+    def find(self, query: Query) -> list[Summary]:
+        """Return one page of the current-state table matching ``query`` (an index seek)."""
+
+    @abc.abstractmethod
+    def save_projection(
+        self,
+        projection: str,
+        expected: int,
+        position: int,
+        changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    ) -> None:
+        """Write a durable projection's ``changes`` and checkpoint in one transaction.
+
+        ``changes`` maps ``(kind, key)`` to the row's new JSON value, or ``None`` to
+        delete it; the checkpoint of ``projection`` moves from ``expected`` to
+        ``position``. When the stored checkpoint is not ``expected`` (another process
+        moved it), :class:`ConcurrencyConflict` is raised and nothing is written.
+        """
+
+    @abc.abstractmethod
+    def projection_rows(
+        self, projection: str, kind: str, key: str | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """Return ``projection``'s rows of ``kind`` by key (only ``key``'s when given)."""
+
+    @abc.abstractmethod
+    def reset_projection(self, projection: str) -> None:
+        """Delete ``projection``'s rows and checkpoint, to rebuild it from position 0."""
 
     @abc.abstractmethod
     def version(self, tx_id: str) -> int:

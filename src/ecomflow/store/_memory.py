@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from typing import final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, final
 
+from .._errors import ConcurrencyConflict
 from .._events import Event, Stream
 from .._sensitive import check_text
-from ._base import EventStore, KeyRecord, Recorded, check_append, check_key_use, check_newest
+from ._base import (
+    EventStore,
+    Head,
+    KeyRecord,
+    Latest,
+    Query,
+    Recorded,
+    Snapshot,
+    Summary,
+    check_append,
+    check_key_use,
+    check_newest,
+    check_query,
+    decode_cursor,
+)
 
 __all__ = ["MemoryStore"]
 
 
 @final
 class MemoryStore(EventStore):
-    """Keeps the log in a list; thread-safe; gone when the process ends."""
+    """Keeps the log in a list; thread-safe; gone when the process ends.
+
+    Every feature of the database stores is here (the current-state table, snapshots,
+    durable projections); :meth:`find` scans, which is fine at the sizes a test holds.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -24,6 +43,10 @@ class MemoryStore(EventStore):
         self._flows: dict[str, str] = {}
         self._keys: dict[str, KeyRecord] = {}
         self._checkpoints: dict[str, int] = {}
+        self._heads: dict[str, Summary] = {}
+        self._actors: dict[str, set[str]] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+        self._projections: dict[tuple[str, str, str], Mapping[str, Any]] = {}
 
     def append(
         self,
@@ -33,6 +56,7 @@ class MemoryStore(EventStore):
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",
+        head: Head | None = None,
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
         last = check_append(flow, events, expected_version, idempotency_key)
@@ -46,15 +70,104 @@ class MemoryStore(EventStore):
             check_newest(tx_id, flow, expected_version, newest)
             for event in events:
                 self._log.append(Recorded(len(self._log) + 1, flow, event))
+                if event.actor is not None:
+                    self._actors.setdefault(event.actor, set()).add(tx_id)
             self._by_tx.setdefault(tx_id, []).extend(events)
             self._flows[tx_id] = flow
             if idempotency_key is not None:
                 self._keys[idempotency_key] = KeyRecord(tx_id, last, trigger, fingerprint)
+            previous = self._heads.get(tx_id)
+            self._heads[tx_id] = Summary(
+                tx_id,
+                flow,
+                head.flow_version if head is not None else events[-1].flow_version,
+                head.state if head is not None else "",
+                last,
+                previous.created_at if previous is not None else events[0].occurred_at,
+                events[-1].occurred_at,
+                dict(head.summary) if head is not None else {},
+            )
+            if head is not None and head.snapshot is not None:
+                self._snapshots[tx_id] = Snapshot(last, head.flow_version, head.snapshot)
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
         with self._lock:
             return self._flows[tx_id], list(self._by_tx[tx_id])
+
+    def load_latest(self, tx_id: str) -> Latest:
+        """Return ``tx_id``'s newest snapshot and the events after it; KeyError if unknown."""
+        with self._lock:
+            flow, events = self._flows[tx_id], self._by_tx[tx_id]
+            snapshot = self._snapshots.get(tx_id)
+            after = -1 if snapshot is None else snapshot.version
+            # Versions are gapless from 0 and every version has an event at its seq 0.
+            start = next((i for i in range(len(events)) if events[i].version > after), len(events))
+            return Latest(flow, snapshot, events[start:])
+
+    def find(self, query: Query) -> list[Summary]:
+        """Return one page of transactions matching ``query`` (a scan, in memory)."""
+        check_query(query)
+        after = None if query.after is None else decode_cursor(query.after)
+        with self._lock:
+            wanted = None if query.actor is None else self._actors.get(query.actor, set())
+            rows = [
+                row
+                for row in self._heads.values()
+                if (query.flow is None or row.flow == query.flow)
+                and (
+                    query.state is None
+                    or row.state == query.state
+                    or (query.state != "" and row.state.startswith(f"{query.state}."))
+                )
+                and (query.updated_after is None or row.updated_at > query.updated_after)
+                and (query.updated_before is None or row.updated_at < query.updated_before)
+                and (wanted is None or row.tx_id in wanted)
+                and (after is None or (row.updated_at, row.tx_id) > after)
+            ]
+        rows.sort(key=lambda row: (row.updated_at, row.tx_id))
+        return rows[: query.limit]
+
+    def save_projection(
+        self,
+        projection: str,
+        expected: int,
+        position: int,
+        changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    ) -> None:
+        """Write a durable projection's changes and checkpoint at once (see EventStore)."""
+        check_text(projection, "projection name")
+        with self._lock:
+            stored = self._checkpoints.get(projection, 0)
+            if stored != expected:
+                raise ConcurrencyConflict(
+                    f"Projection {projection!r} is at position {stored}, not {expected} as "
+                    "expected: another process moved it; load it again."
+                )
+            for (kind, key), value in changes.items():
+                if value is None:
+                    self._projections.pop((projection, kind, key), None)
+                else:
+                    self._projections[(projection, kind, key)] = value
+            self._checkpoints[projection] = position
+
+    def projection_rows(
+        self, projection: str, kind: str, key: str | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """Return ``projection``'s rows of ``kind`` by key (only ``key``'s when given)."""
+        with self._lock:
+            return {
+                k: value
+                for (name, sort, k), value in sorted(self._projections.items())
+                if name == projection and sort == kind and (key is None or k == key)
+            }
+
+    def reset_projection(self, projection: str) -> None:
+        """Delete ``projection``'s rows and checkpoint."""
+        with self._lock:
+            for entry in [e for e in self._projections if e[0] == projection]:
+                del self._projections[entry]
+            self._checkpoints.pop(projection, None)
 
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
@@ -72,9 +185,14 @@ class MemoryStore(EventStore):
     ) -> list[Recorded]:
         """Return up to ``limit`` events after position ``after``."""
         wanted = None if streams is None else frozenset(streams)
+        found: list[Recorded] = []
         with self._lock:
-            found = [r for r in self._log[after:] if wanted is None or r.event.stream in wanted]
-        return found[:limit]
+            for record in self._log[max(after, 0) :]:
+                if wanted is None or record.event.stream in wanted:
+                    found.append(record)
+                    if len(found) >= limit:
+                        break
+        return found
 
     def checkpoint(self, consumer: str) -> int:
         """Return the last position ``consumer`` processed."""
