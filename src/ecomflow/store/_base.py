@@ -287,9 +287,15 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=_plain)
+
+
 def json_text(data: object) -> str:
-    """Return ``data`` as the JSON text stored: sorted keys, UTF-8 kept as it is."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=_plain)
+    """Return ``data`` as the JSON text stored: sorted keys, UTF-8 kept as it is.
+
+    One encoder for every call (``json.dumps`` with options builds a new one each time).
+    """
+    return _ENCODER.encode(data)
 
 
 def head_texts(tx_id: str, head: Head | None) -> tuple[str, str | None]:
