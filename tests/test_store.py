@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -223,6 +224,43 @@ def test_an_idempotent_command_applies_once(store):
 # -- several processes on one SQLite file -------------------------------------------------
 
 
+def _check_sqlite_tables(location):
+    """The current-state rows, snapshots and keys of a SQLite store agree with its events.
+
+    Everything is recomputed from the events alone: each transaction's flow, version,
+    first and last times (UTC text), its state when one is recorded (a replay of the
+    counter), each snapshot at a stored version, each key at its events' trigger.
+    """
+    if not location.startswith("sqlite:///"):
+        return
+    raw = sqlite3.connect(location[len("sqlite:///") :])
+    expected = {}
+    events = raw.execute(
+        "SELECT tx_id, flow, version, occurred_at, trigger FROM events ORDER BY position"
+    ).fetchall()
+    for tx_id, flow, version, occurred_at, _ in events:
+        when = datetime.fromisoformat(occurred_at).astimezone(timezone.utc)
+        text = when.isoformat(timespec="microseconds")
+        first = expected.get(tx_id, (None, None, None, text))[3]
+        expected[tx_id] = (flow, version, text, first)
+    heads = raw.execute(
+        "SELECT tx_id, flow, version, updated_at, created_at, state FROM transactions"
+    ).fetchall()
+    assert {row[0]: row[1:5] for row in heads} == expected
+    store = open_store(location)
+    for tx_id, *_, state in heads:
+        if state and tx_id in expected and expected[tx_id][0] == "counter":
+            assert state == COUNTER.replay(store.load(tx_id)[1]).state
+    store.close()
+    versions = {(tx_id, version) for tx_id, _, version, _, _ in events}
+    for tx_id, version in raw.execute("SELECT tx_id, version FROM snapshots"):
+        assert (tx_id, version) in versions and version <= expected[tx_id][1]
+    triggers = {(tx_id, version): trigger for tx_id, _, version, _, trigger in events}
+    for tx_id, version, trigger in raw.execute("SELECT tx_id, version, trigger FROM idempotency"):
+        assert triggers[(tx_id, version)] == trigger
+    raw.close()
+
+
 def _racer(url, tx_ids, rounds, results):
     repo = Repository(open_store(url), FLOWS_HERE)
     acknowledged, conflicts = [], 0
@@ -272,6 +310,7 @@ def test_racing_processes_never_both_win_the_same_version(location, processes):
                 assert by[version] == str(pid)  # every acknowledged append is there, as written
     store.close()
     assert len(acknowledged) + conflicts == processes * 15 * len(tx_ids)
+    _check_sqlite_tables(location)
 
 
 def _appender(url, pipe):
@@ -304,6 +343,7 @@ def test_a_killed_writer_loses_nothing_it_acknowledged(location):
     assert tx.version >= max(acknowledged)
     assert all(len([e for e in events if e.version == v]) == 2 for v in range(1, tx.version + 1))
     store.close()
+    _check_sqlite_tables(location)
     if location.startswith("sqlite:///"):
         path = location[len("sqlite:///") :]
         assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone() == ("ok",)
