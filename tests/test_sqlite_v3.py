@@ -346,6 +346,17 @@ def test_find_is_an_index_seek_not_a_scan_or_a_sort(path, query):
             assert not any(step.startswith("SCAN") and "INDEX" not in step for step in plan), text
 
 
+def test_find_by_actor_seeks_the_partial_actor_index(path):
+    with SQLiteStore(path) as store:
+        fill(store)
+        for plan in _plans(store, Query(actor="buyer", state="pending")):
+            if any("SUBQUERY" in step for step in plan):
+                assert any("events_by_actor (actor=? AND tx_id=?)" in step for step in plan)
+                break
+        else:
+            raise AssertionError("no plan checked the actor")
+
+
 # -- durable projection rows --------------------------------------------------------------
 
 
