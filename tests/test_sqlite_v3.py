@@ -7,10 +7,14 @@ durable projection rows, and the migration of files written by schema versions 1
 
 import multiprocessing
 import sqlite3
+import tempfile
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecomflow import (
     ConcurrencyConflict,
@@ -483,3 +487,54 @@ def test_two_processes_opening_one_old_file_at_once_both_open_it(path):
     assert results == [("ok", positions, 1)] * len(workers)
     assert rows(path, "SELECT version FROM schema_version") == [(3,)]
     assert rows(path, "SELECT COUNT(*) FROM transactions") == [(3,)]
+
+
+# -- find agrees with the reference store on generated histories --------------------------
+
+_STATES = st.sampled_from(["", "a", "a.x", "a.y", "b", "ab"])
+_STEP = st.tuples(
+    st.integers(0, 3),  # which transaction
+    st.sampled_from(["sale", "b2b"]),
+    _STATES,
+    st.sampled_from([None, "li", "wang"]),  # actor
+    st.integers(0, 50),  # seconds after the last event
+    st.sampled_from([timezone.utc, CST, timezone(timedelta(hours=-5))]),
+)
+_QUERY = st.builds(
+    Query,
+    flow=st.sampled_from([None, "sale", "b2b"]),
+    state=st.sampled_from([None, "", "a", "a.x", "b", "ab", "c"]),
+    updated_after=st.sampled_from([None, T0 + timedelta(seconds=40)]),
+    updated_before=st.sampled_from([None, (T0 + timedelta(seconds=90)).astimezone(CST)]),
+    actor=st.sampled_from([None, "li", "wang"]),
+    limit=st.integers(1, 4),
+)
+
+
+@settings(max_examples=120)
+@given(
+    steps=st.lists(_STEP, min_size=6, max_size=25), queries=st.lists(_QUERY, min_size=1, max_size=4)
+)
+def test_find_agrees_with_the_memory_store_on_any_history(steps, queries):
+    with tempfile.TemporaryDirectory() as folder, SQLiteStore(Path(folder) / "s.db") as store:
+        memory = MemoryStore()
+        versions: dict[str, int] = {}
+        flows: dict[str, str] = {}
+        at = T0
+        for n, flow, state, actor, seconds, zone in steps:
+            tx_id = f"T-{n}"
+            flow = flows.setdefault(tx_id, flow)
+            version = versions.get(tx_id, -1) + 1
+            at += timedelta(seconds=seconds)
+            event = ev(tx_id, version, at=at.astimezone(zone), actor=actor)
+            for each in (store, memory):
+                each.append(flow, [event], version - 1, head=Head(state, summary={"n": n}))
+            versions[tx_id] = version
+        for query in queries:
+            after = None
+            while True:  # every page, by cursor, the same
+                page = store.find(attrs.evolve(query, after=after))
+                assert page == memory.find(attrs.evolve(query, after=after))
+                if not page:
+                    break
+                after = page[-1].cursor
