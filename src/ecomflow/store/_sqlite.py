@@ -178,7 +178,9 @@ def _utc(when: datetime) -> str:
 
     One format for every row, so that comparing the text compares the times.
     """
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    if when.tzinfo is not timezone.utc:  # the default clock's times need no conversion
+        when = when.astimezone(timezone.utc)
+    return when.isoformat(timespec="microseconds")
 
 
 def _summary(row: Sequence[Any]) -> Summary:
@@ -429,7 +431,8 @@ class SQLiteStore(EventStore):
         rows = event_rows(flow, events, json_text, datetime.isoformat)
         state = "" if head is None else head.state
         flow_version = events[-1].flow_version if head is None else head.flow_version
-        created, updated = _utc(events[0].occurred_at), _utc(events[-1].occurred_at)
+        updated = _utc(events[-1].occurred_at)
+        created = updated if len(events) == 1 else _utc(events[0].occurred_at)
         expected = expected_version
         db = self._connection()
         try:
