@@ -186,10 +186,13 @@ class PostgresStore(EventStore):
             raise StoreError(
                 "PostgreSQL needs psycopg 3: pip install 'ecomflow[postgres]'."
             ) from None
-        if schema is not None and (not isinstance(schema, str) or not schema.strip()):
-            raise StoreError(f"Cannot open PostgreSQL store in schema {schema!r}: name a schema.")
-        if schema is not None:
-            check_text(schema, "schema name")
+        if schema is not None and (
+            not isinstance(schema, str) or not schema.strip() or "\x00" in schema
+        ):
+            raise StoreError(
+                f"Cannot open PostgreSQL store in schema {schema!r}: name a schema (some "
+                "text, without NUL bytes)."
+            )
         if pool_size is not None and (type(pool_size) is not int or pool_size < 1):
             raise StoreError(
                 f"Cannot open PostgreSQL store with pool_size={pool_size!r}: give a whole "
