@@ -637,3 +637,26 @@ def test_killed_writers_leave_every_table_in_step(pg_dsn):
             os.kill(child.pid, signal.SIGKILL)
             child.join(30)
             _check_against_events(store, ["K-1"])
+
+
+def test_positions_and_the_transaction_id_are_assigned_under_the_append_lock(pg_dsn):
+    """An append waiting for the lock has taken no position and has no transaction id yet:
+    position order is the order of the writing transactions' ids."""
+    with PostgresStore(pg_dsn) as store, psycopg.connect(pg_dsn, autocommit=True) as holder:
+        store.append("sale", _events("A-1", 0, 1), -1)
+        holder.execute("SELECT pg_advisory_lock(%s)", (_APPEND_LOCK,))
+        thread = threading.Thread(target=store.append, args=("sale", _events("B-1", 0, 2), -1))
+        thread.start()
+        try:
+            waiting = "SELECT backend_xid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH locked AS%%'"
+            assert _until(lambda: holder.execute(waiting).fetchall() != [])
+            assert holder.execute(waiting).fetchall() == [(None,)]  # no xid yet
+            assert holder.execute("SELECT last_value FROM events_position_seq").fetchone() == (1,)
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(%s)", (_APPEND_LOCK,))
+            thread.join(30)
+        rows = holder.execute(
+            "SELECT position, tx_id, txid::text::bigint FROM events ORDER BY position"
+        ).fetchall()
+        assert [r[:2] for r in rows] == [(1, "A-1"), (2, "B-1"), (3, "B-1")]
+        assert rows[0][2] < rows[1][2] == rows[2][2]

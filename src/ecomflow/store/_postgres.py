@@ -150,6 +150,27 @@ _MIGRATE_2_TO_3 = [
               ORDER BY tx_id, version, seq) AS first USING (tx_id)""",
 ]
 _SUMMARY_COLUMNS = "tx_id, flow, flow_version, state, version, created_at, updated_at, summary"
+# One event row, typed: the VALUES are joined with the lock before they are inserted.
+_EVENT_ROW = (
+    "(%s::text, %s::text, %s::int, %s::int, %s::int, %s::text, %s::text, %s::text, "
+    "%s::jsonb, %s::timestamptz, %s::text, %s::text, %s::text)"
+)
+_UPSERT_HEAD = (
+    f"head AS (INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE "
+    "SET flow_version = excluded.flow_version, state = excluded.state, "
+    "version = excluded.version, updated_at = excluded.updated_at, "
+    "summary = excluded.summary WHERE transactions.version = %s RETURNING 1)"
+)
+_UPSERT_SNAPSHOT = (
+    "snapshot AS (INSERT INTO snapshots (tx_id, flow_version, version, data) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE SET "
+    "flow_version = excluded.flow_version, version = excluded.version, data = excluded.data)"
+)
+_INSERT_KEY = (
+    "key AS (INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
+    "VALUES (%s, %s, %s, %s, %s))"
+)
 # Only rows of transactions older than every one still running: gap-free by position.
 _VISIBLE = "txid < pg_snapshot_xmin(pg_current_snapshot())"
 
@@ -507,13 +528,11 @@ class PostgresStore(EventStore):
             check_newest(tx_id, flow, expected_version, newest)
             try:
                 written.append(self._insert(db, rows))
-                changed = db.execute(
-                    f"INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE "
-                    "SET flow_version = excluded.flow_version, state = excluded.state, "
-                    "version = excluded.version, updated_at = excluded.updated_at, "
-                    "summary = excluded.summary WHERE transactions.version = %s",
-                    (
+                # The other writes in one statement: the current-state row (only from the
+                # expected version), the snapshot when one is due, the key.
+                sql, params = (
+                    [_UPSERT_HEAD],
+                    [
                         tx_id,
                         flow,
                         flow_version,
@@ -523,24 +542,19 @@ class PostgresStore(EventStore):
                         events[-1].occurred_at,
                         summary,
                         expected_version,
-                    ),
-                ).rowcount
+                    ],
+                )
+                if snapshot is not None:
+                    sql.append(_UPSERT_SNAPSHOT)
+                    params += [tx_id, flow_version, last, Jsonb(snapshot, dumps=json_text)]
+                if idempotency_key is not None:
+                    sql.append(_INSERT_KEY)
+                    params += [idempotency_key, tx_id, last, trigger, fingerprint]
+                changed = db.execute(
+                    f"WITH {', '.join(sql)} SELECT count(*) FROM head", params
+                ).fetchone()[0]
                 if changed != 1:
                     raise conflict(tx_id, expected_version, self._version(db, tx_id))
-                if snapshot is not None:
-                    db.execute(
-                        "INSERT INTO snapshots (tx_id, flow_version, version, data) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE SET "
-                        "flow_version = excluded.flow_version, version = excluded.version, "
-                        "data = excluded.data",
-                        (tx_id, flow_version, last, Jsonb(snapshot, dumps=json_text)),
-                    )
-                if idempotency_key is not None:
-                    db.execute(
-                        "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
-                        "VALUES (%s, %s, %s, %s, %s)",
-                        (idempotency_key, tx_id, last, trigger, fingerprint),
-                    )
             except unique as error:
                 raise ConcurrencyConflict(
                     f"Another writer appended to transaction {tx_id!r} first ({_text(error)})."
@@ -577,28 +591,32 @@ class PostgresStore(EventStore):
         ids are assigned in one order, and the COMMIT that follows waits for nobody.
         Returns the transaction id (xid) that wrote the rows.
         """
-        db.execute("SELECT pg_advisory_lock(%s)", (_APPEND_LOCK,))
+        values = ", ".join([_EVENT_ROW] * len(rows))
         try:
-            # One statement for all rows: one round trip, and nothing left in a pipeline
-            # when the unique key refuses it.
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-            db.execute(
-                f"INSERT INTO events ({INSERT_COLUMNS}) VALUES {values}",
+            # One statement: the lock is taken before the first row is made (each row
+            # joins it), so the positions and the transaction id are assigned under it,
+            # and released once every row is in.
+            xid: str = db.execute(
+                f"WITH locked AS MATERIALIZED (SELECT pg_advisory_lock({_APPEND_LOCK})), "
+                f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) SELECT row.* FROM "
+                f"locked, (VALUES {values}) AS row RETURNING 1) "
+                f"SELECT pg_current_xact_id()::text, pg_advisory_unlock({_APPEND_LOCK}) "
+                "FROM (SELECT count(*) FROM inserted) AS done",
                 [value for row in rows for value in row],
-            )
-            xid: str = db.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
-        finally:
+            ).fetchone()[0]
+        except BaseException:
             self._unlock(db)
+            raise
         return xid
 
     def _unlock(self, db: Any) -> None:
-        """Release the append lock, even after a failed INSERT; drop a session that can't."""
+        """Release the append lock after a failed INSERT; drop a session that can't."""
         if db.closed or db.broken:
             return  # the server released the lock with the session
         try:
             if db.info.transaction_status == self._psycopg.pq.TransactionStatus.INERROR:
                 db.rollback()  # session locks outlive a rollback
-            db.execute("SELECT pg_advisory_unlock(%s)", (_APPEND_LOCK,))
+            db.execute("SELECT pg_advisory_unlock_all()")  # no warning when not held
         except self._psycopg.Error:
             self._forget(db)  # closing the session releases the lock
             raise
