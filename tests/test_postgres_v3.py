@@ -660,3 +660,40 @@ def test_positions_and_the_transaction_id_are_assigned_under_the_append_lock(pg_
         ).fetchall()
         assert [r[:2] for r in rows] == [(1, "A-1"), (2, "B-1"), (3, "B-1")]
         assert rows[0][2] < rows[1][2] == rows[2][2]
+
+
+def test_a_lost_commit_still_in_progress_is_not_waited_for_forever(pg_dsn, monkeypatch):
+    """Whether a lost COMMIT landed is asked of the server; a transaction that stays in
+    progress past the bound gives StoreUnavailable saying so, not a guess."""
+    from ecomflow import StoreUnavailable
+    from ecomflow.store import _postgres
+
+    monkeypatch.setattr(_postgres, "LANDED_TIMEOUT", 0.3)
+    with PostgresStore(pg_dsn) as store, psycopg.connect(pg_dsn) as other:
+        other.execute("CREATE TEMP TABLE t (x int)")  # gives it a transaction id
+        xid = other.execute("SELECT pg_current_xact_id()::text").fetchone()[0]
+        with psycopg.connect(pg_dsn) as db:
+            with pytest.raises(StoreUnavailable, match=f"transaction {xid} was still in progress"):
+                store._outcome(db, xid)
+            other.commit()
+            assert store._outcome(db, xid) == "committed"
+
+
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [("schema=", "empty"), ("pool_size=0", "pool_size='0'"), ("pool_size=x", "pool_size='x'")],
+)
+def test_bad_url_options_are_refused_before_connecting(option, problem):
+    with pytest.raises(StoreError, match=problem):
+        open_store(f"postgresql://127.0.0.1:1/test?{option}")
+
+
+def test_url_options_are_ecomflows_and_the_rest_goes_to_psycopg():
+    from ecomflow.store import _postgres_options
+
+    assert _postgres_options("postgresql://u@h:5/db?sslmode=disable&schema=Shop+1&pool_size=3") == (
+        "postgresql://u@h:5/db?sslmode=disable",
+        "Shop 1",
+        3,
+    )
+    assert _postgres_options("postgres://h/db") == ("postgres://h/db", None, None)
