@@ -517,14 +517,18 @@ class PostgresStore(EventStore):
 
         def write(db: Any) -> None:
             written.clear()
-            # Reads first: nothing before the INSERT below gives this transaction an id.
-            if idempotency_key is not None:
-                used = self._key(db, idempotency_key)
-                if used is not None:
-                    raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
-            newest = db.execute(
-                "SELECT version, flow FROM transactions WHERE tx_id = %s", (tx_id,)
+            # Reads first, in one statement: nothing before the INSERT below gives this
+            # transaction an id. The key (if any), then the transaction's newest version.
+            found = db.execute(
+                "SELECT t.version, t.flow, k.tx_id, k.version, k.trigger, k.fingerprint "
+                "FROM (SELECT 1) AS one LEFT JOIN transactions t ON t.tx_id = %s "
+                "LEFT JOIN idempotency k ON k.key = %s",
+                (tx_id, idempotency_key),
             ).fetchone()
+            if idempotency_key is not None and found[2] is not None:
+                used = KeyRecord(found[2], int(found[3]), found[4], found[5])
+                raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
+            newest = None if found[0] is None else (found[0], found[1])
             check_newest(tx_id, flow, expected_version, newest)
             try:
                 written.append(self._insert(db, rows))
