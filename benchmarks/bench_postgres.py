@@ -7,9 +7,10 @@ own, one transition (two events) per commit, as a Repository does (with the curr
 head); raw psycopg does the same two INSERTs into the same table, one COMMIT each, with the
 same durability (the server's synchronous_commit). The kinds and process counts are run
 in interleaved rounds on fresh schemas; medians are printed, wall and client CPU time side
-by side, each goal beside its figure. Then a contended run: 4 processes firing on 3
-shared transactions, reloading on conflict; lost and duplicated transitions are counted
-from the table. Prints a table; asserts nothing.
+by side, each goal beside its figure. A third kind, "global-lock", is ecomflow with a lock
+held to COMMIT as before issue 11, for comparison. Then a contended run: 4 processes firing
+on 3 shared transactions, reloading on conflict; lost and duplicated transitions are
+counted from the table. Prints a table; asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from tests.toy import COUNTER
 from ecomflow import ConcurrencyConflict, Event
 from ecomflow.store import PostgresStore
 from ecomflow.store._base import INSERT_COLUMNS, Head, event_rows, json_text
+from ecomflow.store._postgres import _APPEND_LOCK
 
 PG = os.environ.get("ECOMFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")
 PROCESSES = (1, 2, 4)
-KINDS = ("ecomflow", "raw")
+KINDS = ("ecomflow", "global-lock", "raw")
 
 
 def counter_events(tx_id: str, transitions: int) -> list[list[Event]]:
@@ -68,7 +70,15 @@ def _drop(name: str) -> None:
 def _writer(kind: str, dsn: str, tx_id: str, count: int, go: Any, out: Any) -> None:
     """Append ``count`` transitions to ``tx_id``; report (wall, cpu) from the common start."""
     versions = counter_events(tx_id, count)
-    if kind == "ecomflow":
+    if kind == "global-lock":  # the design before issue 11, for comparison
+        real = PostgresStore._insert
+
+        def serialised(self: PostgresStore, db: Any, rows: Any) -> str:
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK + 1,))  # to COMMIT
+            return real(self, db, rows)
+
+        PostgresStore._insert = serialised  # type: ignore[method-assign]  # this process only
+    if kind in ("ecomflow", "global-lock"):
         store = PostgresStore(dsn)
         store.append("counter", versions[0], -1, head=Head("counting"))
         go.wait()
@@ -212,23 +222,28 @@ def main() -> None:
         f"PostgreSQL at {PG}, {os.cpu_count()} CPUs, {args.commits} commits per process, "
         f"{args.rounds} interleaved rounds, medians"
     )
-    print(f"{'writer':<34}{'commits/s':>11}{'client CPU ms/commit':>22}  goal")
+    print(f"{'writer':<44}{'commits/s':>11}{'client CPU ms/commit':>22}  goal")
     one = median[("ecomflow", 1)][0]
     for processes in PROCESSES:
         for kind in KINDS:
             rate, cpu = median[(kind, processes)]
             goal = ""
-            if kind == "ecomflow" and processes == 4:
+            if kind == "ecomflow" and processes == 4:  # the issue's goals
                 raw = median[("raw", 4)][0]
                 goal = (
                     f"{rate / one:.2f}x one process (goal >= 2x); "
                     f"{rate / raw:.0%} of raw psycopg (goal >= 80%)"
                 )
-            elif kind == "ecomflow" and processes > 1:
-                goal = f"{rate / one:.2f}x one process"
-            what = "ecomflow append" if kind == "ecomflow" else "raw psycopg"
+            elif kind != "raw" and processes > 1:
+                base = median[(kind, 1)][0]
+                goal = f"{rate / base:.2f}x one process"
+            what = {
+                "ecomflow": "ecomflow append",
+                "global-lock": "ecomflow, lock to COMMIT (old)",
+                "raw": "raw psycopg",
+            }[kind]
             label = f"{what}, {processes} process(es)"
-            print(f"{label:<34}{rate:>11.0f}{cpu:>22.3f}  {goal}")
+            print(f"{label:<44}{rate:>11.0f}{cpu:>22.3f}  {goal}")
     count, conflicts, lost, duplicated = contended()
     print(
         f"contended: 4 processes on 3 shared transactions: {count} acknowledged, "
