@@ -31,7 +31,7 @@ from tests.toy import COUNTER
 
 from ecomflow import ConcurrencyConflict, Event
 from ecomflow.store import PostgresStore
-from ecomflow.store._base import INSERT_COLUMNS, Head, event_rows, json_text
+from ecomflow.store._base import INSERT_COLUMNS, Head, Query, event_rows, json_text
 from ecomflow.store._postgres import _APPEND_LOCK
 
 PG = os.environ.get("ECOMFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")
@@ -194,11 +194,50 @@ def contended(processes: int = 4, rounds: int = 40) -> tuple[int, int, int, int]
         _drop(name)
 
 
+def find_ms(sizes: list[int], repeats: int = 300) -> dict[int, float]:
+    """Return, by store size, the median ms of a find by state (a page of 50).
+
+    Every size is filled first, then the finds alternate between the sizes, so that the
+    machine's load falls on all of them alike.
+    """
+    import psycopg
+
+    made = {size: _schema() for size in sizes}
+    try:
+        for size, (_, dsn) in made.items():
+            with psycopg.connect(dsn, autocommit=True) as db:
+                db.execute(
+                    "INSERT INTO transactions SELECT 'X-' || i, CASE WHEN i %% 2 = 0 "
+                    "THEN 'sale' ELSE 'b2b' END, 1, (ARRAY['pending', 'performance.delivery', "
+                    "'done'])[i %% 3 + 1], 1, now(), now() - (i || ' seconds')::interval, '{}' "
+                    "FROM generate_series(1, %s) i",
+                    (size,),
+                )
+                db.execute("VACUUM ANALYZE transactions")
+        stores = {size: PostgresStore(dsn) for size, (_, dsn) in made.items()}
+        queries = [Query(state="pending", limit=50), Query(flow="sale", state="performance")]
+        times: dict[int, list[float]] = {size: [] for size in sizes}
+        for n in range(repeats):
+            for size, store in stores.items():
+                start = time.perf_counter()
+                store.find(queries[n % 2])
+                times[size].append((time.perf_counter() - start) * 1000)
+        for store in stores.values():
+            store.close()
+        return {size: statistics.median(values) for size, values in times.items()}
+    finally:
+        for name, _ in made.values():
+            _drop(name)
+
+
 def main() -> None:
     """Run the rounds and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--commits", type=int, default=400, help="commits per process")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--find", type=int, nargs="*", default=[10_000, 1_000_000], help="store sizes for find"
+    )
     args = parser.parse_args()
     try:
         import psycopg
@@ -244,6 +283,15 @@ def main() -> None:
             }[kind]
             label = f"{what}, {processes} process(es)"
             print(f"{label:<44}{rate:>11.0f}{cpu:>22.3f}  {goal}")
+    sizes = sorted(args.find)
+    if sizes:
+        found = find_ms(sizes)
+        for size in sizes:
+            ms = found[size]
+            print(
+                f"find by state, a page of 50, {size:,} transactions: {ms:.3f} ms "
+                f"({ms / found[sizes[0]]:.2f}x the smallest; goal <= 2x)"
+            )
     count, conflicts, lost, duplicated = contended()
     print(
         f"contended: 4 processes on 3 shared transactions: {count} acknowledged, "
