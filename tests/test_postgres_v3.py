@@ -697,3 +697,13 @@ def test_url_options_are_ecomflows_and_the_rest_goes_to_psycopg():
         3,
     )
     assert _postgres_options("postgres://h/db") == ("postgres://h/db", None, None)
+
+
+@pytest.mark.parametrize("state", ["a_b", "a%", "a_", "a\\", "a_b.c", "ab"])
+def test_a_state_with_like_wildcards_matches_only_itself_and_its_inner_states(pg_dsn, state):
+    memory = MemoryStore()
+    with PostgresStore(pg_dsn) as store:
+        for target in (memory, store):
+            for n, stored in enumerate(["a_b.c", "axb.c", "a\\.x", "ab", "a%.z"]):
+                target.append("sale", _events(f"W-{n}", 0, 1), -1, head=Head(stored))
+        assert store.find(Query(state=state)) == memory.find(Query(state=state))

@@ -278,10 +278,13 @@ class PostgresStore(EventStore):
         if db is None or db.closed or db.broken:
             if db is not None:
                 self._forget(db)
+            db = None
             try:
                 db = self._psycopg.connect(self.dsn)
                 self._configure(db)
             except self._psycopg.Error as error:
+                if db is not None:
+                    db.close()
                 raise StoreUnavailable(
                     f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
                     "server runs and the DSN is right."
