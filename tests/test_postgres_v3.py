@@ -707,3 +707,31 @@ def test_a_state_with_like_wildcards_matches_only_itself_and_its_inner_states(pg
             for n, stored in enumerate(["a_b.c", "axb.c", "a\\.x", "ab", "a%.z"]):
                 target.append("sale", _events(f"W-{n}", 0, 1), -1, head=Head(stored))
         assert store.find(Query(state=state)) == memory.find(Query(state=state))
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["lost-before-commit", "lost-after-commit"])
+def test_a_pool_checks_a_lost_commit_on_another_connection(pg_dsn, landed):
+    """With a pool of one, the lost connection goes back to the pool before the store
+    looks, on a new one, whether the append landed: neither a hang nor a double write."""
+    with PostgresStore(pg_dsn, pool_size=1) as store:
+        store.append("sale", _events("S-1", 0, 1), -1, head=Head("a"))
+        db = store._pool.getconn()
+        real_commit, commits = db.commit, []
+
+        def commit():
+            commits.append(1)
+            if landed:
+                real_commit()
+                db.close()  # the acknowledgement is lost with the session
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            with psycopg.connect(pg_dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (db.info.backend_pid,))
+            return real_commit()  # fails: the session is gone, nothing was committed
+
+        db.commit = commit
+        store._pool.putconn(db)
+        store.append("sale", _events("S-1", 1, 1), 0, head=Head("b"), idempotency_key="k")
+        assert commits == [1]
+        assert [e.version for e in store.load("S-1")[1]] == [0, 1]
+        assert [(r.state, r.version) for r in store.find(Query())] == [("b", 1)]
+        assert store.find_idempotency_key("k").version == 1
