@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._public import publish as _publish
@@ -51,6 +52,10 @@ def open_store(url: str | None = None, *, create: bool = True) -> EventStore:
 
     Without a URL, ``$ECOMFLOW_DB`` is used, and failing that ``sqlite:///ecomflow.db``.
     Append ``?synchronous=NORMAL`` to a SQLite URL to trade power-loss durability for speed.
+    A PostgreSQL URL takes ``?schema=NAME`` (the schema that holds the store's tables,
+    created if missing; the connection's current schema without it) and
+    ``?pool_size=N`` (share a pool of N connections between threads); every other
+    option goes to psycopg.
     With ``create=False`` only a store that already exists is opened — nothing is created,
     not even an empty file — and :class:`StoreError` says when there is none (a fresh
     ``memory://`` store never exists yet); read-only tools use this.
@@ -69,29 +74,58 @@ def open_store(url: str | None = None, *, create: bool = True) -> EventStore:
             raise StoreError(f"No store at {path!r}: the file does not exist.")
         return SQLiteStore(Path(path), synchronous=options.get("synchronous", "FULL").upper())
     if url.startswith(("postgresql://", "postgres://")):
+        dsn, schema, pool_size = _postgres_options(url)
         if not create:
-            _check_postgres_store(url)
-        return PostgresStore(url)
+            _check_postgres_store(dsn, schema)
+        return PostgresStore(dsn, schema=schema, pool_size=pool_size)
     raise StoreError(f"Cannot open store {url!r}: use memory://, sqlite:///FILE or postgresql://…")
 
 
-def _check_postgres_store(url: str) -> None:
+def _postgres_options(url: str) -> tuple[str, str | None, int | None]:
+    """Return ``(dsn, schema, pool_size)``: the URL without ecomflow's own options."""
+    parts = urlsplit(url)
+    kept, schema, pool_size = [], None, None
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "schema":
+            if not value:
+                raise StoreError(f"The PostgreSQL URL {url!r} has an empty ?schema=; name one.")
+            schema = value
+        elif name == "pool_size":
+            if not value.isdigit() or int(value) < 1:
+                raise StoreError(
+                    f"The PostgreSQL URL {url!r} has pool_size={value!r}; give a whole "
+                    "number of connections, at least 1."
+                )
+            pool_size = int(value)
+        else:
+            kept.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), schema, pool_size
+
+
+def _check_postgres_store(url: str, schema: str | None = None) -> None:
     """Raise :class:`StoreError` unless the database at ``url`` already holds a store."""
     try:
         import psycopg
+        from psycopg import sql
     except ImportError:  # pragma: no cover - depends on the installation
         raise StoreError("PostgreSQL needs psycopg 3: pip install 'ecomflow[postgres]'.") from None
     try:
         with psycopg.connect(url) as db:
             name = db.info.dbname
-            found = db.execute("SELECT to_regclass('schema_version')").fetchone()
+            table = (
+                "schema_version"
+                if schema is None
+                else sql.Identifier(schema, "schema_version").as_string(db)
+            )
+            found = db.execute("SELECT to_regclass(%s)", (table,)).fetchone()
     except psycopg.Error as error:
         reason = " ".join(str(error).split())
         end = "" if reason.endswith((".", "?", "!")) else "."
         raise StoreError(f"Cannot open PostgreSQL store: {reason}{end}") from None
     if found is None or found[0] is None:
+        where = "" if schema is None else f" (schema {schema!r})"
         raise StoreError(
-            f"No store in the PostgreSQL database {name!r}: it has no ecomflow tables."
+            f"No store in the PostgreSQL database {name!r}{where}: it has no ecomflow tables."
         )
 
 

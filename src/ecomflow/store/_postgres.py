@@ -1,11 +1,17 @@
 """An event store in PostgreSQL, through psycopg 3 (``pip install 'ecomflow[postgres]'``).
 
-The same table as the SQLite store, with ``data`` as JSONB. Each append runs in one
-transaction that first takes a transaction-scoped advisory lock, so positions commit
-in order and a reader tailing by position never skips an event that commits late;
-``UNIQUE (tx_id, version, seq)`` still makes two writers from one version impossible.
-The idempotency key is checked and recorded in that same transaction. A session the
-server drops is replaced and the operation retried once where that is safe, then
+The tables of the SQLite store (schema version 3), with JSONB data and TIMESTAMPTZ
+times, in the current schema or in a schema of their own (``schema=``). Appends take
+no lock for their whole transaction: the key and the version are checked with plain
+reads, a session advisory lock is held only around the INSERT of the events (so that
+positions and the writing transaction ids, recorded per row in ``txid``, are assigned in
+the same order) and released before the rest of the transaction and its COMMIT, so
+commits of different writers overlap. Readers by position return only rows written by
+transactions older than every transaction still running (``txid <
+pg_snapshot_xmin(pg_current_snapshot())``), so a tailing reader never skips an event
+that commits late. ``UNIQUE (tx_id, version, seq)`` and the current-state row (updated
+only from the expected version) make two writers from one version impossible. A session
+the server drops is replaced and the operation retried once where that is safe, then
 :class:`StoreUnavailable`; every other driver error is a :class:`StoreError`.
 """
 
@@ -13,22 +19,33 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, final
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar, cast, final
 
 from .._errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from .._events import Event, Stream
 from .._sensitive import check_text, unstorable
 from ._base import (
+    INSERT_COLUMNS,
     LAYOUTS,
     MIGRATE_1_TO_2,
+    READ_COLUMNS,
     SCHEMA_VERSION,
     EventStore,
+    Head,
     KeyRecord,
+    Latest,
+    Query,
     Recorded,
+    Snapshot,
+    Summary,
     check_append,
     check_key_use,
     check_newest,
+    check_query,
+    conflict,
+    decode_cursor,
     event_rows,
     json_text,
     layout_version,
@@ -37,15 +54,25 @@ from ._base import (
 
 __all__ = ["PostgresStore"]
 
-_APPEND_LOCK = 0x6563_6F6D  # "ecom": the advisory lock that orders appends
+_APPEND_LOCK = 0x6563_6F6D  # "ecom": the advisory lock that orders the events' INSERTs
 
-_SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS events (
+LANDED_TIMEOUT = 30.0
+"""Seconds to wait for a lost session's transaction to end before giving up on it."""
+
+# The layouts PostgreSQL keeps: version 3's events also record the writing transaction.
+PG_LAYOUTS: dict[int, dict[str, tuple[str, ...]]] = {
+    **LAYOUTS,
+    3: {**LAYOUTS[3], "events": (*LAYOUTS[3]["events"], "txid")},
+}
+
+_EVENTS = [
+    # Identifiers and states compare byte by byte (COLLATE "C"): the order the memory
+    # store's keyset uses, and prefix LIKE can use the indexes.
+    """CREATE TABLE events (
         position BIGSERIAL PRIMARY KEY,
-        event_id TEXT NOT NULL UNIQUE,
-        tx_id TEXT NOT NULL,
+        tx_id TEXT COLLATE "C" NOT NULL,
         flow TEXT NOT NULL,
+        flow_version INTEGER NOT NULL DEFAULT 1,
         version INTEGER NOT NULL,
         seq INTEGER NOT NULL,
         trigger TEXT NOT NULL,
@@ -53,18 +80,99 @@ _SCHEMA = [
         name TEXT NOT NULL,
         data JSONB NOT NULL,
         occurred_at TIMESTAMPTZ NOT NULL,
+        actor TEXT COLLATE "C",
+        causation_id TEXT,
+        correlation_id TEXT,
+        txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
         UNIQUE (tx_id, version, seq)
     )""",
-    "CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream, position)",
-    """CREATE TABLE IF NOT EXISTS idempotency (
+    "CREATE INDEX events_by_stream ON events (stream, position)",
+    "CREATE INDEX events_by_actor ON events (actor, tx_id) WHERE actor IS NOT NULL",
+]
+_TABLES_3 = [
+    """CREATE TABLE transactions (
+        tx_id TEXT COLLATE "C" PRIMARY KEY,
+        flow TEXT COLLATE "C" NOT NULL,
+        flow_version INTEGER NOT NULL,
+        state TEXT COLLATE "C" NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        summary JSONB NOT NULL
+    )""",
+    "CREATE INDEX transactions_by_state ON transactions (state, updated_at, tx_id)",
+    "CREATE INDEX transactions_by_flow ON transactions (flow, state, updated_at, tx_id)",
+    "CREATE INDEX transactions_by_update ON transactions (updated_at, tx_id)",
+    """CREATE TABLE snapshots (
+        tx_id TEXT COLLATE "C" PRIMARY KEY,
+        flow_version INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        data JSONB NOT NULL
+    )""",
+    """CREATE TABLE projection_rows (
+        projection TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
+        value JSONB NOT NULL,
+        PRIMARY KEY (projection, kind, key)
+    )""",
+]
+_SCHEMA = [
+    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
+    *_EVENTS,
+    """CREATE TABLE idempotency (
         key TEXT PRIMARY KEY, tx_id TEXT NOT NULL, version INTEGER NOT NULL,
         trigger TEXT NOT NULL, fingerprint TEXT NOT NULL
     )""",
-    """CREATE TABLE IF NOT EXISTS checkpoints (
-        consumer TEXT PRIMARY KEY, position BIGINT NOT NULL
-    )""",
+    "CREATE TABLE checkpoints (consumer TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    *_TABLES_3,
 ]
-_COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
+_OLD = "position, tx_id, flow, version, seq, trigger, stream, name, data, occurred_at"
+# Schema version 2 -> 3 (in the caller's transaction, under the lock): the events table
+# is rebuilt without event_id and with the new columns (flow version 1, no metadata), the
+# new tables are created and the current-state table is filled from the events, with the
+# state unknown ("") until Repository.reindex() fills it in.
+_MIGRATE_2_TO_3 = [
+    f"CREATE TEMP TABLE ecomflow_events_2 ON COMMIT DROP AS SELECT {_OLD} FROM events",
+    "DROP TABLE events",
+    *_EVENTS,
+    f"INSERT INTO events ({_OLD}) SELECT {_OLD} FROM ecomflow_events_2 ORDER BY position",
+    "SELECT setval(pg_get_serial_sequence('events', 'position'), "
+    "COALESCE(MAX(position), 0) + 1, false) FROM events",
+    *_TABLES_3,
+    """INSERT INTO transactions (tx_id, flow, flow_version, state, version, created_at,
+            updated_at, summary)
+        SELECT last.tx_id, last.flow, 1, '', last.version, first.occurred_at,
+            last.occurred_at, '{}'::jsonb
+        FROM (SELECT DISTINCT ON (tx_id) tx_id, flow, version, occurred_at FROM events
+              ORDER BY tx_id, version DESC, seq DESC) AS last
+        JOIN (SELECT DISTINCT ON (tx_id) tx_id, occurred_at FROM events
+              ORDER BY tx_id, version, seq) AS first USING (tx_id)""",
+]
+_SUMMARY_COLUMNS = "tx_id, flow, flow_version, state, version, created_at, updated_at, summary"
+# One event row, typed: the VALUES are joined with the lock before they are inserted.
+_EVENT_ROW = (
+    "(%s::text, %s::text, %s::int, %s::int, %s::int, %s::text, %s::text, %s::text, "
+    "%s::jsonb, %s::timestamptz, %s::text, %s::text, %s::text)"
+)
+_UPSERT_HEAD = (
+    f"head AS (INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE "
+    "SET flow_version = excluded.flow_version, state = excluded.state, "
+    "version = excluded.version, updated_at = excluded.updated_at, "
+    "summary = excluded.summary WHERE transactions.version = %s RETURNING 1)"
+)
+_UPSERT_SNAPSHOT = (
+    "snapshot AS (INSERT INTO snapshots (tx_id, flow_version, version, data) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE SET "
+    "flow_version = excluded.flow_version, version = excluded.version, data = excluded.data)"
+)
+_INSERT_KEY = (
+    "key AS (INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
+    "VALUES (%s, %s, %s, %s, %s))"
+)
+# Only rows of transactions older than every one still running: gap-free by position.
+_VISIBLE = "txid < pg_snapshot_xmin(pg_current_snapshot())"
 
 T = TypeVar("T")
 
@@ -75,28 +183,52 @@ def _recorded(row: Sequence[Any]) -> Recorded:
 
 @final
 class PostgresStore(EventStore):
-    """An event store in the PostgreSQL database at ``dsn``; one connection per thread.
+    """An event store in the PostgreSQL database at ``dsn``.
+
+    ``schema`` names the schema that holds the tables (created if missing; quoted, so
+    any name works); ``None`` uses the connection's current schema (the first of its
+    ``search_path``). Without ``pool_size`` each thread has a connection of its own;
+    with it, threads share a :class:`psycopg_pool.ConnectionPool` of at most that many
+    connections, checked before each use.
 
     Every operation runs in one database transaction through one method, which turns
     driver errors into :class:`StoreError`. When the server drops the session, the
     operation is retried once on a new connection where that is safe (a read, or a write
-    that certainly did not commit; after a failed COMMIT the store looks whether the
-    events are there), then :class:`StoreUnavailable` is raised.
+    that certainly did not commit; after a failed COMMIT the store asks the server how
+    the lost transaction ended), then :class:`StoreUnavailable` is raised.
     """
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(
+        self, dsn: str, *, schema: str | None = None, pool_size: int | None = None
+    ) -> None:
         try:
             import psycopg
         except ImportError:  # pragma: no cover - depends on the installation
             raise StoreError(
                 "PostgreSQL needs psycopg 3: pip install 'ecomflow[postgres]'."
             ) from None
+        if schema is not None and (
+            not isinstance(schema, str) or not schema.strip() or "\x00" in schema
+        ):
+            raise StoreError(
+                f"Cannot open PostgreSQL store in schema {schema!r}: name a schema (some "
+                "text, without NUL bytes)."
+            )
+        if pool_size is not None and (type(pool_size) is not int or pool_size < 1):
+            raise StoreError(
+                f"Cannot open PostgreSQL store with pool_size={pool_size!r}: give a whole "
+                "number of connections, at least 1."
+            )
         self._psycopg = psycopg
         self.dsn = dsn
+        self.schema = schema
         self._local = threading.local()
         self._all: list[Any] = []
         self._lock = threading.Lock()
+        self._pool: Any = None
         try:
+            if pool_size is not None:
+                self._pool = self._open_pool(pool_size)
             self._migrate()
         except BaseException:
             self.close()
@@ -104,14 +236,55 @@ class PostgresStore(EventStore):
 
     # -- connections and the one way to run SQL -------------------------------------------
 
+    def _open_pool(self, size: int) -> Any:
+        try:
+            from psycopg_pool import ConnectionPool
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise StoreError(
+                "A PostgreSQL connection pool needs psycopg_pool: pip install 'ecomflow[postgres]'."
+            ) from None
+        pool = ConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=size,
+            open=True,
+            configure=self._configure,
+            check=ConnectionPool.check_connection,
+            timeout=10.0,
+            reconnect_timeout=10.0,
+            name="ecomflow",
+        )
+        try:
+            pool.wait(timeout=10.0)
+        except self._psycopg.Error as error:
+            pool.close()
+            raise StoreUnavailable(
+                f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
+                "server runs and the DSN is right."
+            ) from None
+        return pool
+
+    def _configure(self, db: Any) -> None:
+        """Point a new connection at the store's schema (a committed SET)."""
+        if self.schema is not None:
+            from psycopg import sql
+
+            db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+            db.commit()
+
     def _connection(self) -> Any:
+        """Return this thread's connection (without a pool), connecting when needed."""
         db = getattr(self._local, "db", None)
         if db is None or db.closed or db.broken:
             if db is not None:
                 self._forget(db)
+            db = None
             try:
                 db = self._psycopg.connect(self.dsn)
+                self._configure(db)
             except self._psycopg.Error as error:
+                if db is not None:
+                    db.close()
                 raise StoreUnavailable(
                     f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
                     "server runs and the DSN is right."
@@ -120,6 +293,22 @@ class PostgresStore(EventStore):
             with self._lock:
                 self._all.append(db)
         return db
+
+    def _acquire(self) -> Any:
+        if self._pool is None:
+            return self._connection()
+        try:
+            return self._pool.getconn()
+        except self._psycopg.Error as error:
+            raise StoreUnavailable(
+                f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
+                "server runs, the DSN is right and the pool is large enough."
+            ) from None
+
+    def _release(self, db: Any) -> None:
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                self._pool.putconn(db)
 
     def _forget(self, db: Any) -> None:
         """Close and drop a connection whose session is gone."""
@@ -154,45 +343,71 @@ class PostgresStore(EventStore):
         or may not have landed, ``committed`` (given for writes that must not land twice)
         decides on a new connection whether it did. ``what`` names the operation.
         """
-        psycopg = self._psycopg
         for attempt in (1, 2):
-            db = self._connection()
+            db = self._acquire()
+            held = [db]
             try:
-                result = work(db)
-            except psycopg.Error as error:
-                if db.closed or db.broken:
-                    self._forget(db)
-                    if attempt == 1:
-                        continue
-                    raise self._unavailable(what, error) from None
+                done, result = self._attempt(what, work, committed, db, held, attempt)
+            finally:
+                if held:
+                    self._release(db)
+            if done:
+                return cast(T, result)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        what: str,
+        work: Callable[[Any], T],
+        committed: Callable[[Any], bool] | None,
+        db: Any,
+        held: list[Any],
+        attempt: int,
+    ) -> tuple[bool, Any]:
+        """Run one attempt of :meth:`_run`: ``(True, result)``, or ``(False, None)`` to retry."""
+        psycopg = self._psycopg
+
+        def drop() -> None:
+            self._forget(db)
+            if held:
+                held.clear()
+                self._release(db)
+
+        try:
+            result = work(db)
+        except psycopg.Error as error:
+            if db.closed or db.broken:
+                drop()
+                if attempt == 1:
+                    return False, None
+                raise self._unavailable(what, error) from None
+            self._rollback(db)
+            raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
+        except BaseException:
+            self._rollback(db)
+            raise
+        try:
+            db.commit()
+        except psycopg.Error as error:
+            if not (db.closed or db.broken):
                 self._rollback(db)
                 raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
-            except BaseException:
-                self._rollback(db)
-                raise
-            try:
-                db.commit()
-            except psycopg.Error as error:
-                if not (db.closed or db.broken):
-                    self._rollback(db)
-                    raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
-                self._forget(db)
-                if committed is not None:
-                    try:
-                        landed = self._run("check what was written to", committed)
-                    except StoreUnavailable as unknown:
-                        raise StoreUnavailable(
-                            f"Cannot {what} PostgreSQL store: the session was lost during "
-                            f"COMMIT ({_text(error)}), so it may have been written, and the "
-                            f"store could not look ({unknown}). Reload before trying again."
-                        ) from None
-                    if landed:
-                        return result
-                if attempt == 1:
-                    continue
-                raise self._unavailable(what, error) from None
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
+            drop()
+            if committed is not None:
+                try:
+                    landed = self._run("check what was written to", committed)
+                except StoreUnavailable as unknown:
+                    raise StoreUnavailable(
+                        f"Cannot {what} PostgreSQL store: the session was lost during "
+                        f"COMMIT ({_text(error)}), so it may have been written, and the "
+                        f"store could not look ({unknown}). Reload before trying again."
+                    ) from None
+                if landed:
+                    return True, result
+            if attempt == 1:
+                return False, None
+            raise self._unavailable(what, error) from None
+        return True, result
 
     @staticmethod
     def _unavailable(what: str, error: Exception) -> StoreUnavailable:
@@ -212,44 +427,69 @@ class PostgresStore(EventStore):
             return
 
         def create(db: Any) -> None:
+            # The lock older ecomflow processes take for every append: no append of
+            # theirs runs while the tables change, and one process migrates at a time.
             db.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
+            if self.schema is not None:
+                from psycopg import sql
+
+                db.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
             version = self._layout(db)  # again, under the lock
+            if version == SCHEMA_VERSION:
+                return
             if version == 0:
                 for statement in _SCHEMA:
                     db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
-            elif version == 1:
+                return
+            if version == 1:
                 for statement in MIGRATE_1_TO_2:
                     db.execute(statement)
-                db.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
+            for statement in _MIGRATE_2_TO_3:
+                db.execute(statement)
+            db.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
 
         self._run("create the tables of", create)
 
-    @staticmethod
-    def _layout(db: Any) -> int:
-        """Return the schema version in the current schema (``0`` when empty), reading only."""
+    def _layout(self, db: Any) -> int:
+        """Return the schema version in the store's schema (``0`` when empty), reading only."""
         names = list(LAYOUTS[SCHEMA_VERSION])
+        schema = db.execute("SELECT COALESCE(%s, current_schema())", (self.schema,)).fetchone()[0]
         tables: dict[str, tuple[str, ...]] = {}
         for table, column in db.execute(
             "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = ANY(%s) "
+            "WHERE table_schema = %s AND table_name = ANY(%s) "
             "ORDER BY table_name, ordinal_position",
-            (names,),
+            (schema, names),
         ).fetchall():
             tables[table] = (*tables.get(table, ()), column)
+        if tables and "schema_version" not in tables:
+            found = ", ".join(sorted(tables))
+            raise StoreError(
+                f"Cannot open the PostgreSQL store in schema {schema!r}: it already has "
+                f"tables that ecomflow did not create ({found}). Give ecomflow a schema of "
+                "its own: add ?schema=ecomflow to the URL (or pass "
+                "PostgresStore(dsn, schema='ecomflow'))."
+            )
         return layout_version(
-            "the PostgreSQL store",
+            f"the PostgreSQL store in schema {schema!r}",
             tables,
             lambda: db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0],
+            PG_LAYOUTS,
         )
 
     def close(self) -> None:
-        """Close the connections of every thread."""
+        """Close the connections of every thread, and the pool."""
         with self._lock:
             for db in self._all:
                 db.close()
             self._all.clear()
         self._local = threading.local()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
     # -- writing --------------------------------------------------------------------------
 
@@ -261,6 +501,7 @@ class PostgresStore(EventStore):
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",
+        head: Head | None = None,
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
         from psycopg.types.json import Jsonb
@@ -270,35 +511,57 @@ class PostgresStore(EventStore):
             flow, events, lambda data: Jsonb(data, dumps=json_text), lambda time: time
         )
         tx_id, trigger = events[0].tx_id, events[-1].trigger
+        state = "" if head is None else head.state
+        flow_version = events[-1].flow_version if head is None else head.flow_version
+        summary = Jsonb({} if head is None else head.summary, dumps=json_text)
+        snapshot = None if head is None or head.snapshot is None else head.snapshot
         unique = self._psycopg.errors.UniqueViolation
+        written: list[str] = []  # the xid of the transaction that inserted the events
 
         def write(db: Any) -> None:
-            db.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
-            if idempotency_key is not None:
-                used = self._key(db, idempotency_key)
-                if used is not None:
-                    raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
-            # One index seek on (tx_id, version, seq): the newest version and its flow.
-            row = db.execute(
-                "SELECT version, flow FROM events WHERE tx_id = %s "
-                "ORDER BY version DESC, seq DESC LIMIT 1",
-                (tx_id,),
+            written.clear()
+            # Reads first, in one statement: nothing before the INSERT below gives this
+            # transaction an id. The key (if any), then the transaction's newest version.
+            found = db.execute(
+                "SELECT t.version, t.flow, k.tx_id, k.version, k.trigger, k.fingerprint "
+                "FROM (SELECT 1) AS one LEFT JOIN transactions t ON t.tx_id = %s "
+                "LEFT JOIN idempotency k ON k.key = %s",
+                (tx_id, idempotency_key),
             ).fetchone()
-            check_newest(tx_id, flow, expected_version, row)
+            if idempotency_key is not None and found[2] is not None:
+                used = KeyRecord(found[2], int(found[3]), found[4], found[5])
+                raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
+            newest = None if found[0] is None else (found[0], found[1])
+            check_newest(tx_id, flow, expected_version, newest)
             try:
-                with db.cursor() as cursor:
-                    cursor.executemany(
-                        "INSERT INTO events (event_id, tx_id, flow, version, seq, trigger, "
-                        "stream, name, data, occurred_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        rows,
-                    )
+                written.append(self._insert(db, rows))
+                # The other writes in one statement: the current-state row (only from the
+                # expected version), the snapshot when one is due, the key.
+                sql, params = (
+                    [_UPSERT_HEAD],
+                    [
+                        tx_id,
+                        flow,
+                        flow_version,
+                        state,
+                        last,
+                        events[0].occurred_at,
+                        events[-1].occurred_at,
+                        summary,
+                        expected_version,
+                    ],
+                )
+                if snapshot is not None:
+                    sql.append(_UPSERT_SNAPSHOT)
+                    params += [tx_id, flow_version, last, Jsonb(snapshot, dumps=json_text)]
                 if idempotency_key is not None:
-                    db.execute(
-                        "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
-                        "VALUES (%s, %s, %s, %s, %s)",
-                        (idempotency_key, tx_id, last, trigger, fingerprint),
-                    )
+                    sql.append(_INSERT_KEY)
+                    params += [idempotency_key, tx_id, last, trigger, fingerprint]
+                changed = db.execute(
+                    f"WITH {', '.join(sql)} SELECT count(*) FROM head", params
+                ).fetchone()[0]
+                if changed != 1:
+                    raise conflict(tx_id, expected_version, self._version(db, tx_id))
             except unique as error:
                 raise ConcurrencyConflict(
                     f"Another writer appended to transaction {tx_id!r} first ({_text(error)})."
@@ -307,14 +570,16 @@ class PostgresStore(EventStore):
         def landed(db: Any) -> bool:
             """Whether these very events (and key) are stored: the COMMIT went through.
 
-            The lost session's transaction holds the append lock until the server has
-            committed or rolled it back; taking the lock waits for that, so the answer
-            is final (without it a late COMMIT reads as "not landed", and the retry
-            reports its own events as a ConcurrencyConflict).
+            The server knows how the lost session's transaction ended: wait (bounded)
+            until it is no longer in progress, so that a late COMMIT is not read as "not
+            landed" (the retry would then report its own events as a conflict).
             """
-            db.execute("SELECT pg_advisory_xact_lock(%s)", (_APPEND_LOCK,))
+            if written:
+                status = self._outcome(db, written[0])
+                if status in ("committed", "aborted"):
+                    return status == "committed"
             stored = db.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE tx_id = %s AND version > %s "
+                f"SELECT {READ_COLUMNS} FROM events WHERE tx_id = %s AND version > %s "
                 "AND version <= %s ORDER BY version, seq",
                 (tx_id, expected_version, last),
             ).fetchall()
@@ -325,6 +590,63 @@ class PostgresStore(EventStore):
             return self._key(db, idempotency_key) == KeyRecord(tx_id, last, trigger, fingerprint)
 
         self._run("append to", write, committed=landed)
+
+    def _insert(self, db: Any, rows: list[tuple[object, ...]]) -> str:
+        """Insert the events' rows, the transaction's first write, under the append lock.
+
+        The lock is a session lock held only for this INSERT: positions and transaction
+        ids are assigned in one order, and the COMMIT that follows waits for nobody.
+        Returns the transaction id (xid) that wrote the rows.
+        """
+        values = ", ".join([_EVENT_ROW] * len(rows))
+        try:
+            # One statement: the lock is taken before the first row is made (each row
+            # joins it), so the positions and the transaction id are assigned under it,
+            # and released once every row is in.
+            xid: str = db.execute(
+                f"WITH locked AS MATERIALIZED (SELECT pg_advisory_lock({_APPEND_LOCK})), "
+                f"inserted AS (INSERT INTO events ({INSERT_COLUMNS}) SELECT row.* FROM "
+                f"locked, (VALUES {values}) AS row RETURNING 1) "
+                f"SELECT pg_current_xact_id()::text, pg_advisory_unlock({_APPEND_LOCK}) "
+                "FROM (SELECT count(*) FROM inserted) AS done",
+                [value for row in rows for value in row],
+            ).fetchone()[0]
+        except BaseException:
+            self._unlock(db)
+            raise
+        return xid
+
+    def _unlock(self, db: Any) -> None:
+        """Release the append lock after a failed INSERT; drop a session that can't."""
+        if db.closed or db.broken:
+            return  # the server released the lock with the session
+        try:
+            if db.info.transaction_status == self._psycopg.pq.TransactionStatus.INERROR:
+                db.rollback()  # session locks outlive a rollback
+            db.execute("SELECT pg_advisory_unlock_all()")  # no warning when not held
+        except self._psycopg.Error:
+            self._forget(db)  # closing the session releases the lock
+            raise
+
+    @staticmethod
+    def _outcome(db: Any, xid: str) -> str | None:
+        """Wait until transaction ``xid`` has ended; return its status (None if unknown)."""
+        deadline = time.monotonic() + LANDED_TIMEOUT
+        while True:
+            status: str | None = db.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone()[0]
+            if status != "in progress":
+                return status
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(
+                    f"The lost session's transaction {xid} was still in progress after "
+                    f"{LANDED_TIMEOUT:.0f} s; whether it was written is not known yet."
+                )
+            time.sleep(0.02)
+
+    @staticmethod
+    def _version(db: Any, tx_id: str) -> int:
+        row = db.execute("SELECT version FROM transactions WHERE tx_id = %s", (tx_id,)).fetchone()
+        return -1 if row is None else int(row[0])
 
     def save_checkpoint(self, consumer: str, position: int) -> None:
         """Record ``consumer``'s position."""
@@ -338,6 +660,75 @@ class PostgresStore(EventStore):
             ),
         )
 
+    def save_projection(
+        self,
+        projection: str,
+        expected: int,
+        position: int,
+        changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    ) -> None:
+        """Write a durable projection's changes and checkpoint at once (see EventStore)."""
+        from psycopg.types.json import Jsonb
+
+        check_text(projection, "projection name")
+        upserts = [
+            (projection, kind, key, Jsonb(value, dumps=json_text))
+            for (kind, key), value in changes.items()
+            if value is not None
+        ]
+        deletes = [
+            (projection, kind, key) for (kind, key), value in changes.items() if value is None
+        ]
+
+        def write(db: Any) -> None:
+            # Moving the checkpoint first locks its row: a rival waits, then finds it moved.
+            moved = db.execute(
+                "UPDATE checkpoints SET position = %s WHERE consumer = %s AND position = %s",
+                (position, projection, expected),
+            ).rowcount
+            if moved == 0 and expected == 0:
+                moved = db.execute(
+                    "INSERT INTO checkpoints (consumer, position) VALUES (%s, %s) "
+                    "ON CONFLICT (consumer) DO NOTHING",
+                    (projection, position),
+                ).rowcount
+            if moved != 1:
+                row = db.execute(
+                    "SELECT position FROM checkpoints WHERE consumer = %s", (projection,)
+                ).fetchone()
+                stored = 0 if row is None else int(row[0])
+                raise ConcurrencyConflict(
+                    f"Projection {projection!r} is at position {stored}, not {expected} as "
+                    "expected: another process moved it; load it again."
+                )
+            with db.cursor() as cursor:
+                if deletes:
+                    cursor.executemany(
+                        "DELETE FROM projection_rows WHERE projection = %s AND kind = %s "
+                        "AND key = %s",
+                        deletes,
+                    )
+                if upserts:
+                    cursor.executemany(
+                        "INSERT INTO projection_rows (projection, kind, key, value) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, kind, key) "
+                        "DO UPDATE SET value = excluded.value",
+                        upserts,
+                    )
+
+        self._run("save a projection in", write)
+
+    def reset_projection(self, projection: str) -> None:
+        """Delete ``projection``'s rows and checkpoint."""
+        if unstorable(projection):
+            return
+
+        def write(db: Any) -> None:
+            db.execute("DELETE FROM projection_rows WHERE projection = %s", (projection,))
+            db.execute("DELETE FROM checkpoints WHERE consumer = %s", (projection,))
+
+        self._run("reset a projection in", write)
+
     # -- reading --------------------------------------------------------------------------
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
@@ -345,19 +736,104 @@ class PostgresStore(EventStore):
         if unstorable(tx_id):  # PostgreSQL text cannot hold it, and no store keeps one
             raise KeyError(tx_id)
         rows = self._query(
-            f"SELECT {_COLUMNS} FROM events WHERE tx_id = %s ORDER BY version, seq", (tx_id,)
+            f"SELECT {READ_COLUMNS} FROM events WHERE tx_id = %s ORDER BY version, seq", (tx_id,)
         )
         if not rows:
             raise KeyError(tx_id)
         recorded = [_recorded(row) for row in rows]
         return recorded[0].flow, [r.event for r in recorded]
 
+    def load_latest(self, tx_id: str) -> Latest:
+        """Return ``tx_id``'s newest snapshot and the events after it; KeyError if unknown."""
+        if unstorable(tx_id):
+            raise KeyError(tx_id)
+
+        def read(db: Any) -> Latest | None:
+            # The snapshot first, then the events after it: events only ever grow, so
+            # the second read holds at least every version after the snapshot.
+            head = db.execute(
+                "SELECT t.flow, s.version, s.flow_version, s.data FROM transactions t "
+                "LEFT JOIN snapshots s ON s.tx_id = t.tx_id WHERE t.tx_id = %s",
+                (tx_id,),
+            ).fetchone()
+            if head is None:
+                return None
+            flow, version, flow_version, data = head
+            snapshot = None if version is None else Snapshot(int(version), int(flow_version), data)
+            rows = db.execute(
+                f"SELECT {READ_COLUMNS} FROM events WHERE tx_id = %s AND version > %s "
+                "ORDER BY version, seq",
+                (tx_id, -1 if snapshot is None else snapshot.version),
+            ).fetchall()
+            return Latest(flow, snapshot, [_recorded(row).event for row in rows])
+
+        latest = self._run("read from", read)
+        if latest is None:
+            raise KeyError(tx_id)
+        return latest
+
+    def find(self, query: Query) -> list[Summary]:
+        """Return one page of transactions matching ``query``: an index seek, keyset-paged."""
+        check_query(query)
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if query.flow is not None:
+            where.append("flow = %s")
+            params.append(query.flow)
+        if query.updated_after is not None:
+            where.append("updated_at > %s")
+            params.append(query.updated_after)
+        if query.updated_before is not None:
+            where.append("updated_at < %s")
+            params.append(query.updated_before)
+        if query.actor is not None:
+            where.append("EXISTS (SELECT 1 FROM events e WHERE e.actor = %s AND e.tx_id = t.tx_id)")
+            params.append(query.actor)
+        if query.after is not None:
+            where.append("(updated_at, tx_id) > (%s, %s)")
+            params.extend(decode_cursor(query.after))
+        order = f"ORDER BY updated_at, tx_id LIMIT {query.limit}"
+
+        def branch(condition: str) -> str:
+            return (
+                f"(SELECT {_SUMMARY_COLUMNS} FROM transactions t WHERE "
+                f"{' AND '.join([*where, condition])} {order})"
+            )
+
+        if query.state is None:
+            sql, args = branch("TRUE"), params
+        elif query.state == "":
+            sql, args = branch("state = ''"), params
+        else:
+            # The state itself (an index seek in time order) and the states inside it
+            # (a prefix range), merged.
+            prefix = _like(query.state) + ".%"
+            sql = f"{branch('state = %s')} UNION ALL {branch('state LIKE %s')} {order}"
+            args = [*params, query.state, *params, prefix]
+        rows = self._query(sql, args)
+        return [
+            Summary(tx, flow, int(fv), state, int(v), created, updated, summary)
+            for tx, flow, fv, state, v, created, updated, summary in rows
+        ]
+
+    def projection_rows(
+        self, projection: str, kind: str, key: str | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """Return ``projection``'s rows of ``kind`` by key (only ``key``'s when given)."""
+        if unstorable(projection) or unstorable(kind) or (key is not None and unstorable(key)):
+            return {}
+        sql = "SELECT key, value FROM projection_rows WHERE projection = %s AND kind = %s"
+        params: list[Any] = [projection, kind]
+        if key is not None:
+            sql += " AND key = %s"
+            params.append(key)
+        return dict(self._query(sql + " ORDER BY key", params))
+
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
         if unstorable(tx_id):
             return -1
-        rows = self._query("SELECT MAX(version) FROM events WHERE tx_id = %s", (tx_id,))
-        return -1 if rows[0][0] is None else int(rows[0][0])
+        return self._run("read from", lambda db: self._version(db, tx_id))
 
     def find_idempotency_key(self, key: str) -> KeyRecord | None:
         """Return what ``key`` was first used for, or ``None``."""
@@ -376,17 +852,23 @@ class PostgresStore(EventStore):
     def read(
         self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
     ) -> list[Recorded]:
-        """Return up to ``limit`` events after position ``after``."""
+        """Return up to ``limit`` events after position ``after``, never skipping one.
+
+        Only events of transactions older than every transaction still running in the
+        database are returned: an event that commits late at an earlier position is
+        never passed over (a long transaction elsewhere holds readers back meanwhile).
+        """
         if streams is None:
             rows = self._query(
-                f"SELECT {_COLUMNS} FROM events WHERE position > %s ORDER BY position LIMIT %s",
+                f"SELECT {READ_COLUMNS} FROM events WHERE position > %s AND {_VISIBLE} "
+                "ORDER BY position LIMIT %s",
                 (after, limit),
             )
         else:
             names = sorted({Stream(s).value for s in streams})
             rows = self._query(
-                f"SELECT {_COLUMNS} FROM events WHERE position > %s AND stream = ANY(%s) "
-                "ORDER BY position LIMIT %s",
+                f"SELECT {READ_COLUMNS} FROM events WHERE position > %s AND {_VISIBLE} "
+                "AND stream = ANY(%s) ORDER BY position LIMIT %s",
                 (after, names, limit),
             )
         return [_recorded(row) for row in rows]
@@ -403,6 +885,11 @@ class PostgresStore(EventStore):
         return rows
 
 
+def _like(text: str) -> str:
+    """Return ``text`` as a LIKE pattern that matches only itself."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _same(event: Event) -> tuple[object, ...]:
     """Return what makes two events the same, whatever mapping type holds their data."""
     return (
@@ -412,6 +899,10 @@ def _same(event: Event) -> tuple[object, ...]:
         event.name,
         json_text(event.data),
         event.occurred_at,
+        event.actor,
+        event.causation_id,
+        event.correlation_id,
+        event.flow_version,
     )
 
 
