@@ -90,6 +90,25 @@ class MemoryStore(EventStore):
             if head is not None and head.snapshot is not None:
                 self._snapshots[tx_id] = Snapshot(last, head.flow_version, head.snapshot)
 
+    def put_head(self, tx_id: str, version: int, head: Head) -> bool:
+        """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
+        check_text(tx_id, "transaction id")
+        with self._lock:
+            row = self._heads.get(tx_id)
+            if row is None or row.version != version:
+                return False
+            self._heads[tx_id] = Summary(
+                tx_id,
+                row.flow,
+                head.flow_version,
+                head.state,
+                version,
+                row.created_at,
+                row.updated_at,
+                dict(head.summary),
+            )
+            return True
+
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
         with self._lock:
