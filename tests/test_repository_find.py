@@ -105,7 +105,7 @@ def test_find_by_update_time_and_actor(shop):
 
 
 def test_pages_follow_one_another_without_gaps_or_repeats(shop):
-    repo, clock = shop
+    repo, _ = shop
     seen, after, pages = [], None, 0
     while True:
         page = repo.find(limit=4, after=after)

@@ -71,7 +71,7 @@ def test_a_restored_transaction_equals_the_replayed_one_at_every_version(data, t
         tail = [e for e in events if e.version > version]
         calls = []
 
-        def history(prefix=prefix):
+        def history(prefix=prefix, calls=calls):
             calls.append(1)
             return list(prefix)
 

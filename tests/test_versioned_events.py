@@ -235,9 +235,11 @@ def test_upcasters_chain_and_a_broken_one_is_corrupt_history():
 
     pay3 = attrs.evolve(_v2().transitions[0], emits=[Emit(Stream.MONEY, "settled")])
     v3 = Flow(
-        _v2(version=3, upcasters={1: _rename_paid, 2: two_to_three}, transitions=[
-            pay3, *_v2().transitions[1:]
-        ])
+        _v2(
+            version=3,
+            upcasters={1: _rename_paid, 2: two_to_three},
+            transitions=[pay3, *_v2().transitions[1:]],
+        )
     )
     tx = V1.start("C", owner="li")
     tx.fire("pay", amount=2)

@@ -56,9 +56,7 @@ def test_fire_stamps_every_event_with_who_and_the_flow_version():
 def test_defaults_direct_fire_leaves_causation_none_and_correlates_by_tx_id():
     tx = DIRECT_SALE.start("W-2", merchant="Tea House")
     events = tx.fire("fill_order", **ORDER)
-    assert {(e.actor, e.causation_id, e.correlation_id) for e in tx.events} == {
-        (None, None, "W-2")
-    }
+    assert {(e.actor, e.causation_id, e.correlation_id) for e in tx.events} == {(None, None, "W-2")}
     assert events[0].correlation_id == "W-2"
     other = tx.fire("choose_payment", method="credit_card", correlation_id="refund-case-3")
     assert other[0].correlation_id == "refund-case-3"
@@ -132,7 +130,7 @@ def test_b2b_only_the_offeree_accepts():
     for wrong in ("seller", "Xinjiang Cotton Co-op", "a stranger"):
         with pytest.raises(GuardRejected) as caught:
             tx.fire("accept", by="buyer", actor=wrong, **DEAL)
-        assert ("actor",) == tuple(name for name, _ in caught.value.reasons)
+        assert tuple(name for name, _ in caught.value.reasons) == ("actor",)
         assert re.search("only the offeree .buyer, Suzhou Textile Mill. accepts", str(caught.value))
         assert _state(tx) == before
     for right in ("buyer", "Suzhou Textile Mill"):

@@ -120,8 +120,10 @@ class MemoryStore(EventStore):
             flow, events = self._flows[tx_id], self._by_tx[tx_id]
             snapshot = self._snapshots.get(tx_id)
             after = -1 if snapshot is None else snapshot.version
-            # Versions are gapless from 0 and every version has an event at its seq 0.
-            start = next((i for i in range(len(events)) if events[i].version > after), len(events))
+            # From the end: the events after a snapshot are few, the ones before it many.
+            start = len(events)
+            while start > 0 and events[start - 1].version > after:
+                start -= 1
             return Latest(flow, snapshot, events[start:])
 
     def find(self, query: Query) -> list[Summary]:
