@@ -99,6 +99,7 @@ class _Step:
     required: frozenset[str]
     context_guards: tuple[Any, ...]
     dump: Callable[[Any], Any]
+    checks_actor: bool = False  # requires an actor, or checks one when given
 
 
 def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], frozenset[str]]:
@@ -273,6 +274,7 @@ class Engine:
                 required=required,
                 context_guards=tuple(g for g in transition.guards if not g.uses_payload),
                 dump=_dumper(transition.payload),
+                checks_actor=transition.requires_actor or transition.actor_check is not None,
             )
             for source in transition.source:
                 steps[(source, transition.trigger)] = step
@@ -387,7 +389,7 @@ class Engine:
             check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
         if spec.guards:
             self._check_guards(spec, context, payload, (trigger, tx_id, state), now, kwargs)
-        if spec.requires_actor or (spec.actor_check is not None and who[0] is not None):
+        if step.checks_actor and (spec.requires_actor or who[0] is not None):
             self._check_actor(spec, context, payload, (trigger, tx_id, state), who[0])
         if spec.effect is None:
             new_context = context
