@@ -153,6 +153,7 @@ def test_a_corrupt_snapshot_raises_corrupt_history():
         {**good.data, "state": 7},
         {**good.data, "format": 99},
         {**good.data, "version": 0},  # says 0, stored as the snapshot of version 1
+        {**good.data, "tx_id": "S-2"},  # another transaction's
     ]
     for data in bad_contexts:
         store._snapshots["S-1"] = attrs.evolve(good, data=data)
@@ -176,3 +177,37 @@ def test_snapshot_every_and_cache_size_can_be_turned_off_and_are_checked():
             Repository(store, FLOWS, snapshot_every=bad)
         with pytest.raises(InvalidPayload, match="cache_size"):
             Repository(store, FLOWS, cache_size=bad)
+
+
+def test_threads_sharing_a_cached_repository_lose_no_command():
+    import threading
+
+    from .toy import COUNTER
+
+    store = MemoryStore()
+    flows = {"counter": COUNTER}
+    shared = Repository(store, flows, snapshot_every=7)
+    other = Repository(store, flows, snapshot_every=5)  # a second process on the same store
+    shared.start("counter", "K-1")
+    errors = []
+
+    def work(repo, name):
+        try:
+            for _ in range(40):
+                repo.execute("K-1", "bump", by=name, retries=1000)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    threads = [
+        threading.Thread(target=work, args=(repo, f"w{i}"))
+        for i, repo in enumerate([shared, shared, other, other])
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    replayed = COUNTER.replay(store.load("K-1")[1])
+    assert replayed.version == 160 and replayed.context.n == 160
+    assert shared.load("K-1") == replayed == other.load("K-1")
+    assert Repository(store, flows).load("K-1") == replayed  # from the newest snapshot

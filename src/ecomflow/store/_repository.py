@@ -257,13 +257,16 @@ class Repository:
                 history=functools.partial(self._history, tx_id, flow, snapshot.version),
                 clock=clock,
             )
-            if tx.version < snapshot.version or (
-                not latest.events and tx.version != snapshot.version
+            if (
+                tx.id != tx_id
+                or tx.version < snapshot.version
+                or (not latest.events and tx.version != snapshot.version)
             ):
                 raise CorruptHistory(
-                    f"Cannot load {flow.name} transaction {tx_id!r}: its snapshot says "
-                    f"version {tx.version}, but it is stored as the snapshot of version "
-                    f"{snapshot.version}; delete the snapshot to replay the events instead.",
+                    f"Cannot load {flow.name} transaction {tx_id!r}: its snapshot is of "
+                    f"transaction {tx.id!r} at version {tx.version}, but it is stored as the "
+                    f"snapshot of version {snapshot.version}; delete the snapshot to replay "
+                    "the events instead.",
                     tx_id=tx_id,
                     position="snapshot",
                 )
