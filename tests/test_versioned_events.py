@@ -14,6 +14,7 @@ from ecomflow import (
     Emit,
     Flow,
     FlowDefinition,
+    IdempotencyMismatch,
     InvalidDefinition,
     Label,
     State,
@@ -266,3 +267,15 @@ def test_upcasters_chain_and_a_broken_one_is_corrupt_history():
 def test_bad_versions_are_invalid_definitions(overrides, problem):
     with pytest.raises(InvalidDefinition, match=problem):
         _v2(**overrides)
+
+
+def test_a_repeated_request_after_the_upgrade_returns_the_events_upcast():
+    store = MemoryStore()
+    Repository(store, {"parcel": V1}).start("parcel", "P-9", owner="li")
+    first = Repository(store, {"parcel": V1}).execute("P-9", "pay", amount=5, idempotency_key="k")
+    assert [e.name for e in first] == ["paid"]
+    again = Repository(store, {"parcel": V2}).execute("P-9", "pay", amount=5, idempotency_key="k")
+    assert [(e.name, e.flow_version) for e in again] == [("payment_received", 2)]
+    assert store.version("P-9") == 1  # nothing applied twice
+    with pytest.raises(IdempotencyMismatch):  # another payload is still another request
+        Repository(store, {"parcel": V2}).execute("P-9", "pay", amount=6, idempotency_key="k")

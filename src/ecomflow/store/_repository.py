@@ -509,6 +509,10 @@ class Repository:
         flow_name, events = self.store.load(found.tx_id)
         recorded = [event for event in events if event.version == found.version]
         first_flow = self.flows.get(flow_name)
+        older = False
+        if first_flow is not None:  # in the shape the flow knows now, as a load returns them
+            older = any(event.flow_version < first_flow.version for event in recorded)
+            recorded = list(first_flow.engine.upcast(recorded))
         if found.tx_id == tx_id:
             flow = first_flow
         else:
@@ -523,6 +527,12 @@ class Repository:
         if not found.fingerprint and first_flow is not None and recorded:
             # A key recorded without a fingerprint (by Repository.save, or a store of
             # schema version 1): rebuild the request from its recorded payload.
+            found = attrs.evolve(
+                found, fingerprint=recorded_fingerprint(first_flow, recorded[0]) or ""
+            )
+        if older and first_flow is not None and recorded and not same_request(found, attempt):
+            # Recorded by an older version of the flow: its payload, upcast, is the request
+            # in the shape the flow knows now (a new field takes its default).
             found = attrs.evolve(
                 found, fingerprint=recorded_fingerprint(first_flow, recorded[0]) or ""
             )
