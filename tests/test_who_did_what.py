@@ -10,7 +10,7 @@ import re
 import attrs
 import pytest
 
-from ecomflow import FLOWS, Event, GuardRejected, InvalidPayload, Money
+from ecomflow import FLOWS, Event, GuardRejected, InvalidDefinition, InvalidPayload, Money
 from ecomflow.flows.b2b import FLOW as B2B
 from ecomflow.flows.direct_sale import FLOW as DIRECT_SALE
 from ecomflow.store import MemoryStore, Repository
@@ -182,3 +182,15 @@ def test_find_by_actor(mem_repo):
     mem_repo.execute("F-2", "fill_order", actor="li", **ORDER)
     assert [row.tx_id for row in mem_repo.find(actor="li")] == ["F-2"]
     assert list(mem_repo.find(actor="wang")) == []
+
+
+@pytest.mark.parametrize("name", ["actor", "causation_id", "correlation_id"])
+def test_a_payload_field_named_like_who_did_what_is_an_invalid_definition(name):
+    payload = attrs.make_class("Step", {name: attrs.field(default="x")}, frozen=True)
+    definition = toy.definition()
+    add = attrs.evolve(definition.transitions[0], payload=payload, guards=[], effect=None)
+    with pytest.raises(InvalidDefinition, match=f"field named {name!r}"):
+        attrs.evolve(definition, transitions=[add, *definition.transitions[1:]])
+    start = attrs.evolve(definition.start, payload=payload)
+    with pytest.raises(InvalidDefinition, match=f"field named {name!r}"):
+        attrs.evolve(definition, start=start)

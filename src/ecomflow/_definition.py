@@ -76,6 +76,10 @@ def _to_invariants(value: Iterable[FlowInvariant]) -> tuple[FlowInvariant, ...]:
     return tuple(value)
 
 
+RESERVED = frozenset({"actor", "causation_id", "correlation_id"})
+"""Keyword arguments of ``fire`` and ``start`` that no payload field may be named."""
+
+
 def _is_name(value: str) -> bool:
     return value.isidentifier() and not keyword.iskeyword(value)
 
@@ -384,6 +388,16 @@ def _validate_transition(
         raise _fail(definition, f"{where}'s actor_check is not callable")
     if transition.payload is not None and not attrs.has(transition.payload):
         raise _fail(definition, f"{where}'s payload {transition.payload!r} is not an attrs class")
+    if transition.payload is not None:
+        taken = sorted(
+            field.alias for field in attrs.fields(transition.payload) if field.alias in RESERVED
+        )
+        if taken:
+            raise _fail(
+                definition,
+                f"{where}'s payload has a field named {taken[0]!r}, which fire() keeps for "
+                "who did what (actor, causation_id, correlation_id); rename the field",
+            )
 
 
 def walk(states: Sequence[State], prefix: str = "") -> Iterator[tuple[str, State]]:
