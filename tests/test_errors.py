@@ -18,6 +18,7 @@ from ecomflow import (
     StoreUnavailable,
     SubscriberError,
     TransitionNotAllowed,
+    UnknownFlowVersion,
 )
 
 ERRORS = [
@@ -31,6 +32,7 @@ ERRORS = [
     StoreUnavailable,
     SubscriberError,
     TransitionNotAllowed,
+    UnknownFlowVersion,
 ]
 
 
@@ -42,7 +44,7 @@ def test_every_error_has_one_root_and_a_public_name(kind):
 
 
 def test_the_store_errors_are_store_errors():
-    for kind in (ConcurrencyConflict, CorruptHistory, StoreUnavailable):
+    for kind in (ConcurrencyConflict, CorruptHistory, StoreUnavailable, UnknownFlowVersion):
         assert issubclass(kind, StoreError)
 
 
@@ -69,6 +71,7 @@ def test_a_traceback_names_the_public_class():
         GuardRejected("no", trigger="t", state="s", reasons=[("g", "why")]),
         IdempotencyMismatch("no", key="k", first_use={"tx_id": "A"}, attempt={"tx_id": "B"}),
         CorruptHistory("bad", tx_id="A", position="3:0"),
+        UnknownFlowVersion("new", tx_id="A", position="3:0", flow_version=3, known=2),
         SubscriberError("sub", errors=[ValueError("x")]),
         StoreUnavailable("down"),
         InvalidPayload("bad"),

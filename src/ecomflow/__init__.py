@@ -22,6 +22,7 @@ from ._errors import (
     StoreUnavailable,
     SubscriberError,
     TransitionNotAllowed,
+    UnknownFlowVersion,
 )
 from ._events import Clock, Event, Stream, utc_now
 from ._flow import Edge, Flow
@@ -61,6 +62,7 @@ __all__ = [
     "Transaction",
     "Transition",
     "TransitionNotAllowed",
+    "UnknownFlowVersion",
     "__version__",
     "looks_like_card_number",
     "utc_now",

@@ -55,6 +55,17 @@ FlowInvariant = Callable[[Any], None]
 """``check(transaction)``: raise ``AssertionError`` when the flow's own rule is broken."""
 ContextTest = Callable[[Any], bool]
 """``test(context) -> bool``: a yes/no question about a transaction's context."""
+ActorCheck = Callable[[Any, Any, str], "str | None"]
+"""``check(context, payload, actor)``: ``None`` when ``actor`` may fire it, else why not."""
+Summarize = Callable[[Any, str], Mapping[str, Any]]
+"""``summary(context, state) -> JSON dict``: the fields a shop lists transactions by.
+
+Stored in the current-state table with every append (e.g. the order total and the
+parties) and returned by :meth:`Repository.find`; strings, numbers, booleans, ``None``,
+lists and dicts only (money as strings, so that nothing is rounded).
+"""
+Upcaster = Callable[[Any], Any]
+"""``upcast(event) -> event``: rewrite an event of one flow version into the next one's shape."""
 
 
 def _to_names(value: Iterable[str]) -> frozenset[str]:
@@ -63,6 +74,10 @@ def _to_names(value: Iterable[str]) -> frozenset[str]:
 
 def _to_invariants(value: Iterable[FlowInvariant]) -> tuple[FlowInvariant, ...]:
     return tuple(value)
+
+
+RESERVED = frozenset({"actor", "causation_id", "correlation_id"})
+"""Keyword arguments of ``fire`` and ``start`` that no payload field may be named."""
 
 
 def _is_name(value: str) -> bool:
@@ -251,6 +266,12 @@ class Transition:
     context; ``emits`` are the events recorded. ``step`` cites the seed section.
     With ``effect_uses_clock=True`` the effect is called as ``effect(context,
     payload, now)``; on replay ``now`` is the recorded event's time.
+
+    Who may fire it: with ``requires_actor=True`` the trigger must be fired with an
+    ``actor`` (``tx.fire(trigger, actor="...")``), and ``actor_check(context, payload,
+    actor)``, when given, may refuse the actor named (B2B: only the offeree accepts).
+    Either refusal is a :class:`~ecomflow.GuardRejected` whose reason is named
+    ``"actor"``, and nothing changes. Replay checks neither: it trusts what was recorded.
     """
 
     trigger: str
@@ -263,6 +284,8 @@ class Transition:
     effect: Effect | None = attrs.field(default=None, eq=False)
     step: str = ""
     effect_uses_clock: bool = False
+    requires_actor: bool = False
+    actor_check: ActorCheck | None = attrs.field(default=None, eq=False)
 
     @property
     def streams(self) -> frozenset[Stream]:
@@ -290,6 +313,13 @@ class FlowDefinition:
     buyer or make the buyer their owner, and ``ships_before_payment(context)`` says
     whether this transaction's terms let goods move first (cash on delivery, open
     account). Every name must be an event the flow emits.
+
+    Versions: ``version`` (from 1) is recorded on every event the flow writes;
+    ``upcasters`` maps a version ``v`` to ``upcast(event) -> event``, which rewrites an
+    event written by version ``v`` into the shape of version ``v + 1`` (rename the event
+    or the trigger, add a field with its default). They run in a chain on load, before
+    the fold; a version without an upcaster keeps its events as they are. ``summary``
+    (see :data:`Summarize`) gives the fields the current-state table lists.
     """
 
     name: str
@@ -307,6 +337,9 @@ class FlowDefinition:
     payment_secured_by: frozenset[str] = attrs.field(default=frozenset(), converter=_to_names)
     goods_moved_by: frozenset[str] = attrs.field(default=frozenset(), converter=_to_names)
     ships_before_payment: ContextTest | None = attrs.field(default=None, eq=False)
+    version: int = 1
+    upcasters: Mapping[int, Upcaster] = attrs.field(factory=dict, eq=False)
+    summary: Summarize | None = attrs.field(default=None, eq=False)
 
     def __attrs_post_init__(self) -> None:
         _validate(self)
@@ -351,8 +384,20 @@ def _validate_transition(
     guard_names = [guard.name for guard in transition.guards]
     if len(set(guard_names)) != len(guard_names):
         raise _fail(definition, f"{where} names a guard twice: {guard_names}")
+    if transition.actor_check is not None and not callable(transition.actor_check):
+        raise _fail(definition, f"{where}'s actor_check is not callable")
     if transition.payload is not None and not attrs.has(transition.payload):
         raise _fail(definition, f"{where}'s payload {transition.payload!r} is not an attrs class")
+    if transition.payload is not None:
+        taken = sorted(
+            field.alias for field in attrs.fields(transition.payload) if field.alias in RESERVED
+        )
+        if taken:
+            raise _fail(
+                definition,
+                f"{where}'s payload has a field named {taken[0]!r}, which fire() keeps for "
+                "who did what (actor, causation_id, correlation_id); rename the field",
+            )
 
 
 def walk(states: Sequence[State], prefix: str = "") -> Iterator[tuple[str, State]]:
@@ -415,7 +460,25 @@ def _validate_tree(definition: FlowDefinition) -> dict[str, State]:
     return nodes
 
 
+def _validate_versions(definition: FlowDefinition) -> None:
+    version = definition.version
+    if type(version) is not int or version < 1:
+        raise _fail(definition, f"its version must be an int from 1 (got {version!r})")
+    for source, upcast in definition.upcasters.items():
+        if type(source) is not int or not 1 <= source < version:
+            raise _fail(
+                definition,
+                f"it has an upcaster from version {source!r}; upcasters go from an older "
+                f"version (1 to {version - 1}) to the next",
+            )
+        if not callable(upcast):
+            raise _fail(definition, f"its upcaster from version {source} is not callable")
+    if definition.summary is not None and not callable(definition.summary):
+        raise _fail(definition, "its summary is not callable")
+
+
 def _validate(definition: FlowDefinition) -> None:
+    _validate_versions(definition)
     nodes = _validate_tree(definition)
     known = set(nodes)
     if definition.start.source:

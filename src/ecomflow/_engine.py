@@ -36,6 +36,7 @@ from ._errors import (
     GuardRejected,
     InvalidPayload,
     TransitionNotAllowed,
+    UnknownFlowVersion,
 )
 from ._events import Event, check_now
 from ._money import _show
@@ -98,6 +99,7 @@ class _Step:
     required: frozenset[str]
     context_guards: tuple[Any, ...]
     dump: Callable[[Any], Any]
+    checks_actor: bool = False  # requires an actor, or checks one when given
 
 
 def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], frozenset[str]]:
@@ -272,6 +274,7 @@ class Engine:
                 required=required,
                 context_guards=tuple(g for g in transition.guards if not g.uses_payload),
                 dump=_dumper(transition.payload),
+                checks_actor=transition.requires_actor or transition.actor_check is not None,
             )
             for source in transition.source:
                 steps[(source, transition.trigger)] = step
@@ -349,12 +352,18 @@ class Engine:
     # -- firing --------------------------------------------------------------------------
 
     def fire(
-        self, tx: Transaction[Any], trigger: str, kwargs: Mapping[str, Any]
+        self,
+        tx: Transaction[Any],
+        trigger: str,
+        kwargs: Mapping[str, Any],
+        who: tuple[str | None, str | None, str | None] = (None, None, None),
     ) -> tuple[Any, list[Event]]:
         """Move ``tx``'s state for ``trigger``; return the new context and the events.
 
-        Everything that can fail happens before the shared machine moves the state,
-        so a refusal leaves ``tx`` untouched; the caller stores what is returned.
+        ``who`` is ``(actor, causation_id, correlation_id)``, stamped on every event
+        (checked by the caller). Everything that can fail happens before the shared
+        machine moves the state, so a refusal leaves ``tx`` untouched; the caller
+        stores what is returned.
         """
         configuration = tx._state  # the engine is the transaction's only other writer
         if type(trigger) is not str:
@@ -380,6 +389,8 @@ class Engine:
             check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
         if spec.guards:
             self._check_guards(spec, context, payload, (trigger, tx_id, state), now, kwargs)
+        if step.checks_actor and (spec.requires_actor or who[0] is not None):
+            self._check_actor(spec, context, payload, (trigger, tx_id, state), who[0])
         if spec.effect is None:
             new_context = context
         elif spec.effect_uses_clock:
@@ -394,6 +405,7 @@ class Engine:
             payload,
             now,
             step.dump,
+            who,
         )
         try:
             self._move(step, trigger, tx)
@@ -402,15 +414,24 @@ class Engine:
         return new_context, events
 
     def start(
-        self, tx_id: str, kwargs: Mapping[str, Any], now: datetime
+        self,
+        tx_id: str,
+        kwargs: Mapping[str, Any],
+        now: datetime,
+        who: tuple[str | None, str | None, str | None] = (None, None, None),
     ) -> tuple[Any, list[Event]]:
-        """Return the first context and the version-0 events of a new transaction."""
+        """Return the first context and the version-0 events of a new transaction.
+
+        ``who`` is ``(actor, causation_id, correlation_id)`` for its events.
+        """
         spec = self.definition.start
         accepted, required = self._start_fields
         subject = ("start", tx_id, "")
         payload = self._build(subject, accepted, required, spec, kwargs)
         if spec.guards:
             self._check_guards(spec, None, payload, subject, now, kwargs)
+        if spec.requires_actor or (spec.actor_check is not None and who[0] is not None):
+            self._check_actor(spec, None, payload, subject, who[0])
         if spec.effect is None:
             context = payload
         elif spec.effect_uses_clock:
@@ -418,11 +439,80 @@ class Engine:
         else:
             context = spec.effect(None, payload)
         return context, self._events(
-            subject, 0, spec.emits, context, payload, now, self._start_dump
+            subject, 0, spec.emits, context, payload, now, self._start_dump, who
         )
 
-    def replay(self, events: Sequence[Event]) -> tuple[str, str, int, Any]:
+    def upcast(self, events: Sequence[Event]) -> Sequence[Event]:
+        """Return ``events`` in the shape of this definition's version, upcast as needed.
+
+        An event written by an older version goes through the definition's upcasters in
+        a chain (1 -> 2 -> 3) and comes out stamped with the current version; an event of
+        a newer version raises :class:`UnknownFlowVersion`. ``events`` themselves are
+        returned when nothing needed upcasting (no copy).
+        """
+        current = self.definition.version
+        if all(type(event) is Event and event.flow_version == current for event in events):
+            return events
+        upcasters = self.definition.upcasters
+        result: list[Event] = []
+        for event in events:
+            if type(event) is not Event or event.flow_version == current:
+                result.append(event)  # not an event: replay refuses it with a clear message
+                continue
+            written = event.flow_version
+            if type(written) is not int or written > current or written < 1:
+                position = f"{event.version}:{event.seq}"
+                raise UnknownFlowVersion(
+                    f"Cannot load {self.definition.name} transaction {event.tx_id!r}: the "
+                    f"event at {position} ({event.name!r}) was written by version "
+                    f"{written!r} of the flow, and this process knows versions 1 to "
+                    f"{current}; upgrade the code that defines the flow.",
+                    tx_id=event.tx_id,
+                    position=position,
+                    flow_version=written if type(written) is int else -1,
+                    known=current,
+                )
+            for version in range(written, current):
+                upcast = upcasters.get(version)
+                if upcast is not None:
+                    event = self._upcast_one(upcast, event, version)
+            result.append(attrs.evolve(event, flow_version=current))
+        return result
+
+    def _upcast_one(self, upcast: Callable[[Event], Event], event: Event, version: int) -> Event:
+        """Run one upcaster; anything but an event of the same place is CorruptHistory."""
+        try:
+            result = upcast(event)
+        except Exception as error:
+            raise _corrupt(
+                event.tx_id,
+                event,
+                f"cannot be upcast from flow version {version} ({error})",
+                self.definition.name,
+            ) from error
+        if type(result) is not Event or (result.tx_id, result.version, result.seq) != (
+            event.tx_id,
+            event.version,
+            event.seq,
+        ):
+            raise _corrupt(
+                event.tx_id,
+                event,
+                f"was upcast from flow version {version} into {result!r}, not an event at "
+                "the same transaction, version and seq",
+                self.definition.name,
+            )
+        return result
+
+    def replay(
+        self, events: Sequence[Event], start: tuple[Any, int, Any] | None = None
+    ) -> tuple[str, str, int, Any]:
         """Fold ``events`` into ``(tx_id, state, version, context)``, checking every event.
+
+        ``start``, when given, is ``(configuration, version, context)`` restored from a
+        snapshot: ``events`` are then the ones after that version, which may be none
+        (but then the transaction id is unknown here: the caller passes at least one
+        event or does not call).
 
         The events must be a history the flow could have written, or
         :class:`CorruptHistory` names the transaction and the first bad position
@@ -436,9 +526,13 @@ class Engine:
         events = self._replayable(events)
         definition = self.definition
         tx_id = events[0].tx_id
-        scratch = _Scratch(copy_configuration(self.initial_state))
-        context: Any = None
-        version = -1
+        if start is None:
+            scratch = _Scratch(copy_configuration(self.initial_state))
+            context: Any = None
+            version = -1
+        else:
+            scratch = _Scratch(copy_configuration(start[0]))
+            version, context = start[1], start[2]
         index = 0
         count = len(events)
         while index < count:
@@ -546,6 +640,32 @@ class Engine:
             step.fire(scratch)
             after = self._moves[key] = _freeze(scratch._state)
         model._state = copy_configuration(after)
+
+    def _check_actor(
+        self,
+        spec: Transition,
+        context: Any,
+        payload: Any,
+        subject: tuple[str, str, str],
+        actor: str | None,
+    ) -> None:
+        """Refuse, as GuardRejected (reason ``"actor"``), a missing or wrong actor."""
+        if actor is None:
+            reason = "it must be fired with an actor (who does it), e.g. actor='buyer'"
+        elif spec.actor_check is None:
+            return
+        else:
+            found = spec.actor_check(context, payload, actor)
+            if found is None:
+                return
+            reason = found
+        trigger, _, state = subject
+        raise GuardRejected(
+            f"{_subject(subject, self.definition.name)}: {reason} (actor).",
+            trigger=trigger,
+            state=state,
+            reasons=[("actor", reason)],
+        )
 
     def _check_guards(
         self,
@@ -670,6 +790,7 @@ class Engine:
         payload: Any,
         now: datetime,
         dump: Callable[[Any], Any],
+        who: tuple[str | None, str | None, str | None],
     ) -> list[Event]:
         """Build a transition's events, their data frozen and scanned once.
 
@@ -678,6 +799,8 @@ class Engine:
         then marked scanned (:class:`ScannedDict`) so that stores need not scan it again.
         """
         trigger, tx_id, _ = subject
+        actor, causation_id, correlation_id = who
+        flow_version = self.definition.version
         if version == 0:  # the subject says "start"; the events name the start's trigger
             trigger = self.definition.start.trigger
         events: list[Event] = []
@@ -699,6 +822,19 @@ class Engine:
                     f"{_subject(subject, self.definition.name)}: {where} {problem}."
                 )
             events.append(
-                Event(tx_id, version, len(events), trigger, emit.stream, emit.name, frozen, now)
+                Event(
+                    tx_id,
+                    version,
+                    len(events),
+                    trigger,
+                    emit.stream,
+                    emit.name,
+                    frozen,
+                    now,
+                    actor,
+                    causation_id,
+                    correlation_id,
+                    flow_version,
+                )
             )
         return events

@@ -12,6 +12,7 @@ Every error derives from :class:`EcomflowError`::
     └── StoreError               the event store failed
         ├── ConcurrencyConflict  the expected version is stale
         ├── CorruptHistory       stored events are not a history the flow could have written
+        │   └── UnknownFlowVersion   an event was written by a newer version of the flow
         └── StoreUnavailable     the database cannot be reached, even after one retry
 
 A message is one plain sentence naming the transaction, the state, the bad value
@@ -35,6 +36,7 @@ __all__ = [
     "StoreUnavailable",
     "SubscriberError",
     "TransitionNotAllowed",
+    "UnknownFlowVersion",
 ]
 
 
@@ -165,6 +167,28 @@ class CorruptHistory(StoreError):
         self.tx_id = tx_id
         self.position = position
         self._details = {"tx_id": tx_id, "position": position}
+
+
+class UnknownFlowVersion(CorruptHistory):
+    """An event was written by a newer version of its flow than the one loading it.
+
+    ``tx_id`` and ``position`` name the first such event, as for :class:`CorruptHistory`;
+    ``flow_version`` is the version that wrote it and ``known`` the newest version this
+    process knows. Upgrade the code that defines the flow before loading it.
+    """
+
+    def __init__(
+        self, message: str, *, tx_id: str, position: str | int, flow_version: int, known: int
+    ) -> None:
+        super().__init__(message, tx_id=tx_id, position=position)
+        self.flow_version = flow_version
+        self.known = known
+        self._details = {
+            "tx_id": tx_id,
+            "position": position,
+            "flow_version": flow_version,
+            "known": known,
+        }
 
 
 class StoreUnavailable(StoreError):

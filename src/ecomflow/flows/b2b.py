@@ -119,6 +119,19 @@ def OFFEREE_ACTS(context: B2BContext, payload: Any) -> str | None:
     return f"only the offeree ({offer.offeree.value}) can do this"
 
 
+def offeree_is_the_actor(context: B2BContext, payload: Any, actor: str) -> str | None:
+    """Only the offeree accepts (CISG 18): a named actor must be the offeree party.
+
+    The actor may be named by the party's name (``context.buyer`` or ``context.seller``)
+    or its role (``"buyer"``, ``"seller"``).
+    """
+    offeree = _standing(context).offeree
+    name = context.buyer if offeree is Party.BUYER else context.seller
+    if actor in (name, offeree.value):
+        return None
+    return f"only the offeree ({offeree.value}, {name}) accepts, not {actor!r}"
+
+
 @_check("not_firm", "not a firm offer", "非实盘", payload=False)
 def NOT_FIRM(context: B2BContext, _: object) -> str | None:
     return "a firm offer cannot be revoked (CISG Art. 16(2))" if _standing(context).firm else None
@@ -612,6 +625,23 @@ def _ships_before_payment(context: B2BContext) -> bool:
     return terms is not None and terms.payment_terms is not PaymentTerms.PREPAYMENT
 
 
+def summary(context: B2BContext, state: str) -> dict[str, Any]:
+    """Return the current-state table's fields: the parties, goods, amount and currency.
+
+    The amount is the agreed contract's value once concluded, else the standing offer's.
+    """
+    offer = context.agreed if context.agreed is not None else context.offer
+    value = None if offer is None else offer.value
+    return {
+        "buyer": context.buyer,
+        "seller": context.seller,
+        "goods": None if offer is None else offer.goods,
+        "amount": None if value is None else str(value.amount),
+        "currency": None if value is None else value.currency,
+        "concluded": context.agreed is not None,
+    }
+
+
 DEFINITION = FlowDefinition(
     name="b2b",
     title=Label("The general B2B process", "电子商务的一般流程"),
@@ -819,6 +849,7 @@ DEFINITION = FlowDefinition(
             step="2 (CISG 18, 23)",
             payload=Acceptance,
             guards=[OFFEREE_ACTS, MATCHES_OFFER, WITHIN_VALIDITY],
+            actor_check=offeree_is_the_actor,
             effect=lambda c, p, now: replace(c, agreed=c.offer, concluded_at=now),
             effect_uses_clock=True,
             emits=[
@@ -1093,6 +1124,7 @@ DEFINITION = FlowDefinition(
         _paid_once_as_the_terms_say,
         _payouts_within_the_claim,
     ),
+    summary=summary,
 )
 
 

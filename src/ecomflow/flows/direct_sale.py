@@ -645,6 +645,19 @@ _BEFORE_DISPATCH = (
 _REFUSED = ("returning", "returned")
 _AFTER_DISPATCH = ("shipping", "delivered", "settled", *_REFUSED)
 
+
+def summary(context: DirectSaleContext, state: str) -> dict[str, Any]:
+    """Return the current-state table's fields: merchant, customer, total and currency (strings)."""
+    total = context.total
+    return {
+        "merchant": context.merchant,
+        "customer": None if context.order is None else context.order.customer_name,
+        "total": None if total is None else str(total.amount),
+        "currency": None if total is None else total.currency,
+        "payment_method": None if context.payment is None else context.payment.method.value,
+    }
+
+
 DEFINITION = FlowDefinition(
     name="direct-sale",
     title=Label("Direct sale of goods online", "网络商品直销"),
@@ -869,6 +882,7 @@ DEFINITION = FlowDefinition(
     },
     books=books,
     invariants=INVARIANTS,
+    summary=summary,
 )
 
 

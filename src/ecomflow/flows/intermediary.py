@@ -445,6 +445,20 @@ INVARIANTS: tuple[FlowInvariant, ...] = (
 """The intermediary trade's own rules, declared beside the flow and checked by the kit."""
 
 
+def summary(context: IntermediaryContext, state: str) -> dict[str, Any]:
+    """Return the current-state table's fields: exchange, parties, goods, amount and currency."""
+    match = context.match
+    amount = match.price * match.quantity
+    return {
+        "exchange": match.exchange,
+        "buyer": match.buyer,
+        "seller": match.seller,
+        "goods": match.goods,
+        "amount": str(amount.amount),
+        "currency": amount.currency,
+    }
+
+
 DEFINITION = FlowDefinition(
     name="intermediary",
     title=Label("Trade through an online exchange", "网络商品中介交易"),
@@ -456,6 +470,7 @@ DEFINITION = FlowDefinition(
     books=books,
     # mypy cannot type FlowDefinition.invariants' ``converter=tuple`` (it reads Iterable[_T_co])
     invariants=INVARIANTS,
+    summary=summary,
     states=[
         State("matched", Label("matched by the exchange", "交易中心已撮合")),
         State("signed_by_one", Label("signed by one party", "一方已签约")),

@@ -394,6 +394,18 @@ INVARIANTS: tuple[FlowInvariant, ...] = (
 )
 """The operation flow's own rules, each a function of a transaction raising AssertionError."""
 
+
+def summary(context: OperationContext, state: str) -> dict[str, Any]:
+    """Return the current-state table's fields: merchant, customer, total and currency (strings)."""
+    total = context.total
+    return {
+        "merchant": context.merchant,
+        "customer": None if context.order is None else context.order.customer,
+        "total": None if total is None else str(total.amount),
+        "currency": None if total is None else total.currency,
+    }
+
+
 DEFINITION = FlowDefinition(
     name="operation",
     title=Label("The operation of e-commerce", "电子商务的运作流程"),
@@ -556,6 +568,7 @@ DEFINITION = FlowDefinition(
     },
     books=books,
     invariants=INVARIANTS,
+    summary=summary,
 )
 
 

@@ -90,6 +90,25 @@ class MemoryStore(EventStore):
             if head is not None and head.snapshot is not None:
                 self._snapshots[tx_id] = Snapshot(last, head.flow_version, head.snapshot)
 
+    def put_head(self, tx_id: str, version: int, head: Head) -> bool:
+        """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
+        check_text(tx_id, "transaction id")
+        with self._lock:
+            row = self._heads.get(tx_id)
+            if row is None or row.version != version:
+                return False
+            self._heads[tx_id] = Summary(
+                tx_id,
+                row.flow,
+                head.flow_version,
+                head.state,
+                version,
+                row.created_at,
+                row.updated_at,
+                dict(head.summary),
+            )
+            return True
+
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
         """Return ``(flow, events)`` of ``tx_id``; KeyError if unknown."""
         with self._lock:
@@ -101,8 +120,10 @@ class MemoryStore(EventStore):
             flow, events = self._flows[tx_id], self._by_tx[tx_id]
             snapshot = self._snapshots.get(tx_id)
             after = -1 if snapshot is None else snapshot.version
-            # Versions are gapless from 0 and every version has an event at its seq 0.
-            start = next((i for i in range(len(events)) if events[i].version > after), len(events))
+            # From the end: the events after a snapshot are few, the ones before it many.
+            start = len(events)
+            while start > 0 and events[start - 1].version > after:
+                start -= 1
             return Latest(flow, snapshot, events[start:])
 
     def find(self, query: Query) -> list[Summary]:

@@ -1,36 +1,85 @@
-"""Repository: load transactions by replay, save their new events, run commands with retry.
+"""Repository: load transactions, save their new events, run commands with retry, find them.
 
 Subscribers of a repository (:meth:`Repository.subscribe`) see each event once, in
-order, after the store committed it.
+order, after the store committed it. Commands cost the same at version 10,000 as at
+version 1: a loaded transaction is kept in a cache checked against the store's version,
+and every ``snapshot_every`` versions its state is saved with the append, so a load reads
+the snapshot and the events after it.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+import uuid
 import weakref
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, final
 
 import attrs
 
 from .._bus import EventBus, Handler, Subscription
+from .._engine import copy_configuration
 from .._errors import (
     ConcurrencyConflict,
+    CorruptHistory,
     GuardRejected,
     InvalidPayload,
     StoreError,
     SubscriberError,
     TransitionNotAllowed,
 )
-from .._events import Clock, Event, Stream
+from .._events import Clock, Event, Stream, utc_now
 from .._fingerprint import fingerprint, recorded_fingerprint
 from .._flow import Flow
 from .._sensitive import check_text
-from .._transaction import Transaction
-from ._base import EventStore, KeyRecord, mismatch, same_request
+from .._transaction import Transaction, check_who
+from ._base import EventStore, Head, KeyRecord, Query, Summary, mismatch, same_request
 
-__all__ = ["Repository"]
+__all__ = ["Page", "Repository"]
+
+
+@final
+@attrs.frozen
+class Page:
+    """One page of :meth:`Repository.find`: its ``items`` and the cursor of the ``next`` page.
+
+    ``next`` is ``None`` on the last page; pass it as ``after`` to get the next one.
+    A page is iterable and has a length.
+    """
+
+    items: tuple[Summary, ...]
+    next: str | None
+
+    def __iter__(self) -> Iterator[Summary]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def _new_id() -> str:
+    """Return a new random command id: 32 letters (a uuid4 without digits).
+
+    Without digits it can never look like a card number, which the store refuses.
+    """
+    return uuid.uuid4().hex.translate(_LETTERS)
+
+
+@attrs.frozen
+class _Cached:
+    """A loaded transaction as the cache keeps it: immutable parts, its events left in the store."""
+
+    flow: Flow[Any]
+    state: Any
+    version: int
+    context: Any
+    correlation: str
 
 
 @final
@@ -46,6 +95,17 @@ class Repository:
     new one — once, in commit order: subscribe with :meth:`subscribe`. Nothing is
     published for a refused or conflicting command or a repeated request. This is
     in process only; across restarts, read the store with :func:`~ecomflow.store.consume`.
+
+    Every append also writes the transaction's row of the current-state table (its
+    state, flow version and the flow's summary fields), which :meth:`find` lists, and
+    every ``snapshot_every`` versions (``0``: never) a snapshot of its state. Up to
+    ``cache_size`` loaded transactions (``0``: none) are kept; one is used only when the
+    store still holds its version, and each load returns a fresh copy.
+
+    Who did what: :meth:`start` and :meth:`execute` take ``actor``, ``causation_id``
+    (default: the idempotency key, else a new random id per command) and
+    ``correlation_id`` (default: the one the transaction was started with, else its
+    id), stamped on every event they record.
     """
 
     def __init__(
@@ -55,9 +115,23 @@ class Repository:
         *,
         clock: Clock | None = None,
         bus: EventBus | None = None,
+        snapshot_every: int = 100,
+        cache_size: int = 1000,
     ) -> None:
         if bus is not None and not isinstance(bus, EventBus):
             raise InvalidPayload(f"Cannot make a repository: bus {bus!r} is not an EventBus.")
+        for name, value in (("snapshot_every", snapshot_every), ("cache_size", cache_size)):
+            if type(value) is not int or value < 0:
+                raise InvalidPayload(
+                    f"Cannot make a repository: {name} must be an int from 0 (0 turns it "
+                    f"off), not {value!r}."
+                )
+        self.snapshot_every = snapshot_every
+        """Save a snapshot with the append that reaches each multiple of this version."""
+        self.cache_size = cache_size
+        """How many loaded transactions are kept (checked by version before use)."""
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._cache_lock = threading.Lock()
         self.store = store
         self.flows = flows
         self.clock = clock
@@ -90,8 +164,22 @@ class Repository:
         entry = self._saved.get(id(tx))
         return entry[1] if entry is not None and entry[0]() is tx else None
 
-    def start(self, flow: str, tx_id: str, /, **context: Any) -> Transaction[Any]:
-        """Start transaction ``tx_id`` of ``flow`` and store its first events."""
+    def start(
+        self,
+        flow: str,
+        tx_id: str,
+        /,
+        *,
+        actor: str | None = None,
+        causation_id: str | None = None,
+        correlation_id: str | None = None,
+        **context: Any,
+    ) -> Transaction[Any]:
+        """Start transaction ``tx_id`` of ``flow`` and store its first events.
+
+        ``actor``, ``causation_id`` (default: a new random id) and ``correlation_id``
+        (default: ``tx_id``) say who did it; see :meth:`Flow.start`.
+        """
         if flow not in self.flows:
             raise StoreError(f"Unknown flow {flow!r}; known: {', '.join(sorted(self.flows))}.")
         if "bus" in context:
@@ -102,7 +190,14 @@ class Repository:
                 "a repository publishes every command's events after commit to its own "
                 "subscribers; use repo.subscribe(handler) or Repository(store, flows, bus=bus)."
             )
-        tx: Transaction[Any] = self.flows[flow].start(tx_id, clock=self.clock, **context)
+        tx: Transaction[Any] = self.flows[flow].start(
+            tx_id,
+            clock=self.clock,
+            actor=actor,
+            causation_id=_new_id() if causation_id is None else causation_id,
+            correlation_id=correlation_id,
+            **context,
+        )
         self._remember(tx, -1)
         self.save(tx)
         return tx
@@ -122,13 +217,98 @@ class Repository:
         self.save(tx)
 
     def load(self, tx_id: str) -> Transaction[Any]:
-        """Rebuild transaction ``tx_id`` from its stored events; KeyError if unknown."""
-        flow, events = self.store.load(tx_id)
-        if flow not in self.flows:
-            raise StoreError(f"Transaction {tx_id!r} is of flow {flow!r}, which is not known here.")
-        tx: Transaction[Any] = self.flows[flow].replay(events, clock=self.clock)
+        """Return transaction ``tx_id`` as stored now; KeyError if unknown.
+
+        From the cache when the store still holds the cached version, else from its
+        newest snapshot and the events after it, else by replaying every event (a
+        snapshot written by another version of the flow is ignored). Each call returns
+        a new object; its :attr:`~Transaction.events` are read from the store when read.
+        """
+        cached = self._cached(tx_id)
+        tx: Transaction[Any]
+        if cached is not None and cached.version == self.store.version(tx_id):
+            tx = cached.flow.transaction_type(
+                cached.flow,
+                tx_id,
+                copy_configuration(cached.state),
+                cached.version,
+                cached.context,
+                [],
+                utc_now if self.clock is None else self.clock,
+                None,
+                cached.correlation,
+                functools.partial(self._history, tx_id, cached.flow, cached.version),
+            )
+        else:
+            tx = self._load_latest(tx_id)
+            self._cache_put(tx)
         self._remember(tx, tx.version)
         return tx
+
+    def _load_latest(self, tx_id: str) -> Transaction[Any]:
+        latest = self.store.load_latest(tx_id)
+        flow = self._flow_of(tx_id, latest.flow)
+        snapshot = latest.snapshot
+        clock = self.clock
+        if snapshot is not None and snapshot.flow_version == flow.version:
+            tx: Transaction[Any] = flow.restore(
+                snapshot.data,
+                latest.events,
+                history=functools.partial(self._history, tx_id, flow, snapshot.version),
+                clock=clock,
+            )
+            if (
+                tx.id != tx_id
+                or tx.version < snapshot.version
+                or (not latest.events and tx.version != snapshot.version)
+            ):
+                raise CorruptHistory(
+                    f"Cannot load {flow.name} transaction {tx_id!r}: its snapshot is of "
+                    f"transaction {tx.id!r} at version {tx.version}, but it is stored as the "
+                    f"snapshot of version {snapshot.version}; delete the snapshot to replay "
+                    "the events instead.",
+                    tx_id=tx_id,
+                    position="snapshot",
+                )
+            return tx
+        events = latest.events if snapshot is None else self.store.load(tx_id)[1]
+        replayed: Transaction[Any] = flow.replay(events, clock=clock)
+        return replayed
+
+    def _flow_of(self, tx_id: str, flow: str) -> Flow[Any]:
+        if flow not in self.flows:
+            raise StoreError(f"Transaction {tx_id!r} is of flow {flow!r}, which is not known here.")
+        return self.flows[flow]
+
+    def _history(self, tx_id: str, flow: Flow[Any], version: int) -> list[Event]:
+        """Return ``tx_id``'s stored events up to ``version``, upcast: a restored one's past."""
+        _, events = self.store.load(tx_id)
+        return list(flow.engine.upcast([event for event in events if event.version <= version]))
+
+    def _cached(self, tx_id: str) -> _Cached | None:
+        if not self.cache_size:
+            return None
+        with self._cache_lock:
+            found = self._cache.get(tx_id)
+            if found is not None:
+                self._cache.move_to_end(tx_id)
+            return found
+
+    def _cache_put(self, tx: Transaction[Any]) -> None:
+        if not self.cache_size:
+            return
+        entry = _Cached(
+            tx.flow, copy_configuration(tx._state), tx.version, tx.context, tx.correlation_id
+        )
+        with self._cache_lock:
+            self._cache[tx.id] = entry
+            self._cache.move_to_end(tx.id)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def _cache_drop(self, tx_id: str) -> None:
+        with self._cache_lock:
+            self._cache.pop(tx_id, None)
 
     def save(self, tx: Transaction[Any], *, idempotency_key: str | None = None) -> None:
         """Append the events ``tx`` recorded since it was loaded or last saved, atomically.
@@ -144,11 +324,24 @@ class Repository:
             raise StoreError(
                 f"Transaction {tx.id!r} was not loaded or started through this repository."
             )
-        new = [event for event in tx.events if event.version > base]
+        new = tx._events_after(base)
         if not new:
             return
-        self.store.append(tx.flow.name, new, base, idempotency_key=key, fingerprint=fingerprint)
+        flow = tx.flow
+        every = self.snapshot_every
+        snapshot = (
+            flow.snapshot(tx) if every and tx.version // every > max(base, 0) // every else None
+        )
+        head = Head(tx.state, flow.version, flow.summary(tx), snapshot)
+        try:
+            self.store.append(
+                flow.name, new, base, idempotency_key=key, fingerprint=fingerprint, head=head
+            )
+        except BaseException:
+            self._cache_drop(tx.id)
+            raise
         self._remember(tx, tx.version)
+        self._cache_put(tx)
         self._publish(tx, new)
 
     def _publish(self, tx: Transaction[Any], events: Sequence[Event]) -> None:
@@ -191,6 +384,9 @@ class Repository:
         /,
         *,
         idempotency_key: str | None = None,
+        actor: str | None = None,
+        causation_id: str | None = None,
+        correlation_id: str | None = None,
         retries: int = 3,
         **payload: Any,
     ) -> tuple[Event, ...]:
@@ -203,9 +399,15 @@ class Repository:
         the first) applies nothing and returns the events recorded then; another
         request with the key raises :class:`~ecomflow.IdempotencyMismatch` and applies
         nothing. The key is checked again in the database transaction that appends.
+
+        ``actor``, ``causation_id`` (default: the idempotency key, else a new random id)
+        and ``correlation_id`` are stamped on the events; see :meth:`Transaction.fire`.
         """
         if idempotency_key is not None:
             check_text(idempotency_key, "idempotency key")
+        if causation_id is None:
+            causation_id = _new_id() if idempotency_key is None else idempotency_key
+        check_who(f"Cannot {trigger} transaction {tx_id!r}", actor, causation_id, correlation_id)
         for attempt in range(retries + 1):
             if idempotency_key is not None:
                 recorded = self._outcome(idempotency_key, tx_id, trigger, payload)
@@ -213,7 +415,13 @@ class Repository:
                     return recorded
             tx = self.load(tx_id)
             try:
-                events = tx.fire(trigger, **payload)
+                events = tx.fire(
+                    trigger,
+                    actor=actor,
+                    causation_id=causation_id,
+                    correlation_id=correlation_id,
+                    **payload,
+                )
             except (TransitionNotAllowed, GuardRejected):
                 # A duplicate may load after the first writer committed and find the
                 # trigger no longer allowed: its outcome is the recorded one.
@@ -239,6 +447,54 @@ class Repository:
             return events
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def find(
+        self,
+        *,
+        flow: str | None = None,
+        state: str | None = None,
+        updated_after: datetime | None = None,
+        updated_before: datetime | None = None,
+        actor: str | None = None,
+        limit: int = 100,
+        after: str | None = None,
+    ) -> Page:
+        """Return one :class:`Page` of the transactions that match, oldest update first.
+
+        ``state`` matches the state and every state inside it (``"performance"``
+        matches ``"performance.delivery"``); ``actor`` matches transactions with an event
+        by that actor; ``updated_after``/``updated_before`` (aware datetimes) bound the
+        last update, exclusive. ``after`` is the previous page's :attr:`Page.next`. An
+        index seek in the database stores: it does not replay anything.
+        """
+        query = Query(flow, state, updated_after, updated_before, actor, limit, after)
+        items = tuple(self.store.find(query))
+        more = len(items) == limit and type(limit) is int
+        return Page(items, items[-1].cursor if more and items else None)
+
+    def reindex(self) -> int:
+        """Recompute the current-state row of every transaction whose state is unknown.
+
+        After a store is migrated from schema version 2 its transactions are listed with
+        state ``""``: this loads each one (by replay) and writes its state, flow version
+        and summary (:meth:`EventStore.put_head`). Transactions of flows not known here
+        are left as they are. Returns how many rows were written; safe to run again.
+        """
+        written = 0
+        after: str | None = None
+        while True:
+            page = self.store.find(Query(state="", limit=500, after=after))
+            for row in page:
+                if row.flow not in self.flows:
+                    continue
+                tx = self._load_latest(row.tx_id)
+                flow = tx.flow
+                head = Head(tx.state, flow.version, flow.summary(tx))
+                if self.store.put_head(row.tx_id, tx.version, head):
+                    written += 1
+            if len(page) < 500:
+                return written
+            after = page[-1].cursor
+
     def _outcome(
         self, key: str, tx_id: str, trigger: str, payload: dict[str, Any]
     ) -> tuple[Event, ...] | None:
@@ -253,6 +509,10 @@ class Repository:
         flow_name, events = self.store.load(found.tx_id)
         recorded = [event for event in events if event.version == found.version]
         first_flow = self.flows.get(flow_name)
+        older = False
+        if first_flow is not None:  # in the shape the flow knows now, as a load returns them
+            older = any(event.flow_version < first_flow.version for event in recorded)
+            recorded = list(first_flow.engine.upcast(recorded))
         if found.tx_id == tx_id:
             flow = first_flow
         else:
@@ -267,6 +527,12 @@ class Repository:
         if not found.fingerprint and first_flow is not None and recorded:
             # A key recorded without a fingerprint (by Repository.save, or a store of
             # schema version 1): rebuild the request from its recorded payload.
+            found = attrs.evolve(
+                found, fingerprint=recorded_fingerprint(first_flow, recorded[0]) or ""
+            )
+        if older and first_flow is not None and recorded and not same_request(found, attempt):
+            # Recorded by an older version of the flow: its payload, upcast, is the request
+            # in the shape the flow knows now (a new field takes its default).
             found = attrs.evolve(
                 found, fingerprint=recorded_fingerprint(first_flow, recorded[0]) or ""
             )
