@@ -127,7 +127,7 @@ def test_sqlite_survives_reopening_and_stores_json_only(tmp_path):
     raw = sqlite3.connect(path)
     (journal,) = raw.execute("PRAGMA journal_mode").fetchone()
     assert journal == "wal"
-    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
     for (data,) in raw.execute("SELECT data FROM events"):
         assert isinstance(json.loads(data), dict)
 
@@ -138,7 +138,7 @@ def test_a_newer_schema_is_refused(tmp_path):
     raw = sqlite3.connect(path)
     raw.execute("UPDATE schema_version SET version = 99")
     raw.commit()
-    with pytest.raises(StoreError, match="schema version 99; this ecomflow knows up to 2"):
+    with pytest.raises(StoreError, match="schema version 99; this ecomflow knows up to 3"):
         SQLiteStore(path)
 
 

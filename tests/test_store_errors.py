@@ -18,6 +18,7 @@ from ecomflow import (
     StoreUnavailable,
 )
 from ecomflow.store import PostgresStore, Repository, SQLiteStore
+from tests.sqlite_old import downgrade
 from tests.test_store_trust import APPROVAL, card_sale
 from tests.toy import COUNTER
 
@@ -174,7 +175,13 @@ def test_a_shops_own_events_table_in_postgresql_is_refused(pg_dsn):
 
 
 def _downgrade(location, execute):
-    """Turn a current store into what ecomflow with schema version 1 wrote."""
+    """Turn a current store into what ecomflow with schema version 1 wrote.
+
+    ``location`` is the SQLite file's path (rebuilt as schema 1 wrote it), or ``None``.
+    """
+    if location is not None:
+        downgrade(location, 1)
+        return
     execute("ALTER TABLE idempotency DROP COLUMN trigger")
     execute("ALTER TABLE idempotency DROP COLUMN fingerprint")
     execute("UPDATE schema_version SET version = 1")
@@ -226,7 +233,7 @@ def test_a_store_of_schema_version_1_is_migrated_and_its_keys_still_work(
         repo = Repository(store, FLOWS_HERE)
         card_sale(repo, "A-1")
         first = repo.execute("A-1", "approve_payment", idempotency_key="gw-1", **APPROVAL)
-    _downgrade(None, execute)
+    _downgrade(path if backend == "sqlite" else None, execute)
     assert columns() == ["key", "tx_id", "version"]
     with make() as store:
         assert columns() == ["key", "tx_id", "version", "trigger", "fingerprint"]
@@ -266,7 +273,10 @@ def test_any_other_sqlite_error_is_a_store_error(tmp_path, call):
     with SQLiteStore(path) as store:
         _counter(store)
         raw = sqlite3.connect(path)
-        raw.executescript("DROP TABLE events; DROP TABLE idempotency; DROP TABLE checkpoints;")
+        raw.executescript(
+            "DROP TABLE events; DROP TABLE idempotency; DROP TABLE checkpoints; "
+            "DROP TABLE transactions;"
+        )
         raw.close()
         with pytest.raises(StoreError, match="SQLite store .*no such table") as info:
             CALLS[call](store)

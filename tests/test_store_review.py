@@ -87,12 +87,12 @@ class _Hooked:
         return result
 
 
-def _open_while_another_migrates(monkeypatch, cls, after, make, execute):
+def _open_while_another_migrates(monkeypatch, cls, after, make, execute, location=None):
     """Open a store of schema version 1 while another process migrates it to 2 between
     the opener's reads of the table layout and of the schema version."""
     with make() as store:
         _counter(store)
-    _downgrade(None, execute)
+    _downgrade(location, execute)
     real = cls._connection
     hooks = [lambda: make().close()]  # the other process: opens, so migrates, the store
 
@@ -118,7 +118,12 @@ def test_a_sqlite_store_opened_while_another_process_migrates_it_opens(tmp_path,
         raw.close()
 
     _open_while_another_migrates(
-        monkeypatch, SQLiteStore, "table_info(idempotency)", lambda: SQLiteStore(path), execute
+        monkeypatch,
+        SQLiteStore,
+        "table_info(idempotency)",
+        lambda: SQLiteStore(path),
+        execute,
+        path,
     )
 
 
@@ -261,7 +266,7 @@ def test_a_key_written_by_a_schema_1_process_after_the_migration_still_replays(t
         raw.close()
 
     SQLiteStore(path).close()
-    _downgrade(None, execute)  # a store of schema version 1 ...
+    _downgrade(path, execute)  # a store of schema version 1 ...
     with SQLiteStore(path) as store:  # ... that a new process migrates
         repo = Repository(store, FLOWS)
         card_sale(repo, "A-1")

@@ -292,6 +292,42 @@ def json_text(data: object) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, default=_plain)
 
 
+def head_texts(tx_id: str, head: Head | None) -> tuple[str, str | None]:
+    """Return the JSON texts of ``head``'s summary and snapshot (``None`` when it has none).
+
+    Called before anything is written: a value JSON cannot encode, a NUL byte or a
+    full card number raises :class:`InvalidPayload` naming the transaction.
+    """
+    if head is None:
+        return "{}", None
+    texts: list[str | None] = []
+    for what, value in (("summary", head.summary), ("snapshot", head.snapshot)):
+        if value is None:
+            texts.append(None)
+            continue
+        found = find_sensitive(value) if isinstance(value, Mapping) else None
+        if found is not None:
+            raise InvalidPayload(
+                f"Cannot store the {what} of transaction {tx_id!r}: its field {found[0]!r} "
+                f"{found[1]}."
+            )
+        try:
+            text = json_text(value)
+        except (TypeError, ValueError) as error:
+            raise InvalidPayload(
+                f"Cannot store the {what} of transaction {tx_id!r}: it is not JSON data "
+                f"({error}); give the flow's {what} as dicts, lists, strings and numbers."
+            ) from None
+        if not text.startswith("{"):
+            raise InvalidPayload(
+                f"Cannot store the {what} of transaction {tx_id!r}: it is not a JSON object."
+            )
+        texts.append(text)
+    summary, snapshot = texts
+    assert summary is not None  # Head.summary is a mapping
+    return summary, snapshot
+
+
 INSERT_COLUMNS = (
     "tx_id, flow, flow_version, version, seq, trigger, stream, name, data, occurred_at, "
     "actor, causation_id, correlation_id"

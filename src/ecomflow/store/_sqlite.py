@@ -1,41 +1,56 @@
 """The embedded default: an event store in one SQLite file (WAL, ``synchronous=FULL``).
 
 Every append runs in one ``BEGIN IMMEDIATE`` transaction, which takes the database's
-write lock, checks the idempotency key and the expected version and inserts the
-transition's events and the key together; ``UNIQUE(tx_id, version, seq)`` makes a second
-writer from the same version fail even if it got past the check. Opening a file whose
-schema is current only reads. SQL is parametrised and payloads are stored as JSON text.
-Every :class:`sqlite3.Error` reaches the caller as a :class:`StoreError` saying what to do.
+write lock, checks the idempotency key, moves the transaction's row in the current-state
+table from the expected version to the new one (the optimistic check: one primary-key
+update), and inserts the transition's events, the snapshot and the key together;
+``UNIQUE(tx_id, version, seq)`` makes a second writer from the same version fail even if it
+got past the check. Opening a file whose schema is current only reads; older files are
+migrated in one transaction under the write lock. SQL is parametrised and payloads are
+stored as JSON text; times in the current-state table are UTC ISO 8601 text with
+microseconds, so that text order is time order. Every :class:`sqlite3.Error` reaches the
+caller as a :class:`StoreError` saying what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, final
 
-from .._errors import ConcurrencyConflict, StoreError
+from .._errors import ConcurrencyConflict, CorruptHistory, InvalidPayload, StoreError
 from .._events import Event, Stream
 from .._sensitive import check_text, unstorable
 from ._base import (
+    INSERT_COLUMNS,
     LAYOUTS,
     MIGRATE_1_TO_2,
+    READ_COLUMNS,
     SCHEMA_VERSION,
     EventStore,
+    Head,
     KeyRecord,
+    Latest,
+    Query,
     Recorded,
+    Snapshot,
+    Summary,
     check_append,
     check_key_use,
     check_newest,
+    check_query,
+    decode_cursor,
     event_rows,
+    head_texts,
     json_text,
     layout_version,
     recorded_from_row,
@@ -43,15 +58,17 @@ from ._base import (
 
 __all__ = ["SQLiteStore"]
 
-"""Version 2 records each idempotency key's trigger and payload fingerprint."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+# Schema version 3. The events table's INTEGER PRIMARY KEY is the rowid: positions are
+# never reused because events are never deleted, so AUTOINCREMENT (a sqlite_sequence
+# write per commit) is not needed, and the event id is derived (tx_id:version:seq), so its
+# key is the UNIQUE index. The current-state table and the durable projections are
+# WITHOUT ROWID tables (their primary key is the table: one b-tree less to write).
+_EVENTS = """
 CREATE TABLE IF NOT EXISTS events (
-    position INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id TEXT NOT NULL UNIQUE,
+    position INTEGER PRIMARY KEY,
     tx_id TEXT NOT NULL,
     flow TEXT NOT NULL,
+    flow_version INTEGER NOT NULL,
     version INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     trigger TEXT NOT NULL,
@@ -59,15 +76,20 @@ CREATE TABLE IF NOT EXISTS events (
     name TEXT NOT NULL,
     data TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
+    actor TEXT,
+    causation_id TEXT,
+    correlation_id TEXT,
     UNIQUE (tx_id, version, seq)
-);
-CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream, position);
+)"""
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+{_EVENTS.strip()};
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     tx_id TEXT NOT NULL,
     version INTEGER NOT NULL,
-    trigger TEXT NOT NULL,
-    fingerprint TEXT NOT NULL
+    trigger TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
     consumer TEXT PRIMARY KEY,
@@ -75,7 +97,54 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 """
 
-_COLUMNS = "position, flow, tx_id, version, seq, trigger, stream, name, data, occurred_at"
+# What schema version 3 adds to the tables above (a migrated file keeps its own
+# idempotency and checkpoints tables).
+_SCHEMA_3 = """
+CREATE INDEX IF NOT EXISTS events_by_stream ON events (stream, position);
+CREATE INDEX IF NOT EXISTS events_by_actor ON events (actor, tx_id) WHERE actor IS NOT NULL;
+CREATE TABLE IF NOT EXISTS transactions (
+    tx_id TEXT PRIMARY KEY,
+    flow TEXT NOT NULL,
+    flow_version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    summary TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transactions_by_state ON transactions (state, updated_at, tx_id);
+CREATE INDEX IF NOT EXISTS transactions_by_flow
+    ON transactions (flow, state, updated_at, tx_id);
+CREATE INDEX IF NOT EXISTS transactions_by_time ON transactions (updated_at, tx_id);
+CREATE TABLE IF NOT EXISTS snapshots (
+    tx_id TEXT PRIMARY KEY,
+    flow_version INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projection_rows (
+    projection TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (projection, kind, key)
+) WITHOUT ROWID;
+"""
+
+# Schema version 2 -> 3: the events table is rebuilt (no event_id, no AUTOINCREMENT; the
+# new columns: flow version 1, no actor, causation or correlation), keeping positions.
+_MIGRATE_2_TO_3 = (
+    "ALTER TABLE events RENAME TO events_v2",
+    _EVENTS,
+    "INSERT INTO events (position, tx_id, flow, flow_version, version, seq, trigger, "
+    "stream, name, data, occurred_at) SELECT position, tx_id, flow, 1, version, seq, "
+    "trigger, stream, name, data, occurred_at FROM events_v2 ORDER BY position",
+    "DROP TABLE events_v2",
+)
+
+_COLUMNS = READ_COLUMNS
+_INSERT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_SUMMARY_COLUMNS = "tx_id, flow, flow_version, state, version, created_at, updated_at, summary"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,6 +152,51 @@ R = TypeVar("R")
 
 def _row_to_recorded(row: Sequence[Any]) -> Recorded:
     return recorded_from_row(row, json.loads, datetime.fromisoformat)
+
+
+def _snapshot(tx_id: str, row: Sequence[Any]) -> Snapshot:
+    """Return the :class:`Snapshot` a row of the snapshots table holds."""
+    version, flow_version, text = row
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"it is a {type(data).__name__}, not a JSON object")
+    except ValueError as error:
+        raise CorruptHistory(
+            f"The snapshot of transaction {tx_id!r} does not parse ({error}); delete its "
+            "row in the snapshots table and the transaction loads from its events.",
+            tx_id=tx_id,
+            position="snapshot",
+        ) from None
+    return Snapshot(int(version), int(flow_version), data)
+
+
+def _utc(when: datetime) -> str:
+    """Return ``when`` as the current-state table stores it: UTC, microseconds, ISO 8601.
+
+    One format for every row, so that comparing the text compares the times.
+    """
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _summary(row: Sequence[Any]) -> Summary:
+    """Return the :class:`Summary` a row of the current-state table holds."""
+    tx_id, flow, flow_version, state, version, created, updated, summary = row
+    try:
+        data = json.loads(summary)
+        if not isinstance(data, dict):
+            raise ValueError(f"its summary is a {type(data).__name__}, not a JSON object")
+        created_at, updated_at = datetime.fromisoformat(created), datetime.fromisoformat(updated)
+    except (ValueError, TypeError) as error:
+        raise CorruptHistory(
+            f"The current-state row of transaction {tx_id!r} does not parse ({error}); "
+            "rebuild it with Repository.reindex().",
+            tx_id=str(tx_id),
+            position="current state",
+        ) from None
+    return Summary(
+        tx_id, flow, int(flow_version), state, int(version), created_at, updated_at, data
+    )
 
 
 def _hint(message: str) -> str:
@@ -243,16 +357,21 @@ class SQLiteStore(EventStore):
             self._use_wal(db)
         with _Transaction(db):
             version = self._layout(db)  # again, under the write lock
+            if version == SCHEMA_VERSION:
+                return  # another process migrated it meanwhile
             if version == 0:
-                for statement in _SCHEMA.strip().split(";\n"):
-                    if statement.strip():
-                        db.execute(statement)
+                _run(db, _SCHEMA)
+                _run(db, _SCHEMA_3)
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version == 1:
+                return
+            if version == 1:
                 for statement in MIGRATE_1_TO_2:
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                    db.execute(statement)
+            for statement in _MIGRATE_2_TO_3:
+                db.execute(statement)
+            _run(db, _SCHEMA_3)
+            _fill_transactions(db)
+            db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     def _use_wal(self, db: sqlite3.Connection) -> None:
         """Switch a new file to WAL, outside a transaction as SQLite wants.
@@ -299,11 +418,17 @@ class SQLiteStore(EventStore):
         *,
         idempotency_key: str | None = None,
         fingerprint: str = "",
+        head: Head | None = None,
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
         last = check_append(flow, events, expected_version, idempotency_key)
-        rows = event_rows(flow, events, json_text, datetime.isoformat)
         tx_id, trigger = events[0].tx_id, events[-1].trigger
+        summary, snapshot = head_texts(tx_id, head)
+        rows = event_rows(flow, events, json_text, datetime.isoformat)
+        state = "" if head is None else head.state
+        flow_version = events[-1].flow_version if head is None else head.flow_version
+        created, updated = _utc(events[0].occurred_at), _utc(events[-1].occurred_at)
+        expected = expected_version
         db = self._connection()
         try:
             with _Transaction(db):
@@ -311,18 +436,38 @@ class SQLiteStore(EventStore):
                     used = self._key(db, idempotency_key)
                     if used is not None:
                         raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
-                # One index seek on (tx_id, version, seq): the newest version and its flow.
-                row = db.execute(
-                    "SELECT version, flow FROM events WHERE tx_id = ? "
-                    "ORDER BY version DESC, seq DESC LIMIT 1",
-                    (tx_id,),
-                ).fetchone()
-                check_newest(tx_id, flow, expected_version, row)
-                db.executemany(
-                    "INSERT INTO events (event_id, tx_id, flow, version, seq, trigger, stream, "
-                    "name, data, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                # The optimistic check: one primary-key write on the current-state row.
+                if expected_version == -1:
+                    moved = db.execute(
+                        f"INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO NOTHING",
+                        (tx_id, flow, flow_version, state, last, created, updated, summary),
+                    ).rowcount
+                else:
+                    moved = db.execute(
+                        "UPDATE transactions SET flow_version = ?, state = ?, version = ?, "
+                        "updated_at = ?, summary = ? WHERE tx_id = ? AND version = ? AND flow = ?",
+                        (flow_version, state, last, updated, summary, tx_id, expected, flow),
+                    ).rowcount
+                if moved != 1:
+                    newest = db.execute(
+                        "SELECT version, flow FROM transactions WHERE tx_id = ?", (tx_id,)
+                    ).fetchone()
+                    check_newest(tx_id, flow, expected_version, newest)
+                    raise StoreError(  # pragma: no cover - check_newest raised
+                        f"Cannot append to transaction {tx_id!r}: its current-state row did "
+                        "not move; try again."
+                    )
+                db.executemany(_INSERT, rows)
+                if snapshot is not None:
+                    assert head is not None  # head_texts gives a snapshot only from a head
+                    db.execute(
+                        "INSERT INTO snapshots (tx_id, flow_version, version, data) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
+                        "flow_version = excluded.flow_version, version = excluded.version, "
+                        "data = excluded.data",
+                        (tx_id, head.flow_version, last, snapshot),
+                    )
                 if idempotency_key is not None:
                     db.execute(
                         "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
@@ -333,6 +478,66 @@ class SQLiteStore(EventStore):
             raise ConcurrencyConflict(
                 f"Another writer appended to transaction {tx_id!r} first ({error})."
             ) from None
+
+    @_sqlite_errors("save a projection in")
+    def save_projection(
+        self,
+        projection: str,
+        expected: int,
+        position: int,
+        changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
+    ) -> None:
+        """Write a durable projection's changes and checkpoint at once (see EventStore)."""
+        check_text(projection, "projection name")
+        rows: list[tuple[str, str, str | None]] = []
+        for (kind, key), value in changes.items():
+            check_text(kind, "projection row kind")
+            check_text(key, "projection row key")
+            if value is None:
+                rows.append((kind, key, None))
+                continue
+            try:
+                rows.append((kind, key, json_text(value)))
+            except (TypeError, ValueError) as error:
+                raise InvalidPayload(
+                    f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
+                    f"JSON data ({error}); nothing was saved."
+                ) from None
+        db = self._connection()
+        with _Transaction(db):
+            row = db.execute(
+                "SELECT position FROM checkpoints WHERE consumer = ?", (projection,)
+            ).fetchone()
+            stored = 0 if row is None else int(row[0])
+            if stored != expected:
+                raise ConcurrencyConflict(
+                    f"Projection {projection!r} is at position {stored}, not {expected} as "
+                    "expected: another process moved it; load it again."
+                )
+            db.executemany(
+                "DELETE FROM projection_rows WHERE projection = ? AND kind = ? AND key = ?",
+                [(projection, kind, key) for kind, key, value in rows if value is None],
+            )
+            db.executemany(
+                "INSERT INTO projection_rows (projection, kind, key, value) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (projection, kind, key) DO UPDATE SET value = excluded.value",
+                [(projection, kind, key, value) for kind, key, value in rows if value is not None],
+            )
+            db.execute(
+                "INSERT INTO checkpoints (consumer, position) VALUES (?, ?) "
+                "ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+                (projection, position),
+            )
+
+    @_sqlite_errors("reset a projection in")
+    def reset_projection(self, projection: str) -> None:
+        """Delete ``projection``'s rows and checkpoint."""
+        if unstorable(projection):
+            return
+        db = self._connection()
+        with _Transaction(db):
+            db.execute("DELETE FROM projection_rows WHERE projection = ?", (projection,))
+            db.execute("DELETE FROM checkpoints WHERE consumer = ?", (projection,))
 
     @_sqlite_errors("save a checkpoint in")
     def save_checkpoint(self, consumer: str, position: int) -> None:
@@ -365,6 +570,124 @@ class SQLiteStore(EventStore):
         recorded = [_row_to_recorded(row) for row in rows]
         return recorded[0].flow, [r.event for r in recorded]
 
+    @_sqlite_errors("load from")
+    def load_latest(self, tx_id: str) -> Latest:
+        """Return ``tx_id``'s newest snapshot and the events after it; KeyError if unknown."""
+        if unstorable(tx_id):
+            raise KeyError(tx_id)
+        db = self._connection()
+        with _Transaction(db, "BEGIN"):  # one snapshot of the database: they agree
+            head = db.execute("SELECT flow FROM transactions WHERE tx_id = ?", (tx_id,)).fetchone()
+            if head is None:
+                raise KeyError(tx_id)
+            saved = db.execute(
+                "SELECT version, flow_version, data FROM snapshots WHERE tx_id = ?", (tx_id,)
+            ).fetchone()
+            after = -1 if saved is None else int(saved[0])
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE tx_id = ? AND version > ? "
+                "ORDER BY version, seq",
+                (tx_id, after),
+            ).fetchall()
+        snapshot = None if saved is None else _snapshot(tx_id, saved)
+        return Latest(head[0], snapshot, [_row_to_recorded(row).event for row in rows])
+
+    @_sqlite_errors("find in")
+    def find(self, query: Query) -> list[Summary]:
+        """Return one page of transactions matching ``query`` (index seeks, see EventStore).
+
+        A state's page is one seek on ``(state, updated_at, tx_id)`` (or on ``(flow, state,
+        updated_at, tx_id)``); a state with states inside it, or a flow without a state, is
+        one such page per state stored, merged, so that no query sorts or scans the table.
+        """
+        check_query(query)
+        texts = (query.flow, query.state, query.actor, query.after)
+        if any(text is not None and unstorable(text) for text in texts):
+            return []  # no store holds such a string
+        db = self._connection()
+        with _Transaction(db, "BEGIN"):  # every page from one snapshot of the database
+            if query.state is None and query.flow is None:
+                rows = self._page(db, query, None)
+            else:
+                states = [query.state] if query.state is not None else []
+                if query.state != "":
+                    states += self._states(db, query.flow, query.state)
+                pages = [self._page(db, query, state) for state in states]
+                rows = list(heapq.merge(*pages, key=lambda row: (row[6], row[0])))
+        return [_summary(row) for row in rows[: query.limit]]
+
+    @staticmethod
+    def _states(db: sqlite3.Connection, flow: str | None, state: str | None) -> list[str]:
+        """Return the states stored inside ``state`` (every state when ``None``) of ``flow``.
+
+        One index seek per state found (``MIN`` above the last one), not a scan.
+        """
+        where, params = [], []
+        if flow is not None:
+            where.append("flow = ?")
+            params.append(flow)
+        if state is not None:  # "a.b" and "a.c" lie between "a." and "a/"
+            where.append("state < ?")
+            params.append(f"{state}/")
+        found: list[str] = []
+        low, above = ("", ">=") if state is None else (f"{state}.", ">=")
+        while True:
+            clause = " AND ".join([*where, f"state {above} ?"])
+            row = db.execute(
+                f"SELECT MIN(state) FROM transactions WHERE {clause}", (*params, low)
+            ).fetchone()
+            if row is None or row[0] is None:
+                return found
+            found.append(row[0])
+            low, above = row[0], ">"
+
+    @staticmethod
+    def _page(db: sqlite3.Connection, query: Query, state: str | None) -> list[tuple[Any, ...]]:
+        """Return up to ``query.limit`` raw rows in ``state`` (any when ``None``), in order."""
+        where: list[str] = []
+        params: list[object] = []
+        if query.flow is not None:
+            where.append("flow = ?")
+            params.append(query.flow)
+        if state is not None:
+            where.append("state = ?")
+            params.append(state)
+        if query.updated_after is not None:
+            where.append("updated_at > ?")
+            params.append(_utc(query.updated_after))
+        if query.updated_before is not None:
+            where.append("updated_at < ?")
+            params.append(_utc(query.updated_before))
+        if query.after is not None:
+            when, tx_id = decode_cursor(query.after)
+            where.append("(updated_at, tx_id) > (?, ?)")
+            params.extend((_utc(when), tx_id))
+        if query.actor is not None:
+            where.append(
+                "EXISTS (SELECT 1 FROM events AS e WHERE e.actor = ? AND e.tx_id = t.tx_id)"
+            )
+            params.append(query.actor)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        return db.execute(
+            f"SELECT {_SUMMARY_COLUMNS} FROM transactions AS t {clause}"
+            "ORDER BY updated_at, tx_id LIMIT ?",
+            (*params, query.limit),
+        ).fetchall()
+
+    @_sqlite_errors("read from")
+    def projection_rows(
+        self, projection: str, kind: str, key: str | None = None
+    ) -> dict[str, Mapping[str, Any]]:
+        """Return ``projection``'s rows of ``kind`` by key (only ``key``'s when given)."""
+        if any(unstorable(text) for text in (projection, kind, key or "")):
+            return {}
+        sql = "SELECT key, value FROM projection_rows WHERE projection = ? AND kind = ?"
+        params: tuple[str, ...] = (projection, kind)
+        if key is not None:
+            sql, params = f"{sql} AND key = ?", (*params, key)
+        rows = self._connection().execute(f"{sql} ORDER BY key", params).fetchall()
+        return {found: json.loads(value) for found, value in rows}
+
     @_sqlite_errors("read from")
     def version(self, tx_id: str) -> int:
         """Return the stored version of ``tx_id`` (``-1`` if none)."""
@@ -372,10 +695,10 @@ class SQLiteStore(EventStore):
             return -1
         row = (
             self._connection()
-            .execute("SELECT MAX(version) FROM events WHERE tx_id = ?", (tx_id,))
+            .execute("SELECT version FROM transactions WHERE tx_id = ?", (tx_id,))
             .fetchone()
         )
-        return -1 if row[0] is None else int(row[0])
+        return -1 if row is None else int(row[0])
 
     @_sqlite_errors("read from")
     def find_idempotency_key(self, key: str) -> KeyRecord | None:
@@ -423,6 +746,51 @@ class SQLiteStore(EventStore):
             .fetchone()
         )
         return 0 if row is None else int(row[0])
+
+
+def _run(db: sqlite3.Connection, script: str) -> None:
+    """Run each statement of ``script`` (no ``executescript``: it would commit first)."""
+    for statement in script.strip().split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _fill_transactions(db: sqlite3.Connection) -> None:
+    """Write the current-state table of a migrated store from its events.
+
+    Each transaction's flow, flow version and version come from its newest event, its
+    created and updated times from its first and newest; the state is ``""`` (the store
+    does not know it: :meth:`Repository.reindex` fills it in). SQLite returns the other
+    columns of the row that holds the ``MIN``/``MAX`` of a lone aggregate.
+    """
+    first = {
+        tx_id: occurred
+        for tx_id, _, occurred in db.execute(
+            "SELECT tx_id, MIN(position), occurred_at FROM events GROUP BY tx_id"
+        )
+    }
+    rows = [
+        (tx_id, flow, flow_version, "", version, _stored_utc(first[tx_id]), _stored_utc(last))
+        for tx_id, _, flow, flow_version, version, last in db.execute(
+            "SELECT tx_id, MAX(position), flow, flow_version, version, occurred_at "
+            "FROM events GROUP BY tx_id"
+        )
+    ]
+    db.executemany(
+        f"INSERT INTO transactions ({_SUMMARY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, '{{}}')",
+        rows,
+    )
+
+
+def _stored_utc(text: str) -> str:
+    """Return an event's stored time as the current-state table keeps it (UTC)."""
+    try:
+        return _utc(datetime.fromisoformat(text))
+    except (ValueError, TypeError):
+        raise StoreError(
+            f"Cannot migrate the store: an event's time {text!r} is not an ISO 8601 "
+            "timestamp; restore the file from a backup."
+        ) from None
 
 
 class _Transaction:
