@@ -239,8 +239,8 @@ _LS_HEADINGS = {
     "zh": ("编号", "流程", "状态", "版本", "更新时间 (UTC)", "摘要"),
 }
 _LS_TEXTS = {
-    "en": ("No transactions found.", "Next page: --after {cursor}", "{count} transactions"),
-    "zh": ("没有找到交易。", "下一页：--after {cursor}", "{count} 笔交易"),
+    "en": ("No transactions found.", "Next page: --after {cursor}"),
+    "zh": ("没有找到交易。", "下一页：--after {cursor}"),
 }
 
 
@@ -259,13 +259,11 @@ def _ls(args: argparse.Namespace, out: TextIO) -> None:
     finally:
         store.close()
     page, more = rows[: args.limit], len(rows) > args.limit or len(rows) == 10_000
-    none, next_page, counted = _LS_TEXTS[args.lang]
+    none, next_page = _LS_TEXTS[args.lang]
     if not page:
         out.write(none + "\n")
         return
-    table = Table(
-        *_LS_HEADINGS[args.lang], box=box.SIMPLE_HEAD, title=counted.format(count=len(page))
-    )
+    table = Table(*_LS_HEADINGS[args.lang], box=box.SIMPLE_HEAD, pad_edge=False)
     for row in page:
         table.add_row(
             row.tx_id,
@@ -275,8 +273,13 @@ def _ls(args: argparse.Namespace, out: TextIO) -> None:
             row.updated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
             _summary_text(row.summary),
         )
-    console = Console(file=out, width=None if _is_terminal(out) else 200, highlight=False)
-    console.print(table)
+    if _is_terminal(out):
+        Console(file=out, highlight=False).print(table)
+    else:  # no terminal width to fit: lines as long as the rows, without trailing blanks
+        text = io.StringIO()
+        Console(file=text, width=1000, highlight=False, color_system=None).print(table)
+        lines = [line.rstrip() for line in text.getvalue().splitlines()]
+        out.write("\n".join(line for line in lines if line) + "\n")
     if more:
         out.write(next_page.format(cursor=page[-1].cursor) + "\n")
 
