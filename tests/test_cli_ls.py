@@ -53,7 +53,11 @@ def shop(tmp_path):
         1,
         actor="Li Lei",
         versions=4,
-        summary={"total": {"amount": "176.00", "currency": "CNY"}, "customer": "Li Lei"},
+        summary={
+            "total": {"amount": "176.00", "currency": "CNY"},
+            "customer": "Li Lei",
+            "paid": None,
+        },
     )
     put(store, "direct-sale", "A-2", "payment_authorized", 2, actor="Wang Fang")
     put(store, "direct-sale", "A-3", "shipping", 3)
@@ -78,7 +82,7 @@ def test_ls_lists_every_transaction_oldest_update_first(shop):
     line = next(line for line in out.splitlines() if "A-1" in line)
     assert "shipping (shipping to the door)" in line
     assert " 3 " in line and "2026-11-24 08:01:03" in line
-    assert "customer=Li Lei, total=CNY 176.00" in line
+    assert "customer=Li Lei, paid=-, total=CNY 176.00" in line
 
 
 def test_ls_filters_by_flow_state_and_actor(shop):

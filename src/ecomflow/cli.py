@@ -313,6 +313,8 @@ def _summary_text(summary: Mapping[str, Any]) -> str:
             text = f"{value['currency']} {value['amount']}"
         elif isinstance(value, str):
             text = value
+        elif value is None:
+            text = "-"
         else:
             text = json.dumps(value, ensure_ascii=False, sort_keys=True)
         parts.append(f"{key}={text}")
