@@ -42,8 +42,9 @@ def put(store, flow, tx_id, state, minute, *, actor=None, summary=None, versions
 
 
 @pytest.fixture
-def shop(tmp_path):
-    url = f"sqlite:///{tmp_path}/shop.db"
+def shop(location):
+    """A SQLite file or a PostgreSQL schema holding five transactions."""
+    url = location
     store = open_store(url)
     put(
         store,

@@ -26,9 +26,14 @@ KINDS = {
 }
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def url(request, tmp_path):
-    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/shop.db"
+    """Each store in turn: memory, a SQLite file, a fresh PostgreSQL schema."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/shop.db"
+    return request.getfixturevalue("pg_dsn")
 
 
 def opener(url):
