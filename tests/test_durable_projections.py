@@ -36,12 +36,20 @@ def url(request, tmp_path):
     return request.getfixturevalue("pg_dsn")
 
 
-def opener(url):
-    """Return a function opening the same store again, as a restarted process would."""
-    if url == "memory://":
-        store = MemoryStore()
-        return lambda: store
-    return lambda: open_store(url)
+@pytest.fixture
+def reopen(url):
+    """A function opening the same store again, as a restarted process would; all closed after."""
+    opened = []
+    memory = MemoryStore()
+
+    def open_again():
+        store = memory if url == "memory://" else open_store(url)
+        opened.append(store)
+        return store
+
+    yield open_again
+    for store in opened:
+        store.close()
 
 
 def sell(repo, tx_id, price="88.00", quantity=5):
@@ -78,8 +86,7 @@ def test_the_built_in_projections_are_durable():
         assert isinstance(cls(), DurableProjection)
 
 
-def test_a_restarted_ledger_resumes_with_the_right_balances(url):
-    reopen = opener(url)
+def test_a_restarted_ledger_resumes_with_the_right_balances(reopen):
     store = reopen()
     repo = Repository(store, FLOWS)
     sell(repo, "A-1")  # 440.00
@@ -103,8 +110,7 @@ def test_a_restarted_ledger_resumes_with_the_right_balances(url):
     store.close()
 
 
-def test_consume_runs_a_durable_projection_durably(url):
-    reopen = opener(url)
+def test_consume_runs_a_durable_projection_durably(reopen):
     store = reopen()
     repo = Repository(store, FLOWS)
     sell(repo, "A-1")
@@ -119,8 +125,8 @@ def test_consume_runs_a_durable_projection_durably(url):
     store.close()
 
 
-def demo_store(url):
-    store = opener(url)()
+def demo_store(reopen):
+    store = reopen()
     repo = Repository(store, FLOWS)
     for name in DEMOS:
         tx, before = start_demo(name)
@@ -133,9 +139,9 @@ def demo_store(url):
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
-def test_a_rebuild_gives_the_same_rows_and_the_same_state(url, name):
+def test_a_rebuild_gives_the_same_rows_and_the_same_state(reopen, name):
     cls, kinds = KINDS[name]
-    store = demo_store(url)
+    store = demo_store(reopen)
     projection = cls()
     projector = Projector(store, projection, name=name, batch=3)
     assert projector.run() > 0
@@ -180,8 +186,7 @@ def test_money_is_stored_as_decimal_strings_with_its_currency():
     }
 
 
-def test_two_processes_racing_one_projection_never_double_count(url):
-    reopen = opener(url)
+def test_two_processes_racing_one_projection_never_double_count(reopen):
     store = reopen()
     repo = Repository(store, FLOWS)
     for number in range(3):
@@ -215,8 +220,7 @@ def test_a_stale_save_is_refused_and_changes_nothing():
     assert rows_of(store, "ledger", KINDS["ledger"][1]) == before
 
 
-def test_threads_racing_one_projection_end_with_the_right_books(url):
-    reopen = opener(url)
+def test_threads_racing_one_projection_end_with_the_right_books(reopen):
     store = reopen()
     repo = Repository(store, FLOWS)
     for number in range(6):
