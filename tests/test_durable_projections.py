@@ -22,7 +22,7 @@ KINDS = {
     "ledger": (Ledger, ("balance", "posting", "memo")),
     "shipments": (ShipmentTracker, ("shipment",)),
     "contracts": (ContractRegister, ("contract",)),
-    "inbox": (Inbox, ("inbox",)),
+    "inbox": (Inbox, ("notice",)),
 }
 
 
@@ -306,3 +306,27 @@ def test_in_memory_use_is_unchanged_and_writes_nothing():
     ledger = fold(Ledger(), everything(store))
     assert ledger.balance("Hangzhou Tea House", "CNY") == Decimal("440.00")
     assert store.projection_rows("ledger", "balance") == {} and store.checkpoint("ledger") == 0
+
+
+def test_a_new_notice_writes_one_row_not_the_whole_inbox():
+    store = demo_store(lambda: MemoryStore())
+    inbox = Inbox()
+    Projector(store, inbox, name="inbox").run()
+    public = len(inbox.notices[Inbox.PUBLIC])
+    assert public > 1
+    rows = store.projection_rows("inbox", "notice")
+    assert len(rows) == sum(len(notices) for notices in inbox.notices.values())
+    last = inbox.notices[Inbox.PUBLIC][-1]
+    event = next(r.event for r in store.read(limit=10_000) if r.event.name == last.name)
+    copy = type(event)(
+        event.tx_id,
+        999,
+        0,
+        event.trigger,
+        event.stream,
+        event.name,
+        event.data,
+        event.occurred_at,
+    )
+    inbox.apply(copy)
+    assert list(inbox.changes()) == [("notice", f'["{Inbox.PUBLIC}", "{copy.event_id}"]')]

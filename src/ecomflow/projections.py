@@ -334,8 +334,9 @@ class Notice:
 class Inbox(_Rows):
     """Who was told what, from the INFORMATION stream; notices without ``to`` are public.
 
-    In memory unless run by a :class:`Projector`: then one ``inbox`` row per recipient
-    (key: the recipient).
+    In memory unless run by a :class:`Projector`: then one ``notice`` row per notice
+    and recipient (key: ``["recipient", "event id"]`` as JSON), so a busy public inbox
+    costs one row per new notice.
     """
 
     streams = frozenset({Stream.INFORMATION})
@@ -348,7 +349,7 @@ class Inbox(_Rows):
     def clear(self) -> None:
         """Forget everything."""
         self.notices: dict[str, list[Notice]] = defaultdict(list)
-        self._ids: dict[str, list[str]] = defaultdict(list)
+        self._where: dict[str, tuple[str, int, str]] = {}  # row key -> recipient, place, id
         self._seen = _Seen()
         self._dirty.clear()
 
@@ -359,38 +360,41 @@ class Inbox(_Rows):
         recipients = event.data.get("to", self.PUBLIC)
         for recipient in recipients if isinstance(recipients, list) else [recipients]:
             notice = Notice(event.tx_id, event.name, event.occurred_at, dict(event.data))
-            self.notices[str(recipient)].append(notice)
-            self._ids[str(recipient)].append(event.event_id)
-            self._touch("inbox", str(recipient))
+            inbox = self.notices[str(recipient)]
+            key = json.dumps([str(recipient), event.event_id], ensure_ascii=False)
+            self._where[key] = (str(recipient), len(inbox), event.event_id)
+            inbox.append(notice)
+            self._touch("notice", key)
 
     def _row(self, kind: str, key: str) -> Mapping[str, Any] | None:
-        notices = zip(self._ids[key], self.notices[key], strict=True)
+        recipient, number, event_id = self._where[key]
+        notice = self.notices[recipient][number]
         return {
-            "notices": [
-                {
-                    "event_id": event_id,
-                    "tx_id": notice.tx_id,
-                    "name": notice.name,
-                    "occurred_at": notice.occurred_at.isoformat(),
-                    "data": notice.data,
-                }
-                for event_id, notice in notices
-            ]
+            "recipient": recipient,
+            "number": number,
+            "event_id": event_id,
+            "tx_id": notice.tx_id,
+            "name": notice.name,
+            "occurred_at": notice.occurred_at.isoformat(),
+            "data": notice.data,
         }
 
     def restore(self, rows: RowReader) -> None:
         """Rebuild the inbox from its stored rows (see :class:`Projector`)."""
-        for recipient, value in rows("inbox").items():
-            for item in value["notices"]:
-                notice = Notice(
-                    str(item["tx_id"]),
-                    str(item["name"]),
-                    _time(item["occurred_at"]),
-                    dict(item["data"]),
-                )
-                self.notices[recipient].append(notice)
-                self._ids[recipient].append(item["event_id"])
-                self._seen.add(item["event_id"])
+        stored = sorted(
+            rows("notice").items(), key=lambda item: (item[1]["recipient"], item[1]["number"])
+        )
+        for key, item in stored:
+            recipient = str(item["recipient"])
+            notice = Notice(
+                str(item["tx_id"]),
+                str(item["name"]),
+                _time(item["occurred_at"]),
+                dict(item["data"]),
+            )
+            self._where[key] = (recipient, len(self.notices[recipient]), item["event_id"])
+            self.notices[recipient].append(notice)
+            self._seen.add(item["event_id"])
 
 
 P = TypeVar("P", bound=Projection)
