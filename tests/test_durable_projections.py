@@ -330,3 +330,19 @@ def test_a_new_notice_writes_one_row_not_the_whole_inbox():
     )
     inbox.apply(copy)
     assert list(inbox.changes()) == [("notice", f'["{Inbox.PUBLIC}", "{copy.event_id}"]')]
+
+
+class RefusingStore(MemoryStore):
+    """Refuses every save with a conflict although nobody moved the checkpoint."""
+
+    def save_projection(self, *args, **kwargs):
+        raise ConcurrencyConflict("refused")
+
+
+def test_a_conflict_that_is_not_a_race_is_raised_not_retried_forever():
+    store = RefusingStore()
+    sell(Repository(store, FLOWS), "A-1")
+    ledger = Ledger()
+    with pytest.raises(ConcurrencyConflict, match="refused"):
+        Projector(store, ledger, name="ledger").run()
+    assert ledger.postings == [] and store.checkpoint("ledger") == 0

@@ -131,6 +131,8 @@ class Projector(Generic[P]):
                 )
             except ConcurrencyConflict:
                 self._position = None  # another process moved on: take its state
+                if self.position == position:  # nobody moved it: not a race, do not spin
+                    raise
                 continue
             except BaseException:
                 self._position = None  # the batch is not stored: forget it in memory too
