@@ -110,6 +110,7 @@ def _intermediary(rng: random.Random, repo: Repository, tx_id: str) -> Transacti
     )
     repo.add(trade)
     repo.store.append("exchange", exchange.events, -1)
+    repo.bus.publish(exchange.events)  # stored beside the repository: tell its subscribers
     run = _runner(repo, trade.id)
     run("sign", party="seller", signatory="Chen Jie")
     if rng.random() < 0.1:

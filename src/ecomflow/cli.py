@@ -1,4 +1,4 @@
-"""The ``ecomflow`` command: list, show, demo, simulate, events, replay."""
+"""The ``ecomflow`` command: list, show, demo, simulate, ls, events, replay."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from typing import NoReturn, TextIO
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timezone
+from typing import Any, NoReturn, TextIO
 
+import attrs
+from rich import box
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 
 from . import __version__
 from ._demos import DEMOS, start_demo
@@ -24,8 +28,10 @@ from ._errors import EcomflowError, StoreError
 from ._events import Event
 from ._simulate import SCENARIOS
 from .flows import FLOWS
-from .projections import ContractRegister, Inbox, Ledger, ShipmentTracker, fold
+from .projections import ContractRegister, Inbox, Ledger, ShipmentTracker
 from .store import EventStore, Recorded, Repository, open_store
+from .store._base import Query as _Query
+from .store._base import check_query as _check_query
 
 __all__ = ["main"]
 
@@ -48,7 +54,7 @@ def _flow_name(value: str) -> str:
 _DB_HELP = "store URL (default: $ECOMFLOW_DB, else sqlite:///ecomflow.db)"
 _EPILOG = (
     "The store is the --db URL (memory://, sqlite:///FILE or postgresql://...), else "
-    "$ECOMFLOW_DB, else sqlite:///ecomflow.db; the read-only commands (events, replay) "
+    "$ECOMFLOW_DB, else sqlite:///ecomflow.db; the read-only commands (ls, events, replay) "
     "never create one. Exit status: 0 done, 1 replay found a problem, 2 an error."
 )
 
@@ -84,9 +90,27 @@ def _parser() -> _Parser:
     events = command("events", "list one stored transaction's events")
     events.add_argument("tx_id")
     events.add_argument("--db", default=None, help=_DB_HELP)
+    events.add_argument(
+        "-v", "--verbose", action="store_true", help="also show causation and correlation ids"
+    )
+    ls = command("ls", "list stored transactions by flow, state or actor, a page at a time")
+    ls.add_argument("--flow", default=None, help="only this flow")
+    ls.add_argument("--state", default=None, help="this state or any state inside it")
+    ls.add_argument("--actor", default=None, help="only transactions with an event by this actor")
+    ls.add_argument("--limit", type=_page_size, default=50, help="rows per page (1 to 10,000)")
+    ls.add_argument("--after", default=None, help="the cursor printed by the previous page")
+    ls.add_argument("--db", default=None, help=_DB_HELP)
+    ls.add_argument("--lang", choices=LANGS, default="en")
     replay = command("replay", "rebuild every stored transaction and projection; check the books")
     replay.add_argument("--db", default=None, help=_DB_HELP)
     return parser
+
+
+def _page_size(value: str) -> int:
+    number = _positive(value)
+    if number > 10_000:
+        raise argparse.ArgumentTypeError(f"must be at most 10000 (got {value!r})")
+    return number
 
 
 def _positive(value: str) -> int:
@@ -142,23 +166,33 @@ def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: Te
     repo = Repository(store, FLOWS)
     run = uuid.uuid4().hex[:6]
     states: Counter[str] = Counter()
+    streams: Counter[str] = Counter()
+    ledger = Ledger()  # in memory: the books of this run's transactions only
+
+    def count(event: Event) -> None:
+        streams[event.stream.value] += 1
+        ledger.apply(event)
+
+    # Only what this run commits is counted (from the repository's subscribers, after
+    # each commit): nothing else of the store is read, however big it is.
+    repo.subscribe(count)
     start = time.perf_counter()
-    before = _last_position(store)
     console = Console(file=out)
     # A bar only on a terminal: elsewhere rich would leave an empty line before the report.
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"simulating {name}", total=orders)
-        for number in range(1, orders + 1):
-            tx = SCENARIOS[name](rng, repo, f"{name}-{run}-{number}")
-            states[tx.state] += 1
-            progress.advance(task)
+    try:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task(f"simulating {name}", total=orders)
+            for number in range(1, orders + 1):
+                tx = SCENARIOS[name](rng, repo, f"{name}-{run}-{number}")
+                states[tx.state] += 1
+                bar.advance(task)
+    finally:
+        store.close()
     seconds = time.perf_counter() - start
-    new = list(_all(store, after=before))
-    streams = Counter(record.event.stream.value for record in new)
-    ledger = fold(Ledger(), (record.event for record in _all(store)))
+    events = sum(streams.values())
     out.write(
         f"Simulated {orders} {name} transactions in {seconds:.2f} s "
-        f"({orders / seconds:,.0f} transactions/s, {len(new) / seconds:,.0f} events/s).\n"
+        f"({orders / seconds:,.0f} transactions/s, {events / seconds:,.0f} events/s).\n"
     )
     out.write("States reached: " + ", ".join(f"{s} {n}" for s, n in states.most_common()) + "\n")
     out.write(
@@ -167,20 +201,12 @@ def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: Te
     totals = ", ".join(f"{cur} {total}" for cur, total in sorted(ledger.totals().items()))
     balanced = all(total == 0 for total in ledger.totals().values())
     out.write(
-        f"Ledger: {len(ledger.postings)} postings in the store; totals {totals or 'none'} "
+        f"Ledger: {len(ledger.postings)} postings in this run; totals {totals or 'none'} "
         f"({'balanced' if balanced else 'NOT BALANCED'}).\n"
     )
-    store.close()
 
 
-def _last_position(store: EventStore) -> int:
-    position = 0
-    for record in _all(store):
-        position = record.position
-    return position
-
-
-def _events(tx_id: str, url: str | None, out: TextIO) -> None:
+def _events(tx_id: str, url: str | None, verbose: bool, out: TextIO) -> None:
     store = open_store(url, create=False)
     try:
         flow, events = store.load(tx_id)
@@ -191,39 +217,142 @@ def _events(tx_id: str, url: str | None, out: TextIO) -> None:
     out.write(f"{tx_id} ({flow}), {len(events)} events\n")
     for event in events:
         data = json.dumps(event.data, ensure_ascii=False, sort_keys=True)
+        by = f" by {event.actor}" if event.actor is not None else ""
         out.write(
             f"  v{event.version}.{event.seq} {event.occurred_at.isoformat()} "
-            f"[{event.stream.value}] {event.name} {data}\n"
+            f"[{event.stream.value}] {event.name}{by} {data}\n"
         )
+        if verbose:
+            out.write(
+                f"      actor {_or_none(event.actor)}, causation {_or_none(event.causation_id)}, "
+                f"correlation {_or_none(event.correlation_id)}, trigger {event.trigger}, "
+                f"flow version {event.flow_version}\n"
+            )
+
+
+def _or_none(value: str | None) -> str:
+    return "-" if value is None else value
+
+
+_LS_HEADINGS = {
+    "en": ("id", "flow", "state", "version", "updated (UTC)", "summary"),
+    "zh": ("编号", "流程", "状态", "版本", "更新时间 (UTC)", "摘要"),
+}
+_LS_TEXTS = {
+    "en": ("No transactions found.", "Next page: --after {cursor}"),
+    "zh": ("没有找到交易。", "下一页：--after {cursor}"),
+}
+
+
+def _ls(args: argparse.Namespace, out: TextIO) -> None:
+    query = _Query(
+        flow=args.flow,
+        state=args.state,
+        actor=args.actor,
+        limit=min(args.limit + 1, 10_000) if args.limit < 10_000 else args.limit,
+        after=args.after,
+    )
+    _check_query(attrs.evolve(query, limit=args.limit))  # refuse before opening the store
+    store = open_store(args.db, create=False)
+    try:
+        rows = store.find(query)
+    finally:
+        store.close()
+    page, more = rows[: args.limit], len(rows) > args.limit or len(rows) == 10_000
+    none, next_page = _LS_TEXTS[args.lang]
+    if not page:
+        out.write(none + "\n")
+        return
+    table = Table(*_LS_HEADINGS[args.lang], box=box.SIMPLE_HEAD, pad_edge=False)
+    for row in page:
+        table.add_row(
+            row.tx_id,
+            row.flow,
+            _state_label(row.flow, row.state, args.lang),
+            str(row.version),
+            row.updated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+            _summary_text(row.summary),
+        )
+    if _is_terminal(out):
+        Console(file=out, highlight=False).print(table)
+    else:  # no terminal width to fit: lines as long as the rows, without trailing blanks
+        text = io.StringIO()
+        Console(file=text, width=1000, highlight=False, color_system=None).print(table)
+        lines = [line.rstrip() for line in text.getvalue().splitlines()]
+        out.write("\n".join(line for line in lines if line) + "\n")
+    if more:
+        out.write(next_page.format(cursor=page[-1].cursor) + "\n")
+
+
+def _is_terminal(out: TextIO) -> bool:
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _state_label(flow: str, state: str, lang: str) -> str:
+    """Return ``state`` with its label in ``lang`` when the flow defines it."""
+    if not state:
+        return "?"
+    definition = FLOWS.get(flow)
+    if definition is None:
+        return state
+    labels = []
+    for part in state.split("|"):
+        try:
+            labels.append(definition.state(part).label(lang))
+        except KeyError:
+            return state
+    return f"{state} ({' + '.join(labels)})"
+
+
+def _summary_text(summary: Mapping[str, Any]) -> str:
+    parts = []
+    for key in sorted(summary):
+        value = summary[key]
+        if isinstance(value, Mapping) and set(value) == {"amount", "currency"}:
+            text = f"{value['currency']} {value['amount']}"
+        elif isinstance(value, str):
+            text = value
+        elif value is None:
+            text = "-"
+        else:
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        parts.append(f"{key}={text}")
+    return ", ".join(parts)
 
 
 def _replay(url: str | None, out: TextIO) -> int:
     store = open_store(url, create=False)
-    repo = Repository(store, FLOWS)
     projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
     flows: dict[str, str] = {}
+    histories: dict[str, list[Event]] = {}
     count = 0
-    for record in _all(store):
-        count += 1
-        flows.setdefault(record.event.tx_id, record.flow)
-        for projection in projections:
-            projection.apply(record.event)
+    try:
+        for record in _all(store):  # each event is read once, then kept by transaction
+            count += 1
+            event = record.event
+            flows.setdefault(event.tx_id, record.flow)
+            if record.flow in FLOWS:
+                histories.setdefault(event.tx_id, []).append(event)
+            for projection in projections:
+                projection.apply(event)
+    finally:
+        store.close()
     failures = []
-    known = {tx_id: flow for tx_id, flow in flows.items() if flow in FLOWS}
-    for tx_id in known:
+    for tx_id, events in histories.items():
         try:
-            repo.load(tx_id)
+            FLOWS[flows[tx_id]].replay(events)
         except EcomflowError as error:
             failures.append(f"{tx_id}: {error}")
-    store.close()
+    known = len(histories)
     ledger = projections[0]
     assert isinstance(ledger, Ledger)
     unbalanced = [p.event_id for p in ledger.postings if p.total != 0]
     totals = {cur: total for cur, total in ledger.totals().items() if total != 0}
-    others = len(flows) - len(known)
+    others = len(flows) - known
     out.write(
-        f"Replayed {count} events of {len(known)} transactions: "
-        f"{len(known) - len(failures)} rebuilt, {len(failures)} failed"
+        f"Replayed {count} events of {known} transactions: "
+        f"{known - len(failures)} rebuilt, {len(failures)} failed"
         + (f"; {others} other records (exchanges)" if others else "")
         + ".\n"
     )
@@ -277,7 +406,9 @@ def _run(argv: Sequence[str] | None, out: TextIO) -> int:
         elif args.command == "simulate":
             _simulate(args.flow, args.orders, args.db, args.seed, out)
         elif args.command == "events":
-            _events(args.tx_id, args.db, out)
+            _events(args.tx_id, args.db, args.verbose, out)
+        elif args.command == "ls":
+            _ls(args, out)
         else:
             return _replay(args.db, out)
     except EcomflowError as error:

@@ -5,15 +5,20 @@
 - :class:`ContractRegister` (COMMERCE 商流): each transaction's commercial status and owner.
 - :class:`Inbox` (INFORMATION 信息流): who was told what, and when.
 
-Each applies :class:`Event` objects one at a time, ignores an event it has already seen
-(consumers are at-least-once), and gives the same result rebuilt from the start.
-:func:`ecomflow.store.consume` runs one over a store from a stored checkpoint.
+Each applies :class:`Event` objects one at a time, ignores an event it has already seen,
+and gives the same result rebuilt from the start. Used with :func:`fold` or ``apply``, a
+projection lives **in memory** only: a new process starts empty. Run by a
+:class:`Projector` (or :func:`ecomflow.store.consume`) it is **durable**: its state is
+kept as rows (``kind``, ``key``, JSON value; money as strings) in the store's own
+database, written in one database transaction with its checkpoint, so a restarted process
+resumes with the right balances and a rebuild from position 0 gives the same rows.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar, final
@@ -21,17 +26,23 @@ from typing import Any, Protocol, TypeVar, final
 import attrs
 
 from ._events import Event, Stream
+from .store._consumer import DurableProjection, Projector
 
 __all__ = [
     "ContractRegister",
+    "DurableProjection",
     "Inbox",
     "Ledger",
     "Notice",
     "Posting",
     "Projection",
+    "Projector",
     "ShipmentTracker",
     "fold",
 ]
+
+RowReader = Callable[[str], Mapping[str, Mapping[str, Any]]]
+"""What :meth:`restore` is given: a kind of row -> ``{key: JSON value}``."""
 
 
 class Projection(Protocol):
@@ -57,6 +68,33 @@ class _Seen:
         self._ids.add(event_id)
         return True
 
+    def add(self, event_id: str) -> None:
+        """Remember ``event_id`` (restored from a stored row)."""
+        self._ids.add(event_id)
+
+
+class _Rows:
+    """Tracks which rows of a durable projection changed since they were last saved."""
+
+    def __init__(self) -> None:
+        self._dirty: set[tuple[str, str]] = set()
+
+    def _touch(self, kind: str, key: str) -> None:
+        self._dirty.add((kind, key))
+
+    def _row(self, kind: str, key: str) -> Mapping[str, Any] | None:
+        raise NotImplementedError  # pragma: no cover - every projection defines it
+
+    def changes(self) -> dict[tuple[str, str], Mapping[str, Any] | None]:
+        """Return the rows changed since the last call (``(kind, key)`` -> JSON value)."""
+        changed = {entry: self._row(*entry) for entry in sorted(self._dirty)}
+        self._dirty.clear()
+        return changed
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
 
 @final
 @attrs.frozen
@@ -76,21 +114,30 @@ class Posting:
 
 
 @final
-class Ledger:
+class Ledger(_Rows):
     """Double-entry ledger of the MONEY stream.
 
     An event whose data has ``amount`` (``{"amount": "…", "currency": "…"}``), ``from``
     and ``to`` moves money: it posts ``-amount`` to ``from`` and ``+amount`` to ``to``.
     Other MONEY events (authorizations, declines, fee memos) are kept as ``memos``.
+    In memory unless run by a :class:`Projector`, which keeps rows of kinds ``balance``
+    (key ``["account", "currency"]`` as JSON), ``posting`` and ``memo`` (key: event id).
     """
 
     streams = frozenset({Stream.MONEY})
 
     def __init__(self) -> None:
+        super().__init__()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (the state of a new, empty ledger)."""
         self.postings: list[Posting] = []
         self.memos: list[Event] = []
         self._balances: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         self._seen = _Seen()
+        self._number: dict[str, int] = {}  # event id -> its place among postings or memos
+        self._dirty.clear()
 
     def apply(self, event: Event) -> None:
         """Post ``event`` (once)."""
@@ -99,14 +146,54 @@ class Ledger:
         data = event.data
         money = data.get("amount")
         if not (isinstance(money, dict) and data.get("from") and data.get("to")):
+            self._number[event.event_id] = len(self.memos)
             self.memos.append(event)
+            self._touch("memo", event.event_id)
             return
         amount, currency = Decimal(money["amount"]), money["currency"]
         legs = ((str(data["from"]), -amount), (str(data["to"]), amount))
         posting = Posting(event.event_id, event.tx_id, event.name, currency, legs)
+        self._number[event.event_id] = len(self.postings)
         self.postings.append(posting)
+        self._touch("posting", event.event_id)
         for account, value in legs:
             self._balances[(account, currency)] += value
+            self._touch("balance", json.dumps([account, currency], ensure_ascii=False))
+
+    def _row(self, kind: str, key: str) -> Mapping[str, Any] | None:
+        if kind == "balance":
+            account, currency = json.loads(key)
+            amount = self._balances.get((account, currency), Decimal(0))
+            return {"account": account, "currency": currency, "amount": str(amount)}
+        number = self._number[key]
+        if kind == "posting":
+            posting = self.postings[number]
+            return {
+                "number": number,
+                "tx_id": posting.tx_id,
+                "name": posting.name,
+                "currency": posting.currency,
+                "legs": [[account, str(amount)] for account, amount in posting.legs],
+            }
+        return {"number": number, "event": self.memos[number].to_json()}
+
+    def restore(self, rows: RowReader) -> None:
+        """Rebuild the ledger from its stored rows (see :class:`Projector`)."""
+        for value in rows("balance").values():
+            key = (str(value["account"]), str(value["currency"]))
+            self._balances[key] = Decimal(value["amount"])
+        postings = sorted(rows("posting").items(), key=lambda item: int(item[1]["number"]))
+        for event_id, value in postings:
+            legs = tuple((str(account), Decimal(amount)) for account, amount in value["legs"])
+            self._number[event_id] = len(self.postings)
+            self.postings.append(
+                Posting(event_id, value["tx_id"], value["name"], value["currency"], legs)
+            )
+            self._seen.add(event_id)
+        for event_id, value in sorted(rows("memo").items(), key=lambda i: int(i[1]["number"])):
+            self._number[event_id] = len(self.memos)
+            self.memos.append(Event.from_json(value["event"]))
+            self._seen.add(event_id)
 
     def balance(self, account: str, currency: str) -> Decimal:
         """Return ``account``'s balance in ``currency`` (positive: it received money)."""
@@ -125,19 +212,50 @@ class Ledger:
 
 
 @final
-class ShipmentTracker:
-    """Each transaction's LOGISTICS history: ``(time, event name, data)``, and its status."""
+class ShipmentTracker(_Rows):
+    """Each transaction's LOGISTICS history: ``(time, event name, data)``, and its status.
+
+    In memory unless run by a :class:`Projector`: then one ``shipment`` row per
+    transaction (key: its id).
+    """
 
     streams = frozenset({Stream.LOGISTICS})
 
     def __init__(self) -> None:
+        super().__init__()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything."""
         self.history: dict[str, list[tuple[datetime, str, dict[str, Any]]]] = defaultdict(list)
+        self._ids: dict[str, list[str]] = defaultdict(list)
         self._seen = _Seen()
+        self._dirty.clear()
 
     def apply(self, event: Event) -> None:
         """Record ``event`` (once)."""
         if event.stream is Stream.LOGISTICS and self._seen.first_time(event):
             self.history[event.tx_id].append((event.occurred_at, event.name, dict(event.data)))
+            self._ids[event.tx_id].append(event.event_id)
+            self._touch("shipment", event.tx_id)
+
+    def _row(self, kind: str, key: str) -> Mapping[str, Any] | None:
+        steps = zip(self._ids[key], self.history[key], strict=True)
+        return {
+            "history": [
+                {"event_id": event_id, "occurred_at": at.isoformat(), "name": name, "data": data}
+                for event_id, (at, name, data) in steps
+            ]
+        }
+
+    def restore(self, rows: RowReader) -> None:
+        """Rebuild the tracker from its stored rows (see :class:`Projector`)."""
+        for tx_id, value in rows("shipment").items():
+            for step in value["history"]:
+                entry = (_time(step["occurred_at"]), str(step["name"]), dict(step["data"]))
+                self.history[tx_id].append(entry)
+                self._ids[tx_id].append(step["event_id"])
+                self._seen.add(step["event_id"])
 
     def status(self, tx_id: str) -> str | None:
         """Return the name of the last logistics event of ``tx_id``, or None."""
@@ -146,16 +264,27 @@ class ShipmentTracker:
 
 
 @final
-class ContractRegister:
-    """Each transaction's COMMERCE status, and who owns the goods after a transfer."""
+class ContractRegister(_Rows):
+    """Each transaction's COMMERCE status, and who owns the goods after a transfer.
+
+    In memory unless run by a :class:`Projector`: then one ``contract`` row per
+    transaction (key: its id).
+    """
 
     streams = frozenset({Stream.COMMERCE})
 
     def __init__(self) -> None:
+        super().__init__()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything."""
         self.status: dict[str, str] = {}
         self.owner: dict[str, str] = {}
         self.contracts: dict[str, dict[str, Any]] = {}
+        self._ids: dict[str, list[str]] = defaultdict(list)
         self._seen = _Seen()
+        self._dirty.clear()
 
     def apply(self, event: Event) -> None:
         """Record ``event`` (once)."""
@@ -166,6 +295,28 @@ class ContractRegister:
             self.owner[event.tx_id] = str(event.data["to"])
         if event.name in ("contract_concluded", "trade_matched", "order_placed"):
             self.contracts[event.tx_id] = dict(event.data)
+        self._ids[event.tx_id].append(event.event_id)
+        self._touch("contract", event.tx_id)
+
+    def _row(self, kind: str, key: str) -> Mapping[str, Any] | None:
+        return {
+            "status": self.status[key],
+            "owner": self.owner.get(key),
+            "contract": self.contracts.get(key),
+            "events": list(self._ids[key]),
+        }
+
+    def restore(self, rows: RowReader) -> None:
+        """Rebuild the register from its stored rows (see :class:`Projector`)."""
+        for tx_id, value in rows("contract").items():
+            self.status[tx_id] = str(value["status"])
+            if value.get("owner") is not None:
+                self.owner[tx_id] = str(value["owner"])
+            if value.get("contract") is not None:
+                self.contracts[tx_id] = dict(value["contract"])
+            for event_id in value["events"]:
+                self._ids[tx_id].append(event_id)
+                self._seen.add(event_id)
 
 
 @final
@@ -180,15 +331,27 @@ class Notice:
 
 
 @final
-class Inbox:
-    """Who was told what, from the INFORMATION stream; notices without ``to`` are public."""
+class Inbox(_Rows):
+    """Who was told what, from the INFORMATION stream; notices without ``to`` are public.
+
+    In memory unless run by a :class:`Projector`: then one ``notice`` row per notice
+    and recipient (key: ``["recipient", "event id"]`` as JSON), so a busy public inbox
+    costs one row per new notice.
+    """
 
     streams = frozenset({Stream.INFORMATION})
     PUBLIC = "(public)"
 
     def __init__(self) -> None:
+        super().__init__()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything."""
         self.notices: dict[str, list[Notice]] = defaultdict(list)
+        self._where: dict[str, tuple[str, int, str]] = {}  # row key -> recipient, place, id
         self._seen = _Seen()
+        self._dirty.clear()
 
     def apply(self, event: Event) -> None:
         """File ``event`` (once) under each recipient."""
@@ -197,14 +360,48 @@ class Inbox:
         recipients = event.data.get("to", self.PUBLIC)
         for recipient in recipients if isinstance(recipients, list) else [recipients]:
             notice = Notice(event.tx_id, event.name, event.occurred_at, dict(event.data))
-            self.notices[str(recipient)].append(notice)
+            inbox = self.notices[str(recipient)]
+            key = json.dumps([str(recipient), event.event_id], ensure_ascii=False)
+            self._where[key] = (str(recipient), len(inbox), event.event_id)
+            inbox.append(notice)
+            self._touch("notice", key)
+
+    def _row(self, kind: str, key: str) -> Mapping[str, Any] | None:
+        recipient, number, event_id = self._where[key]
+        notice = self.notices[recipient][number]
+        return {
+            "recipient": recipient,
+            "number": number,
+            "event_id": event_id,
+            "tx_id": notice.tx_id,
+            "name": notice.name,
+            "occurred_at": notice.occurred_at.isoformat(),
+            "data": notice.data,
+        }
+
+    def restore(self, rows: RowReader) -> None:
+        """Rebuild the inbox from its stored rows (see :class:`Projector`)."""
+        stored = sorted(
+            rows("notice").items(), key=lambda item: (item[1]["recipient"], item[1]["number"])
+        )
+        for key, item in stored:
+            recipient = str(item["recipient"])
+            notice = Notice(
+                str(item["tx_id"]),
+                str(item["name"]),
+                _time(item["occurred_at"]),
+                dict(item["data"]),
+            )
+            self._where[key] = (recipient, len(self.notices[recipient]), item["event_id"])
+            self.notices[recipient].append(notice)
+            self._seen.add(item["event_id"])
 
 
 P = TypeVar("P", bound=Projection)
 
 
 def fold(projection: P, events: Iterable[Event]) -> P:
-    """Apply ``events`` to ``projection`` in order; return it."""
+    """Apply ``events`` to ``projection`` in order (in memory); return it."""
     for event in events:
         projection.apply(event)
     return projection
