@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -385,8 +385,10 @@ class Engine:
         payload = self._build((trigger, tx_id, state), step.accepted, step.required, spec, kwargs)
         context = tx._context
         now = tx._clock()
-        if type(now) is not datetime or now.tzinfo is None:  # subclasses: checked in full
-            check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
+        if type(now) is not datetime or type(now.tzinfo) is not timezone:
+            # Subclasses, naive times and named zones: checked in full, a zone's time
+            # taken at its fixed offset, as the store returns it (see check_now).
+            now = check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
         if spec.guards:
             self._check_guards(spec, context, payload, (trigger, tx_id, state), now, kwargs)
         if step.checks_actor and (spec.requires_actor or who[0] is not None):
