@@ -26,10 +26,11 @@ from ecomflow import (
     GuardRejected,
     Label,
     State,
+    StoreError,
     Stream,
     Transition,
 )
-from ecomflow.store import Repository, open_store
+from ecomflow.store import MemoryStore, Repository, open_store
 from ecomflow.testing import ManualClock
 from ecomflow.testing._paths import drive, shortest_paths
 
@@ -209,3 +210,64 @@ def test_memory_store_replay_and_snapshot_give_identical_contexts(data, target, 
 )
 def test_identical_tells_what_equality_hides(a, b, same):
     assert (identical(a, b) is None) is same
+
+
+def test_paging_while_transactions_move_skips_none_and_repeats_only_the_moved(store, clock):
+    from .toy import COUNTER
+
+    repo = Repository(store, {"counter": COUNTER}, clock=clock)
+    names = [f"K-{number:02}" for number in range(12)]
+    for name in names:
+        repo.start("counter", name)
+    seen, moved, after = [], set(), None
+    while True:
+        page = repo.find(limit=3, after=after)
+        keys = [(row.updated_at, row.tx_id) for row in page]
+        assert keys == sorted(keys)
+        seen += [row.tx_id for row in page]
+        if page.next is None:
+            break
+        after = page.next
+        # Between pages, one transaction already listed and one not listed yet move on.
+        unseen = [name for name in names if name not in seen]
+        for name in (seen[0], *unseen[-1:]):
+            repo.execute(name, "bump")
+            moved.add(name)
+    assert set(seen) == set(names)  # none skipped
+    repeated = {name for name in seen if seen.count(name) > 1}
+    assert repeated and repeated <= moved  # listed again at the end: only the moved ones
+
+
+def test_reindex_beside_a_writer_keeps_the_writers_row(store, request):
+    from ecomflow.store._base import Head
+
+    if not isinstance(store, MemoryStore):
+        # Known defect, for the store owners: SQLiteStore and PostgresStore do not
+        # implement put_head, so reindex after a 2 -> 3 migration raises StoreError.
+        # The test still runs; strict: it fails as soon as they do, and the mark must go.
+        reason = "SQLiteStore and PostgresStore do not implement put_head (reindex)"
+        request.applymarker(pytest.mark.xfail(strict=True, raises=StoreError, reason=reason))
+
+    from .test_repository_find import ORDER
+
+    flow = FLOWS["direct-sale"]
+    tx = flow.start("R-1", merchant="Tea House")
+    store.append("direct-sale", list(tx.events), -1)  # no head: state "" as after a migration
+    repo = Repository(store, FLOWS)
+    writer = Repository(store, FLOWS)
+    put_head = store.put_head
+    raced = []
+
+    def racing(tx_id: str, version: int, head: Head) -> bool:
+        if not raced:  # a command lands between reindex's load and its write
+            raced.append(writer.execute(tx_id, "fill_order", **ORDER))
+        return put_head(tx_id, version, head)
+
+    store.put_head = racing
+    try:
+        assert repo.reindex() == 0  # its row of version 0 came too late: not written
+    finally:
+        del store.put_head
+    (row,) = repo.find(flow="direct-sale")
+    assert (row.state, row.version, row.summary["total"]) == ("order_filled", 1, "60.00")
+    assert repo.reindex() == 0 and len(repo.find(state="")) == 0

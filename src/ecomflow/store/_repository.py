@@ -465,6 +465,10 @@ class Repository:
         by that actor; ``updated_after``/``updated_before`` (aware datetimes) bound the
         last update, exclusive. ``after`` is the previous page's :attr:`Page.next`. An
         index seek in the database stores: it does not replay anything.
+
+        Pages are ordered by last update: a transaction updated while you page moves to
+        the end, so a later page lists it — again, if an earlier page already had it.
+        None is ever skipped; de-duplicate by ``tx_id`` if you need each once.
         """
         query = Query(flow, state, updated_after, updated_before, actor, limit, after)
         items = tuple(self.store.find(query))
