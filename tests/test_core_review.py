@@ -271,3 +271,18 @@ def test_reindex_beside_a_writer_keeps_the_writers_row(store, request):
     (row,) = repo.find(flow="direct-sale")
     assert (row.state, row.version, row.summary["total"]) == ("order_filled", 1, "60.00")
     assert repo.reindex() == 0 and len(repo.find(state="")) == 0
+
+
+@pytest.mark.parametrize("retries", [-1, 1.5, "3", None, True])
+def test_execute_refuses_a_bad_retries_count_and_changes_nothing(retries):
+    from ecomflow import InvalidPayload
+
+    from .toy import COUNTER
+
+    store = MemoryStore()
+    repo = Repository(store, {"counter": COUNTER})
+    repo.start("counter", "K-1")
+    with pytest.raises(InvalidPayload, match="retries"):
+        repo.execute("K-1", "bump", retries=retries)
+    assert store.version("K-1") == 0
+    assert repo.execute("K-1", "bump", retries=0)[0].version == 1

@@ -403,6 +403,11 @@ class Repository:
         ``actor``, ``causation_id`` (default: the idempotency key, else a new random id)
         and ``correlation_id`` are stamped on the events; see :meth:`Transaction.fire`.
         """
+        if type(retries) is not int or retries < 0:
+            raise InvalidPayload(
+                f"Cannot {trigger} transaction {tx_id!r}: retries must be an int from 0 "
+                f"(how many times to retry after a conflict), not {retries!r}."
+            )
         if idempotency_key is not None:
             check_text(idempotency_key, "idempotency key")
         if causation_id is None:
