@@ -286,3 +286,21 @@ def test_execute_refuses_a_bad_retries_count_and_changes_nothing(retries):
         repo.execute("K-1", "bump", retries=retries)
     assert store.version("K-1") == 0
     assert repo.execute("K-1", "bump", retries=0)[0].version == 1
+
+
+def test_a_repeated_request_returns_the_first_actor_and_changes_nothing():
+    from .toy import COUNTER
+
+    store = MemoryStore()
+    repo = Repository(store, {"counter": COUNTER})
+    repo.start("counter", "K-1", actor="till")
+    first = repo.execute("K-1", "bump", idempotency_key="k-1", actor="alice")
+    again = Repository(store, {"counter": COUNTER}).execute(
+        "K-1", "bump", idempotency_key="k-1", actor="bob"
+    )
+    assert again == first and {event.actor for event in again} == {"alice"}
+    assert {event.causation_id for event in again} == {"k-1"}
+    assert store.version("K-1") == 1
+    assert [event.actor for event in store.load("K-1")[1] if event.version == 0] == ["till"] * len(
+        [event for event in store.load("K-1")[1] if event.version == 0]
+    )
