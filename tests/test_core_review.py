@@ -32,6 +32,7 @@ from ecomflow import (
 )
 from ecomflow.store import MemoryStore, Repository, open_store
 from ecomflow.testing import ManualClock
+from ecomflow.testing import _invariants as invariants
 from ecomflow.testing._paths import drive, shortest_paths
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -188,9 +189,38 @@ def test_memory_store_replay_and_snapshot_give_identical_contexts(data, target, 
     for version in range(tx.version + 1):
         prefix = [event for event in stored if event.version <= version]
         snapshot = json.loads(json.dumps(flow.snapshot(flow.replay(prefix))))
-        restored = flow.restore(snapshot, [event for event in stored if event.version > version])
+        tail = [event for event in stored if event.version > version]
+        restored = flow.restore(snapshot, tail, history=lambda prefix=prefix: list(prefix))
         assert identical(replayed.context, restored.context) is None
         assert restored.state == replayed.state and restored.version == replayed.version
+        assert restored.events == replayed.events
+        assert [_outcome(check, restored) for check in CHECKS] == [
+            _outcome(check, replayed) for check in CHECKS
+        ]
+
+
+CHECKS = [
+    invariants.terminal_states_absorb,
+    invariants.versions_are_gapless,
+    invariants.replay_gives_the_same_transaction,
+    invariants.events_are_json,
+    invariants.ledger_balances,
+    invariants.no_shipping_before_payment,
+    invariants.books_by_party,
+    invariants.flow_rules_hold,
+    invariants.payouts_within_what_was_paid,
+    invariants.contract_concluded_at_most_once,
+    invariants.counter_offer_ends_the_standing_offer,
+]
+
+
+def _outcome(check, tx):
+    """Return what ``check`` says of ``tx``: ``None``, or the message it raised."""
+    try:
+        check(tx)
+    except AssertionError as error:
+        return str(error)
+    return None
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,18 @@ def _freeze(configuration: Any) -> Any:
     return tuple(_freeze(part) for part in configuration)
 
 
+_FIXED = (timezone, type(None))
+
+
+def _at_offset(value: Any) -> Any:
+    """Return an aware datetime in a named zone at its fixed offset; anything else as is."""
+    if type(value) is datetime and type(value.tzinfo) not in _FIXED:
+        offset = value.utcoffset()
+        if offset is not None:
+            return value.astimezone(timezone(offset))
+    return value
+
+
 def copy_configuration(configuration: Any) -> Any:
     """Return a configuration as fresh lists, as the machine has it (from lists or tuples).
 
@@ -766,6 +778,11 @@ class Engine:
             raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {problem}.")
         if spec.payload is None:
             return None
+        for value in kwargs.values():
+            if type(value) is datetime and type(value.tzinfo) not in _FIXED:
+                # A named zone's time at its offset, as the store will give it back.
+                kwargs = {name: _at_offset(item) for name, item in kwargs.items()}
+                break
         try:
             return spec.payload(**kwargs)
         except Exception as error:  # a payload class's converters may raise anything
