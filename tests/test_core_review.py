@@ -334,3 +334,33 @@ def test_a_repeated_request_returns_the_first_actor_and_changes_nothing():
     assert [event.actor for event in store.load("K-1")[1] if event.version == 0] == ["till"] * len(
         [event for event in store.load("K-1")[1] if event.version == 0]
     )
+
+
+def test_refusals_conflicts_and_failing_subscribers_leave_the_cache_true(tmp_path):
+    from ecomflow import ConcurrencyConflict, InvalidPayload, SubscriberError
+
+    from .toy import COUNTER
+
+    flows = {"counter": COUNTER}
+    store = open_store(f"sqlite:///{tmp_path}/shop.db")
+    repo = Repository(store, flows, snapshot_every=1)
+    repo.start("counter", "K-1")
+    repo.execute("K-1", "bump")
+    tx = repo.load("K-1")
+    with pytest.raises(InvalidPayload):
+        tx.fire("bump", surprise=1)  # refused: nothing changed, here or in the cache
+    assert (tx.version, repo.load("K-1").version) == (1, 1)
+    tx.fire("bump")  # moved on in memory, not saved: the cache does not see it
+    assert repo.load("K-1").version == 1
+    Repository(store, flows).execute("K-1", "bump")  # another process takes version 2
+    with pytest.raises(ConcurrencyConflict):
+        repo.save(tx)
+    assert repo.load("K-1") == COUNTER.replay(store.load("K-1")[1])
+    repo.subscribe(lambda event: 1 / 0)
+    with pytest.raises(SubscriberError):
+        repo.execute("K-1", "bump")  # committed, then a subscriber failed
+    warm = repo.load("K-1")
+    assert warm.version == 3 and warm == COUNTER.replay(store.load("K-1")[1])
+    assert store.load_latest("K-1").snapshot.version == 3
+    assert Repository(store, flows).load("K-1") == warm  # restored from that snapshot
+    store.close()
