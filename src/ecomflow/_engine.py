@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -76,6 +76,18 @@ def _freeze(configuration: Any) -> Any:
     if type(configuration) is str:
         return configuration
     return tuple(_freeze(part) for part in configuration)
+
+
+_FIXED = (timezone, type(None))
+
+
+def _at_offset(value: Any) -> Any:
+    """Return an aware datetime in a named zone at its fixed offset; anything else as is."""
+    if type(value) is datetime and type(value.tzinfo) not in _FIXED:
+        offset = value.utcoffset()
+        if offset is not None:
+            return value.astimezone(timezone(offset))
+    return value
 
 
 def copy_configuration(configuration: Any) -> Any:
@@ -385,8 +397,10 @@ class Engine:
         payload = self._build((trigger, tx_id, state), step.accepted, step.required, spec, kwargs)
         context = tx._context
         now = tx._clock()
-        if type(now) is not datetime or now.tzinfo is None:  # subclasses: checked in full
-            check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
+        if type(now) is not datetime or type(now.tzinfo) is not timezone:
+            # Subclasses, naive times and named zones: checked in full, a zone's time
+            # taken at its fixed offset, as the store returns it (see check_now).
+            now = check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
         if spec.guards:
             self._check_guards(spec, context, payload, (trigger, tx_id, state), now, kwargs)
         if step.checks_actor and (spec.requires_actor or who[0] is not None):
@@ -764,6 +778,11 @@ class Engine:
             raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {problem}.")
         if spec.payload is None:
             return None
+        for value in kwargs.values():
+            if type(value) is datetime and type(value.tzinfo) not in _FIXED:
+                # A named zone's time at its offset, as the store will give it back.
+                kwargs = {name: _at_offset(item) for name, item in kwargs.items()}
+                break
         try:
             return spec.payload(**kwargs)
         except Exception as error:  # a payload class's converters may raise anything

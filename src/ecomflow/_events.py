@@ -27,14 +27,21 @@ def utc_now() -> datetime:
 
 
 def check_now(now: object, clock: object, subject: str) -> datetime:
-    """Return ``now`` if it is an aware ``datetime``, else raise InvalidPayload.
+    """Return ``now`` at its fixed UTC offset if it is an aware ``datetime``, else raise.
 
     ``clock`` is the clock that returned it and ``subject`` begins the message, e.g.
     ``"Cannot start direct_sale transaction 'A-1'"``. Naive times cannot be ordered
     against aware ones, and a history must say in which time zone it happened.
+
+    A time in a named zone (``ZoneInfo("Europe/Berlin")``) comes back with the offset it
+    has at that instant (``+01:00``), as a stored event's time is read back: so that an
+    effect or guard adding days to it gives the same answer in the process that fired
+    and in every process that loads the transaction later.
     """
-    if isinstance(now, datetime) and now.tzinfo is not None and now.utcoffset() is not None:
-        return now
+    if isinstance(now, datetime) and now.tzinfo is not None:
+        offset = now.utcoffset()
+        if offset is not None:
+            return now if type(now.tzinfo) is timezone else now.astimezone(timezone(offset))
     name = getattr(clock, "__qualname__", None) or type(clock).__name__
     problem = "a naive datetime (no tzinfo)" if isinstance(now, datetime) else repr(now)
     raise InvalidPayload(

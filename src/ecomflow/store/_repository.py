@@ -403,6 +403,11 @@ class Repository:
         ``actor``, ``causation_id`` (default: the idempotency key, else a new random id)
         and ``correlation_id`` are stamped on the events; see :meth:`Transaction.fire`.
         """
+        if type(retries) is not int or retries < 0:
+            raise InvalidPayload(
+                f"Cannot {trigger} transaction {tx_id!r}: retries must be an int from 0 "
+                f"(how many times to retry after a conflict), not {retries!r}."
+            )
         if idempotency_key is not None:
             check_text(idempotency_key, "idempotency key")
         if causation_id is None:
@@ -465,6 +470,10 @@ class Repository:
         by that actor; ``updated_after``/``updated_before`` (aware datetimes) bound the
         last update, exclusive. ``after`` is the previous page's :attr:`Page.next`. An
         index seek in the database stores: it does not replay anything.
+
+        Pages are ordered by last update: a transaction updated while you page moves to
+        the end, so a later page lists it — again, if an earlier page already had it.
+        None is ever skipped; de-duplicate by ``tx_id`` if you need each once.
         """
         query = Query(flow, state, updated_after, updated_before, actor, limit, after)
         items = tuple(self.store.find(query))
