@@ -1,0 +1,199 @@
+"""Issue 11, after the merge: put_head and reindex on every store, the head's refusals,
+and what the review of the store layer found (each pinned here before its fix)."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ecomflow import FLOWS, InvalidPayload, Money
+from ecomflow.store import PostgresStore, Repository, SQLiteStore
+from ecomflow.store._base import Head, Query, Snapshot
+from tests.sqlite_old import downgrade, downgrade_postgres
+from tests.toy import COUNTER
+
+CARD = "4111 1111 1111 1111"
+ORDER = dict(
+    customer_name="Li",
+    address="Beijing",
+    goods_name="tea",
+    quantity=2,
+    specification="tin",
+    unit_price=Money("30", "CNY"),
+)
+DEAL = dict(goods="cotton lint", quantity=200, price=Money("15500", "CNY"))
+
+
+class Clock:
+    """A clock that moves one minute per reading (times in UTC+8, as a shop's would be)."""
+
+    def __init__(self):
+        self.now = datetime(2026, 1, 1, 9, tzinfo=timezone(timedelta(hours=8)))
+
+    def __call__(self):
+        self.now += timedelta(minutes=1)
+        return self.now
+
+
+def _counter(store, tx_id="C-1"):
+    """Store a counter transaction at version 1 with a head; return its events."""
+    tx = COUNTER.start(tx_id)
+    store.append("counter", list(tx.events), -1, head=Head("counting", summary={"n": 0}))
+    before = len(tx.events)
+    tx.fire("bump")
+    store.append("counter", list(tx.events[before:]), 0, head=Head("counting", summary={"n": 1}))
+    return tx
+
+
+def _row(store, tx_id):
+    (row,) = [r for r in store.find(Query(limit=10_000)) if r.tx_id == tx_id]
+    return row
+
+
+# -- put_head: every store ------------------------------------------------------------------
+
+
+def test_put_head_writes_the_row_only_at_the_version_given_in_every_store(store):
+    _counter(store)
+    before = _row(store, "C-1")
+    assert before.version == 1
+    assert store.put_head("C-1", 0, Head("elsewhere")) is False  # moved on
+    assert store.put_head("C-1", 2, Head("elsewhere")) is False  # not there yet
+    assert store.put_head("nobody", 0, Head("elsewhere")) is False
+    with pytest.raises(InvalidPayload, match="transaction id.*NUL"):
+        store.put_head("C-\x00", 0, Head("elsewhere"))
+    assert _row(store, "C-1") == before
+    assert store.put_head("C-1", 1, Head("done", flow_version=2, summary={"n": "one"})) is True
+    after = _row(store, "C-1")
+    assert (after.state, after.flow_version, after.version, dict(after.summary)) == (
+        "done",
+        2,
+        1,
+        {"n": "one"},
+    )
+    # no event is written: the times and the log stay
+    assert (after.created_at, after.updated_at) == (before.created_at, before.updated_at)
+    assert [r.position for r in store.read()] == [1, 2, 3]
+    assert [r.tx_id for r in store.find(Query(state="done"))] == ["C-1"]
+    assert store.find(Query(state="counting")) == []
+
+
+def test_put_head_replaces_the_snapshot_when_the_head_has_one_in_every_store(store):
+    _counter(store)
+    assert store.load_latest("C-1").snapshot is None
+    assert store.put_head("C-1", 1, Head("counting", 1, {"n": 1}, snapshot={"count": 1}))
+    latest = store.load_latest("C-1")
+    assert latest.snapshot == Snapshot(1, 1, {"count": 1})
+    assert latest.events == []
+    # a head without a snapshot leaves the snapshot as it is
+    assert store.put_head("C-1", 1, Head("counting", 1, {"n": 1}))
+    assert store.load_latest("C-1").snapshot == Snapshot(1, 1, {"count": 1})
+
+
+@pytest.mark.parametrize(
+    ("head", "problem"),
+    [
+        (Head("s", summary={"holder": CARD}), "summary.*'holder'.*card number"),
+        (Head("s", summary={"note": "a\x00b"}), "summary.*'note'.*NUL"),
+        (Head("s", summary={"when": object()}), "summary.*not JSON data"),
+        (Head("s", snapshot={"pan": CARD}), "snapshot.*'pan'.*card number"),
+        (Head("s", snapshot={"x": object()}), "snapshot.*not JSON data"),
+    ],
+    ids=["card-in-summary", "nul-in-summary", "object-in-summary", "card", "object"],
+)
+def test_put_head_refuses_what_an_append_refuses_and_changes_nothing(store, head, problem):
+    _counter(store)
+    before = _row(store, "C-1")
+    with pytest.raises(InvalidPayload, match=problem):
+        store.put_head("C-1", 1, head)
+    assert _row(store, "C-1") == before
+    assert store.load_latest("C-1").snapshot is None
+
+
+# -- the head of an append: the same refusals in every store ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "problem"),
+    [
+        (Head("s", summary={"holder": CARD}), "summary.*'holder'.*card number"),
+        (Head("s", summary={"note": "a\x00b"}), "summary.*'note'.*NUL"),
+        (Head("s", summary={"when": object()}), "summary.*not JSON data"),
+        (Head("s", snapshot={"pan": {"full": CARD}}), "snapshot.*card number"),
+        (Head("s", snapshot={"note": "\x00"}), "snapshot.*NUL"),
+        (Head("s", snapshot={"x": object()}), "snapshot.*not JSON data"),
+    ],
+    ids=["card-in-summary", "nul-in-summary", "object-in-summary", "card", "nul", "object"],
+)
+def test_an_append_whose_head_cannot_be_stored_is_refused_by_every_store(store, head, problem):
+    tx = COUNTER.start("C-1")
+    named = problem.replace(".*", " of transaction 'C-1'.*", 1)  # "the summary of ..."
+    with pytest.raises(InvalidPayload, match=named):
+        store.append("counter", list(tx.events), -1, head=head)
+    assert store.version("C-1") == -1 and store.read() == []
+    assert store.find(Query()) == []
+    # and on a transaction that exists: nothing moves
+    _counter(store, "C-2")
+    before = _row(store, "C-2")
+    tx = COUNTER.start("C-2")
+    tx.fire("bump")
+    tx.fire("bump")
+    with pytest.raises(InvalidPayload, match=problem):
+        store.append("counter", list(tx.events[3:]), 1, head=head)
+    assert store.version("C-2") == 1 and len(store.read()) == 3
+    assert _row(store, "C-2") == before and store.load_latest("C-2").snapshot is None
+
+
+# -- reindex after a real migration from schema version 2 ------------------------------------
+
+
+def _shop(repo):
+    """Transactions of two flows in several states, some with an actor."""
+    for number in range(1, 5):
+        repo.start("direct-sale", f"D-{number}", merchant="Tea House")
+    for number in (2, 3, 4):
+        repo.execute(f"D-{number}", "fill_order", actor="li", **ORDER)
+    repo.execute("D-4", "cancel", reason="changed my mind")
+    repo.start("b2b", "B-1", buyer="Suzhou Textile Mill", seller="Xinjiang Cotton Co-op")
+    repo.execute("B-1", "prepare", by="buyer", note="market research")
+    repo.execute("B-1", "offer", by="seller", **DEAL)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_reindex_after_a_real_migration_from_schema_2_fills_every_state(backend, tmp_path, request):
+    if backend == "sqlite":
+        path = tmp_path / "v2.db"
+
+        def make():
+            return SQLiteStore(path)
+
+        def old():
+            downgrade(path, 2)
+
+    else:
+        dsn = request.getfixturevalue("pg_dsn")
+
+        def make():
+            return PostgresStore(dsn)
+
+        def old():
+            downgrade_postgres(dsn, 2)
+
+    with make() as store:
+        _shop(Repository(store, FLOWS, clock=Clock()))
+        expected = store.find(Query())
+    assert len(expected) == 5 and {row.state for row in expected} > {"browsing", "cancelled"}
+    old()  # the tables of schema version 2, as an older ecomflow wrote them
+    with make() as store:  # migrated: every state unknown
+        rows = store.find(Query())
+        assert [(r.tx_id, r.state, r.version) for r in rows] == [
+            (r.tx_id, "", r.version) for r in expected
+        ]
+        repo = Repository(store, FLOWS)
+        assert repo.reindex() == 5
+        assert store.find(Query()) == expected  # state, flow version, summary and times
+        assert [r.tx_id for r in repo.find(state="order_filled")] == ["D-2", "D-3"]
+        assert [r.tx_id for r in repo.find(state="browsing")] == ["D-1"]
+        assert repo.find(state="").items == []
+        assert repo.reindex() == 0  # safe to run again
+        repo.execute("D-1", "fill_order", **ORDER)  # and the store goes on
+        assert [r.tx_id for r in repo.find(state="order_filled")] == ["D-2", "D-3", "D-1"]
