@@ -72,7 +72,7 @@ def test_put_head_writes_the_row_only_at_the_version_given_in_every_store(store)
     )
     # no event is written: the times and the log stay
     assert (after.created_at, after.updated_at) == (before.created_at, before.updated_at)
-    assert [r.position for r in store.read()] == [1, 2, 3]
+    assert [e.event_id for e in store.load("C-1")[1]] == ["C-1:0:0", "C-1:1:0", "C-1:1:1"]
     assert [r.tx_id for r in store.find(Query(state="done"))] == ["C-1"]
     assert store.find(Query(state="counting")) == []
 
@@ -129,7 +129,11 @@ def test_an_append_whose_head_cannot_be_stored_is_refused_by_every_store(store, 
     named = problem.replace(".*", " of transaction 'C-1'.*", 1)  # "the summary of ..."
     with pytest.raises(InvalidPayload, match=named):
         store.append("counter", list(tx.events), -1, head=head)
-    assert store.version("C-1") == -1 and store.read() == []
+    # (counted by transaction: a PostgreSQL reader by position lags while any
+    # transaction in the cluster is open, which other test runs may hold)
+    assert store.version("C-1") == -1
+    with pytest.raises(KeyError):
+        store.load("C-1")
     assert store.find(Query()) == []
     # and on a transaction that exists: nothing moves
     _counter(store, "C-2")
@@ -139,7 +143,7 @@ def test_an_append_whose_head_cannot_be_stored_is_refused_by_every_store(store, 
     tx.fire("bump")
     with pytest.raises(InvalidPayload, match=problem):
         store.append("counter", list(tx.events[3:]), 1, head=head)
-    assert store.version("C-2") == 1 and len(store.read()) == 3
+    assert store.version("C-2") == 1 and len(store.load("C-2")[1]) == 3
     assert _row(store, "C-2") == before and store.load_latest("C-2").snapshot is None
 
 
@@ -193,7 +197,7 @@ def test_reindex_after_a_real_migration_from_schema_2_fills_every_state(backend,
         assert store.find(Query()) == expected  # state, flow version, summary and times
         assert [r.tx_id for r in repo.find(state="order_filled")] == ["D-2", "D-3"]
         assert [r.tx_id for r in repo.find(state="browsing")] == ["D-1"]
-        assert repo.find(state="").items == []
+        assert list(repo.find(state="")) == []
         assert repo.reindex() == 0  # safe to run again
         repo.execute("D-1", "fill_order", **ORDER)  # and the store goes on
         assert [r.tx_id for r in repo.find(state="order_filled")] == ["D-2", "D-3", "D-1"]

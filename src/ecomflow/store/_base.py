@@ -728,17 +728,18 @@ class EventStore(abc.ABC):
         :class:`~ecomflow.InvalidPayload`.
         """
 
+    @abc.abstractmethod
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head``, if it is still at ``version``.
 
         For :meth:`Repository.reindex` after a migration: no event is written, the row's
-        times stay. Returns whether the row was written (``False`` when the transaction
-        is unknown or has moved on). A store that cannot raises :class:`StoreError`.
+        times stay; when ``head.snapshot`` is given the transaction's snapshot is
+        replaced (at ``version``) in the same database transaction. Returns whether the
+        row was written (``False`` when the transaction is unknown or has moved on). A
+        head an append would refuse (a summary or snapshot that is not JSON data, holds
+        a NUL byte or a full card number), or such a ``tx_id``, raises
+        :class:`~ecomflow.InvalidPayload` and writes nothing.
         """
-        raise StoreError(
-            f"{type(self).__name__} cannot write a current-state row without events; "
-            "upgrade ecomflow."
-        )
 
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release the store's resources."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, final
@@ -23,6 +24,7 @@ from ._base import (
     check_newest,
     check_query,
     decode_cursor,
+    head_texts,
 )
 
 __all__ = ["MemoryStore"]
@@ -61,6 +63,7 @@ class MemoryStore(EventStore):
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
         last = check_append(flow, events, expected_version, idempotency_key)
         tx_id, trigger = events[0].tx_id, events[-1].trigger
+        summary, snapshot = _decoded(head_texts(tx_id, head))  # as a database keeps them
         with self._lock:
             if idempotency_key is not None and idempotency_key in self._keys:
                 recorded = self._keys[idempotency_key]
@@ -85,14 +88,15 @@ class MemoryStore(EventStore):
                 last,
                 previous.created_at if previous is not None else events[0].occurred_at,
                 events[-1].occurred_at,
-                dict(head.summary) if head is not None else {},
+                summary,
             )
-            if head is not None and head.snapshot is not None:
-                self._snapshots[tx_id] = Snapshot(last, head.flow_version, head.snapshot)
+            if head is not None and snapshot is not None:
+                self._snapshots[tx_id] = Snapshot(last, head.flow_version, snapshot)
 
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
         check_text(tx_id, "transaction id")
+        summary, snapshot = _decoded(head_texts(tx_id, head))
         with self._lock:
             row = self._heads.get(tx_id)
             if row is None or row.version != version:
@@ -105,8 +109,10 @@ class MemoryStore(EventStore):
                 version,
                 row.created_at,
                 row.updated_at,
-                dict(head.summary),
+                summary,
             )
+            if snapshot is not None:
+                self._snapshots[tx_id] = Snapshot(version, head.flow_version, snapshot)
             return True
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
@@ -225,3 +231,9 @@ class MemoryStore(EventStore):
         check_text(consumer, "checkpoint name")
         with self._lock:
             self._checkpoints[consumer] = position
+
+
+def _decoded(texts: tuple[str, str | None]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the summary and snapshot JSON texts decoded: what a database store returns."""
+    summary, snapshot = texts
+    return json.loads(summary), None if snapshot is None else json.loads(snapshot)

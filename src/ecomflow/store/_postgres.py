@@ -47,6 +47,7 @@ from ._base import (
     conflict,
     decode_cursor,
     event_rows,
+    head_texts,
     json_text,
     layout_version,
     recorded_from_row,
@@ -157,14 +158,14 @@ _EVENT_ROW = (
 )
 _UPSERT_HEAD = (
     f"head AS (INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (tx_id) DO UPDATE "
     "SET flow_version = excluded.flow_version, state = excluded.state, "
     "version = excluded.version, updated_at = excluded.updated_at, "
     "summary = excluded.summary WHERE transactions.version = %s RETURNING 1)"
 )
 _UPSERT_SNAPSHOT = (
     "snapshot AS (INSERT INTO snapshots (tx_id, flow_version, version, data) "
-    "VALUES (%s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE SET "
+    "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (tx_id) DO UPDATE SET "
     "flow_version = excluded.flow_version, version = excluded.version, data = excluded.data)"
 )
 _INSERT_KEY = (
@@ -511,10 +512,9 @@ class PostgresStore(EventStore):
             flow, events, lambda data: Jsonb(data, dumps=json_text), lambda time: time
         )
         tx_id, trigger = events[0].tx_id, events[-1].trigger
+        summary, snapshot = head_texts(tx_id, head)  # refused before anything is written
         state = "" if head is None else head.state
         flow_version = events[-1].flow_version if head is None else head.flow_version
-        summary = Jsonb({} if head is None else head.summary, dumps=json_text)
-        snapshot = None if head is None or head.snapshot is None else head.snapshot
         unique = self._psycopg.errors.UniqueViolation
         written: list[str] = []  # the xid of the transaction that inserted the events
 
@@ -553,7 +553,7 @@ class PostgresStore(EventStore):
                 )
                 if snapshot is not None:
                     sql.append(_UPSERT_SNAPSHOT)
-                    params += [tx_id, flow_version, last, Jsonb(snapshot, dumps=json_text)]
+                    params += [tx_id, flow_version, last, snapshot]
                 if idempotency_key is not None:
                     sql.append(_INSERT_KEY)
                     params += [idempotency_key, tx_id, last, trigger, fingerprint]
@@ -647,6 +647,29 @@ class PostgresStore(EventStore):
     def _version(db: Any, tx_id: str) -> int:
         row = db.execute("SELECT version FROM transactions WHERE tx_id = %s", (tx_id,)).fetchone()
         return -1 if row is None else int(row[0])
+
+    def put_head(self, tx_id: str, version: int, head: Head) -> bool:
+        """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``.
+
+        Safe to retry after a lost COMMIT: it writes the same values again.
+        """
+        check_text(tx_id, "transaction id")
+        summary, snapshot = head_texts(tx_id, head)
+
+        def write(db: Any) -> bool:
+            moved = db.execute(
+                "UPDATE transactions SET flow_version = %s, state = %s, summary = %s::jsonb "
+                "WHERE tx_id = %s AND version = %s",
+                (head.flow_version, head.state, summary, tx_id, version),
+            ).rowcount
+            if moved == 1 and snapshot is not None:
+                db.execute(
+                    f"WITH {_UPSERT_SNAPSHOT} SELECT 1",
+                    (tx_id, head.flow_version, version, snapshot),
+                )
+            return bool(moved == 1)
+
+        return self._run("write to", write)
 
     def save_checkpoint(self, consumer: str, position: int) -> None:
         """Record ``consumer``'s position."""

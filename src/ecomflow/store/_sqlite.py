@@ -147,6 +147,11 @@ _MIGRATE_2_TO_3 = (
 _COLUMNS = READ_COLUMNS
 _INSERT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 _SUMMARY_COLUMNS = "tx_id, flow, flow_version, state, version, created_at, updated_at, summary"
+_UPSERT_SNAPSHOT = (
+    "INSERT INTO snapshots (tx_id, flow_version, version, data) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (tx_id) DO UPDATE SET flow_version = excluded.flow_version, "
+    "version = excluded.version, data = excluded.data"
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -466,13 +471,7 @@ class SQLiteStore(EventStore):
                 db.executemany(_INSERT, rows)
                 if snapshot is not None:
                     assert head is not None  # head_texts gives a snapshot only from a head
-                    db.execute(
-                        "INSERT INTO snapshots (tx_id, flow_version, version, data) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
-                        "flow_version = excluded.flow_version, version = excluded.version, "
-                        "data = excluded.data",
-                        (tx_id, head.flow_version, last, snapshot),
-                    )
+                    db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, last, snapshot))
                 if idempotency_key is not None:
                     db.execute(
                         "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
@@ -483,6 +482,22 @@ class SQLiteStore(EventStore):
             raise ConcurrencyConflict(
                 f"Another writer appended to transaction {tx_id!r} first ({error})."
             ) from None
+
+    @_sqlite_errors("write to")
+    def put_head(self, tx_id: str, version: int, head: Head) -> bool:
+        """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
+        check_text(tx_id, "transaction id")
+        summary, snapshot = head_texts(tx_id, head)
+        db = self._connection()
+        with _Transaction(db):
+            moved = db.execute(
+                "UPDATE transactions SET flow_version = ?, state = ?, summary = ? "
+                "WHERE tx_id = ? AND version = ?",
+                (head.flow_version, head.state, summary, tx_id, version),
+            ).rowcount
+            if moved == 1 and snapshot is not None:
+                db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, version, snapshot))
+        return moved == 1
 
     @_sqlite_errors("save a projection in")
     def save_projection(
