@@ -201,3 +201,26 @@ def test_reindex_after_a_real_migration_from_schema_2_fills_every_state(backend,
         assert repo.reindex() == 0  # safe to run again
         repo.execute("D-1", "fill_order", **ORDER)  # and the store goes on
         assert [r.tx_id for r in repo.find(state="order_filled")] == ["D-2", "D-3", "D-1"]
+
+
+# -- exports -----------------------------------------------------------------------------------
+
+
+def test_the_store_types_a_user_meets_are_exported_from_ecomflow_store():
+    import ecomflow.projections
+    import ecomflow.store
+    from ecomflow.store import _base, _consumer, _repository
+
+    for name, home in [
+        ("Head", _base),
+        ("Summary", _base),
+        ("Query", _base),
+        ("Snapshot", _base),
+        ("Latest", _base),
+        ("Page", _repository),
+        ("Projector", _consumer),
+        ("DurableProjection", _consumer),
+    ]:
+        assert name in ecomflow.store.__all__, name
+        assert getattr(ecomflow.store, name) is getattr(home, name)
+    assert ecomflow.store.Projector is ecomflow.projections.Projector
