@@ -1,6 +1,7 @@
 """Issue 11, after the merge: put_head and reindex on every store, the head's refusals,
 and what the review of the store layer found (each pinned here before its fix)."""
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -224,3 +225,74 @@ def test_the_store_types_a_user_meets_are_exported_from_ecomflow_store():
         assert name in ecomflow.store.__all__, name
         assert getattr(ecomflow.store, name) is getattr(home, name)
     assert ecomflow.store.Projector is ecomflow.projections.Projector
+
+
+# -- review: the three stores answer odd input the same way ------------------------------------
+
+
+@pytest.mark.parametrize("field", ["flow", "state", "actor"])
+@pytest.mark.parametrize("text", ["a\x00", "a\ud800"], ids=["nul", "surrogate"])
+def test_find_by_a_string_no_store_can_hold_finds_nothing_in_every_store(store, field, text):
+    _counter(store)
+    assert store.find(Query(**{field: text})) == []
+
+
+@pytest.mark.parametrize("tx_id", ["a\x00", "a\ud800"], ids=["nul", "surrogate"])
+def test_a_cursor_naming_an_impossible_transaction_is_refused_by_every_store(store, tx_id):
+    _counter(store)
+    with pytest.raises(InvalidPayload, match="not a cursor"):
+        store.find(Query(after=f"2026-01-01T00:00:00+00:00|{tx_id}"))
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, "10", True])
+def test_reading_with_a_limit_below_one_is_refused_by_every_store(store, limit):
+    _counter(store)
+    with pytest.raises(InvalidPayload, match="limit"):
+        store.read(limit=limit)
+
+
+def test_streams_are_read_by_name_or_member_and_unknown_ones_refused_by_every_store(store):
+    from ecomflow import Stream
+
+    tx = _counter(store)
+    money = [e.event_id for e in tx.events if e.stream is Stream.MONEY]
+
+    def ids(records):
+        return [r.event.event_id for r in records]
+
+    def read(streams):  # PostgreSQL readers may lag behind other sessions' transactions
+        deadline = time.monotonic() + 10
+        while not (found := store.read(streams=streams)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return found
+
+    assert ids(read([Stream.MONEY])) == money
+    assert ids(read(["money"])) == money  # by name too, as the database stores do
+    for wrong, problem in [("money", "a list"), (["nope"], "'nope'"), ([3], "3")]:
+        with pytest.raises(InvalidPayload, match=problem):
+            store.read(streams=wrong)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({("k\x00", "x"): {"a": 1}}, "kind.*NUL"),
+        ({("k", "x\x00"): {"a": 1}}, "key.*NUL"),
+        ({("k", CARD): {"a": 1}}, "key.*card number"),
+        ({("k", "x"): {"a": CARD}}, "'a'.*card number"),
+        ({("k", "x"): {"a": "\x00"}}, "'a'.*NUL"),
+        ({("k", "x"): {"a": object()}}, "not JSON data"),
+    ],
+    ids=["nul-kind", "nul-key", "card-key", "card-value", "nul-value", "object"],
+)
+def test_a_projection_row_no_store_may_hold_is_refused_by_every_store(store, changes, problem):
+    store.save_projection("p", 0, 5, {("k", "ok"): {"a": 1}})
+    with pytest.raises(InvalidPayload, match=problem):
+        store.save_projection("p", 5, 6, {("k", "fine"): {"a": 2}, **changes})
+    assert store.checkpoint("p") == 5  # nothing was saved
+    assert store.projection_rows("p", "k") == {"ok": {"a": 1}}
+
+
+def test_projection_rows_come_back_as_json_data_in_every_store(store):
+    store.save_projection("p", 0, 1, {("k", "x"): {"when": (1, 2), "n": 1}})
+    assert store.projection_rows("p", "k") == {"x": {"n": 1, "when": [1, 2]}}
