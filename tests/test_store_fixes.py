@@ -268,6 +268,7 @@ def test_streams_are_read_by_name_or_member_and_unknown_ones_refused_by_every_st
 
     assert ids(read([Stream.MONEY])) == money
     assert ids(read(["money"])) == money  # by name too, as the database stores do
+    assert store.read(streams=[]) == []
     for wrong, problem in [("money", "a list"), (["nope"], "'nope'"), ([3], "3")]:
         with pytest.raises(InvalidPayload, match=problem):
             store.read(streams=wrong)

@@ -23,8 +23,10 @@ from ._base import (
     check_key_use,
     check_newest,
     check_query,
+    check_read,
     decode_cursor,
     head_texts,
+    projection_texts,
 )
 
 __all__ = ["MemoryStore"]
@@ -163,7 +165,7 @@ class MemoryStore(EventStore):
         changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
     ) -> None:
         """Write a durable projection's changes and checkpoint at once (see EventStore)."""
-        check_text(projection, "projection name")
+        rows = projection_texts(projection, changes)  # kept as decoded JSON, as a database does
         with self._lock:
             stored = self._checkpoints.get(projection, 0)
             if stored != expected:
@@ -171,11 +173,11 @@ class MemoryStore(EventStore):
                     f"Projection {projection!r} is at position {stored}, not {expected} as "
                     "expected: another process moved it; load it again."
                 )
-            for (kind, key), value in changes.items():
-                if value is None:
+            for kind, key, text in rows:
+                if text is None:
                     self._projections.pop((projection, kind, key), None)
                 else:
-                    self._projections[(projection, kind, key)] = value
+                    self._projections[(projection, kind, key)] = json.loads(text)
             self._checkpoints[projection] = position
 
     def projection_rows(
@@ -211,7 +213,7 @@ class MemoryStore(EventStore):
         self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
     ) -> list[Recorded]:
         """Return up to ``limit`` events after position ``after``."""
-        wanted = None if streams is None else frozenset(streams)
+        wanted = check_read(after, streams, limit)
         found: list[Recorded] = []
         with self._lock:
             for record in self._log[max(after, 0) :]:

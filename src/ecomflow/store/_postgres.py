@@ -44,12 +44,14 @@ from ._base import (
     check_key_use,
     check_newest,
     check_query,
+    check_read,
     conflict,
     decode_cursor,
     event_rows,
     head_texts,
     json_text,
     layout_version,
+    projection_texts,
     recorded_from_row,
 )
 
@@ -691,17 +693,9 @@ class PostgresStore(EventStore):
         changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
     ) -> None:
         """Write a durable projection's changes and checkpoint at once (see EventStore)."""
-        from psycopg.types.json import Jsonb
-
-        check_text(projection, "projection name")
-        upserts = [
-            (projection, kind, key, Jsonb(value, dumps=json_text))
-            for (kind, key), value in changes.items()
-            if value is not None
-        ]
-        deletes = [
-            (projection, kind, key) for (kind, key), value in changes.items() if value is None
-        ]
+        rows = projection_texts(projection, changes)  # refused before anything is written
+        upserts = [(projection, kind, key, text) for kind, key, text in rows if text is not None]
+        deletes = [(projection, kind, key) for kind, key, text in rows if text is None]
 
         def write(db: Any) -> None:
             # Moving the checkpoint first locks its row: a rival waits, then finds it moved.
@@ -734,7 +728,7 @@ class PostgresStore(EventStore):
                 if upserts:
                     cursor.executemany(
                         "INSERT INTO projection_rows (projection, kind, key, value) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, kind, key) "
+                        "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (projection, kind, key) "
                         "DO UPDATE SET value = excluded.value",
                         upserts,
                     )
@@ -798,6 +792,10 @@ class PostgresStore(EventStore):
     def find(self, query: Query) -> list[Summary]:
         """Return one page of transactions matching ``query``: an index seek, keyset-paged."""
         check_query(query)
+        if any(
+            text is not None and unstorable(text) for text in (query.flow, query.state, query.actor)
+        ):
+            return []  # no store holds such a string (and PostgreSQL text cannot take it)
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         if query.flow is not None:
@@ -881,14 +879,17 @@ class PostgresStore(EventStore):
         database are returned: an event that commits late at an earlier position is
         never passed over (a long transaction elsewhere holds readers back meanwhile).
         """
-        if streams is None:
+        wanted = check_read(after, streams, limit)
+        if wanted is not None and not wanted:
+            return []
+        if wanted is None:
             rows = self._query(
                 f"SELECT {READ_COLUMNS} FROM events WHERE position > %s AND {_VISIBLE} "
                 "ORDER BY position LIMIT %s",
                 (after, limit),
             )
         else:
-            names = sorted({Stream(s).value for s in streams})
+            names = sorted(stream.value for stream in wanted)
             rows = self._query(
                 f"SELECT {READ_COLUMNS} FROM events WHERE position > %s AND {_VISIBLE} "
                 "AND stream = ANY(%s) ORDER BY position LIMIT %s",

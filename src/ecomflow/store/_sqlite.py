@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, final
 
-from .._errors import ConcurrencyConflict, CorruptHistory, InvalidPayload, StoreError
+from .._errors import ConcurrencyConflict, CorruptHistory, StoreError
 from .._events import Event, Stream
 from .._sensitive import check_text, unstorable
 from ._base import (
@@ -48,11 +48,13 @@ from ._base import (
     check_key_use,
     check_newest,
     check_query,
+    check_read,
     decode_cursor,
     event_rows,
     head_texts,
     json_text,
     layout_version,
+    projection_texts,
     recorded_from_row,
 )
 
@@ -508,21 +510,7 @@ class SQLiteStore(EventStore):
         changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
     ) -> None:
         """Write a durable projection's changes and checkpoint at once (see EventStore)."""
-        check_text(projection, "projection name")
-        rows: list[tuple[str, str, str | None]] = []
-        for (kind, key), value in changes.items():
-            check_text(kind, "projection row kind")
-            check_text(key, "projection row key")
-            if value is None:
-                rows.append((kind, key, None))
-                continue
-            try:
-                rows.append((kind, key, json_text(value)))
-            except (TypeError, ValueError) as error:
-                raise InvalidPayload(
-                    f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
-                    f"JSON data ({error}); nothing was saved."
-                ) from None
+        rows = projection_texts(projection, changes)
         db = self._connection()
         with _Transaction(db):
             row = db.execute(
@@ -733,14 +721,17 @@ class SQLiteStore(EventStore):
         self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
     ) -> list[Recorded]:
         """Return up to ``limit`` events after position ``after``."""
+        wanted = check_read(after, streams, limit)
+        if wanted is not None and not wanted:
+            return []
         db = self._connection()
-        if streams is None:
+        if wanted is None:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
                 (after, limit),
             ).fetchall()
         else:
-            names = sorted({Stream(s).value for s in streams})
+            names = sorted(stream.value for stream in wanted)
             marks = ", ".join("?" for _ in names)
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE position > ? AND stream IN ({marks}) "
