@@ -297,3 +297,49 @@ def test_a_projection_row_no_store_may_hold_is_refused_by_every_store(store, cha
 def test_projection_rows_come_back_as_json_data_in_every_store(store):
     store.save_projection("p", 0, 1, {("k", "x"): {"when": (1, 2), "n": 1}})
     assert store.projection_rows("p", "k") == {"x": {"n": 1, "when": [1, 2]}}
+
+
+# -- review: the PostgreSQL reader rule and the store's own connections ------------------------
+
+
+@pytest.mark.parametrize("pool_size", [None, 2])
+def test_a_postgres_reader_is_held_back_only_while_its_own_stores_writer_is_open(pg_dsn, pool_size):
+    """The xmin rule with one store object: a thread of the same store paused after its
+    INSERT holds the store's other readers back (gap-free), and they go on as soon as it
+    commits; a thread that just appended reads its own events (it never waits on itself)."""
+    import threading
+
+    from tests.test_postgres_v3 import _events, _PauseAfterInsert, _until
+
+    with PostgresStore(pg_dsn, pool_size=pool_size) as store:
+        store.append("sale", _events("A-0", 0, 1), -1)
+        assert _until(lambda: len(store.read()) == 1)  # the writer's own thread: no self-stall
+        inserted, go, errors = threading.Event(), threading.Event(), []
+        real = store._acquire
+
+        def writer():
+            db = real()
+            if pool_size is None:
+                store._local.db = _PauseAfterInsert(db, inserted, go)
+            else:
+                paused = _PauseAfterInsert(db, inserted, go)
+                store._acquire = lambda: paused  # this call only: restored below
+            try:
+                store.append("sale", _events("A-1", 0, 1), -1)
+            except Exception as error:  # pragma: no cover - shown by the assert below
+                errors.append(error)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            assert inserted.wait(30)
+            if pool_size is not None:
+                store._acquire = real
+            store.append("sale", _events("B-1", 0, 1), -1)  # a later position, committed
+            assert [r.event.tx_id for r in store.read()] == ["A-0"]  # held back, no gap
+        finally:
+            go.set()
+            thread.join(30)
+        assert errors == []
+        assert _until(lambda: len(store.read()) == 3)  # and not forever
+        assert [r.event.tx_id for r in store.read()] == ["A-0", "A-1", "B-1"]
