@@ -419,3 +419,25 @@ def test_a_durable_projection_killed_mid_run_agrees_with_a_rebuild(location):
     assert resumed.counts == fresh.counts == {f"K-{n}": 45 for n in range(3)}
     assert store.projection_rows("bumps", "count") == {f"K-{n}": {"n": 45} for n in range(3)}
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("version", "head", "problem"),
+    [("1", Head("x"), "version"), (True, Head("x"), "version"), (1, {"state": "x"}, "Head")],
+    ids=["str-version", "bool-version", "dict-head"],
+)
+def test_put_head_refuses_a_version_or_head_of_the_wrong_type_in_every_store(
+    store, version, head, problem
+):
+    _counter(store)
+    before = _row(store, "C-1")
+    with pytest.raises(InvalidPayload, match=problem):
+        store.put_head("C-1", version, head)
+    assert _row(store, "C-1") == before
+
+
+def test_an_append_with_a_head_that_is_not_a_head_is_refused_by_every_store(store):
+    tx = COUNTER.start("C-1")
+    with pytest.raises(InvalidPayload, match="Head"):
+        store.append("counter", list(tx.events), -1, head={"state": "open"})
+    assert store.version("C-1") == -1
