@@ -373,6 +373,11 @@ def head_texts(tx_id: str, head: Head | None) -> tuple[str, str | None]:
     """
     if head is None:
         return "{}", None
+    if not isinstance(head, Head):
+        raise InvalidPayload(
+            f"Cannot store the current state of transaction {tx_id!r} from {head!r}: pass a "
+            "Head (or None)."
+        )
     texts: list[str | None] = []
     for what, value in (("summary", head.summary), ("snapshot", head.snapshot)):
         if value is None:
@@ -399,6 +404,25 @@ def head_texts(tx_id: str, head: Head | None) -> tuple[str, str | None]:
     summary, snapshot = texts
     assert summary is not None  # Head.summary is a mapping
     return summary, snapshot
+
+
+def put_head_texts(tx_id: str, version: int, head: Head) -> tuple[str, str | None]:
+    """Check the arguments of :meth:`EventStore.put_head`; return :func:`head_texts`.
+
+    A ``tx_id`` no store may hold, a ``version`` that is not an int or a ``head`` that
+    is not a :class:`Head` raise :class:`InvalidPayload`, the same in every store.
+    """
+    check_text(tx_id, "transaction id")
+    if type(version) is not int:
+        raise InvalidPayload(
+            f"Cannot write the current state of transaction {tx_id!r} at version "
+            f"{version!r}: give the version as an int."
+        )
+    if head is None:
+        raise InvalidPayload(
+            f"Cannot write the current state of transaction {tx_id!r}: pass a Head."
+        )
+    return head_texts(tx_id, head)
 
 
 INSERT_COLUMNS = (

@@ -27,6 +27,7 @@ from ._base import (
     decode_cursor,
     head_texts,
     projection_texts,
+    put_head_texts,
 )
 
 __all__ = ["MemoryStore"]
@@ -97,8 +98,7 @@ class MemoryStore(EventStore):
 
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
-        check_text(tx_id, "transaction id")
-        summary, snapshot = _decoded(head_texts(tx_id, head))
+        summary, snapshot = _decoded(put_head_texts(tx_id, version, head))
         with self._lock:
             row = self._heads.get(tx_id)
             if row is None or row.version != version:

@@ -52,6 +52,7 @@ from ._base import (
     json_text,
     layout_version,
     projection_texts,
+    put_head_texts,
     recorded_from_row,
 )
 
@@ -655,8 +656,7 @@ class PostgresStore(EventStore):
 
         Safe to retry after a lost COMMIT: it writes the same values again.
         """
-        check_text(tx_id, "transaction id")
-        summary, snapshot = head_texts(tx_id, head)
+        summary, snapshot = put_head_texts(tx_id, version, head)
 
         def write(db: Any) -> bool:
             moved = db.execute(

@@ -55,6 +55,7 @@ from ._base import (
     json_text,
     layout_version,
     projection_texts,
+    put_head_texts,
     recorded_from_row,
 )
 
@@ -488,8 +489,7 @@ class SQLiteStore(EventStore):
     @_sqlite_errors("write to")
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
-        check_text(tx_id, "transaction id")
-        summary, snapshot = head_texts(tx_id, head)
+        summary, snapshot = put_head_texts(tx_id, version, head)
         db = self._connection()
         with _Transaction(db):
             moved = db.execute(
