@@ -1,17 +1,18 @@
 """Benchmark: ecomflow's event stores against raw drivers and the eventsourcing library.
 
-Run with ``python benchmarks/bench_store.py [sqlite] [find] [postgres] [replay]`` (all
+Run with ``python benchmarks/bench_store.py [sqlite] [find] [replay]`` (all
 sections by default) after ``pip install -e '.[test,bench]'``. Prints tables; asserts
 nothing. SQLite writers append the same shape: one transition = two events = one commit,
 on a fresh file in a temporary folder, WAL, ``synchronous=FULL``, in interleaved rounds
 (medians, wall and CPU time side by side, the issue's goal beside each figure).
-PostgreSQL rows run when a server answers at $ECOMFLOW_TEST_PG.
+PostgreSQL is measured by ``benchmarks/bench_postgres.py`` (1, 2 and 4 writer processes
+against raw psycopg on the schema-3 tables, the contended run, find on 10k and 1M
+transactions); its old section here, which inserted into a schema-2 table, is gone.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import shutil
 import sqlite3
@@ -27,11 +28,10 @@ from pathlib import Path
 import attrs
 
 from ecomflow import FLOWS, Event
-from ecomflow.store import PostgresStore, Repository, SQLiteStore
+from ecomflow.store import Repository, SQLiteStore
 from ecomflow.store._base import INSERT_COLUMNS, Head, Query, event_rows, json_text
 
 COMMITS = 300
-PG = os.environ.get("ECOMFLOW_TEST_PG", "postgresql://127.0.0.1:5432/test")
 
 
 def counter_events(tx_id: str, transitions: int) -> list[list[Event]]:
@@ -359,78 +359,7 @@ def replay_rate(folder: str) -> tuple[float, float]:
     return pure, loaded
 
 
-def _pg_worker(kind: str, dsn: str, tx_id: str, count: int, out: multiprocessing.Queue) -> None:
-    versions = counter_events(tx_id, count)
-    if kind == "ecomflow":
-        store = PostgresStore(dsn)
-        store.append("counter", versions[0], -1)
-        start = time.perf_counter()
-        for version, events in enumerate(versions[1:], start=1):
-            store.append("counter", events, version - 1)
-        out.put(time.perf_counter() - start)
-        store.close()
-        return
-    import psycopg
-    from psycopg.types.json import Jsonb
-
-    with psycopg.connect(dsn) as db:
-        start = time.perf_counter()
-        for version, events in enumerate(versions[1:], start=1):
-            with db.transaction(), db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO events (event_id, tx_id, flow, version, seq, trigger, stream, "
-                    "name, data, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [
-                        (
-                            f"{e.event_id}:raw",
-                            f"{tx_id}:raw",
-                            "counter",
-                            e.version,
-                            e.seq,
-                            e.trigger,
-                            e.stream.value,
-                            e.name,
-                            Jsonb(dict(e.data)),
-                            e.occurred_at,
-                        )
-                        for e in events
-                    ],
-                )
-            del version
-        out.put(time.perf_counter() - start)
-
-
-def postgres(processes: int, kind: str) -> float | None:
-    try:
-        import psycopg
-
-        psycopg.connect(PG, connect_timeout=3).close()
-    except Exception:  # no server: the rows are skipped
-        return None
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    dsn = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
-    PostgresStore(dsn).close()  # creates the schema's tables
-    context = multiprocessing.get_context("fork")
-    out = context.Queue()
-    count = COMMITS // processes
-    workers = [
-        context.Process(target=_pg_worker, args=(kind, dsn, f"P{n}", count, out))
-        for n in range(processes)
-    ]
-    start = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    elapsed = time.perf_counter() - start
-    with psycopg.connect(PG, autocommit=True) as admin:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-    return count * processes / elapsed
-
-
-SECTIONS = ("sqlite", "find", "postgres", "replay")
+SECTIONS = ("sqlite", "find", "replay")
 
 
 def main() -> None:
@@ -441,18 +370,6 @@ def main() -> None:
             sqlite_commits(folder)
         if "find" in wanted:
             find_times(folder)
-        if "postgres" in wanted:
-            print(f"{'PostgreSQL writer':52} {'commits/s':>10}  note")
-            for processes in (1, 4):
-                eco_pg, raw_pg = postgres(processes, "ecomflow"), postgres(processes, "raw")
-                note = "" if not (eco_pg and raw_pg) else f"{eco_pg / raw_pg:.0%} of raw psycopg"
-                for name, value in (
-                    (f"ecomflow PostgreSQL append, {processes} process(es)", eco_pg),
-                    (f"raw psycopg insert+commit, {processes} process(es)", raw_pg),
-                ):
-                    shown = "skipped" if value is None else f"{value:,.0f}"
-                    print(f"{name:52} {shown:>10}  {note if 'ecomflow' in name else ''}")
-            print()
         if "replay" in wanted:
             pure, loaded = replay_rate(folder)
             print(f"{'replay (direct sale, 200 transactions)':52} {'events/s':>10}")

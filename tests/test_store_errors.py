@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import tempfile
 
+import attrs
 import pytest
 
 from ecomflow import (
@@ -18,7 +19,7 @@ from ecomflow import (
     StoreUnavailable,
 )
 from ecomflow.store import PostgresStore, Repository, SQLiteStore
-from tests.sqlite_old import downgrade
+from tests.sqlite_old import downgrade, downgrade_postgres
 from tests.test_store_trust import APPROVAL, card_sale
 from tests.toy import COUNTER
 
@@ -174,17 +175,16 @@ def test_a_shops_own_events_table_in_postgresql_is_refused(pg_dsn):
 # -- schema version 1 is migrated -----------------------------------------------------------
 
 
-def _downgrade(location, execute):
+def _downgrade(location):
     """Turn a current store into what ecomflow with schema version 1 wrote.
 
-    ``location`` is the SQLite file's path (rebuilt as schema 1 wrote it), or ``None``.
+    ``location`` is the SQLite file's path, or the PostgreSQL DSN (a ``str``): the
+    tables are rebuilt with the old DDL, keeping events, keys and checkpoints.
     """
-    if location is not None:
+    if isinstance(location, str):
+        downgrade_postgres(location, 1)
+    else:
         downgrade(location, 1)
-        return
-    execute("ALTER TABLE idempotency DROP COLUMN trigger")
-    execute("ALTER TABLE idempotency DROP COLUMN fingerprint")
-    execute("UPDATE schema_version SET version = 1")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -196,12 +196,6 @@ def test_a_store_of_schema_version_1_is_migrated_and_its_keys_still_work(
 
         def make():
             return SQLiteStore(path)
-
-        def execute(sql):
-            raw = sqlite3.connect(path)
-            raw.execute(sql)
-            raw.commit()
-            raw.close()
 
         def columns():
             raw = sqlite3.connect(path)
@@ -217,10 +211,6 @@ def test_a_store_of_schema_version_1_is_migrated_and_its_keys_still_work(
         def make():
             return PostgresStore(dsn)
 
-        def execute(sql):
-            with psycopg.connect(dsn, autocommit=True) as raw:
-                raw.execute(sql)
-
         def columns():
             with psycopg.connect(dsn) as raw:
                 rows = raw.execute(
@@ -233,8 +223,10 @@ def test_a_store_of_schema_version_1_is_migrated_and_its_keys_still_work(
         repo = Repository(store, FLOWS_HERE)
         card_sale(repo, "A-1")
         first = repo.execute("A-1", "approve_payment", idempotency_key="gw-1", **APPROVAL)
-    _downgrade(path if backend == "sqlite" else None, execute)
+    _downgrade(path if backend == "sqlite" else dsn)
     assert columns() == ["key", "tx_id", "version"]
+    # What schema version 1 kept of the first outcome: no causation or correlation.
+    first = tuple(attrs.evolve(e, causation_id=None, correlation_id=None) for e in first)
     with make() as store:
         assert columns() == ["key", "tx_id", "version", "trigger", "fingerprint"]
         recorded = store.find_idempotency_key("gw-1")
@@ -290,7 +282,7 @@ def test_any_other_postgres_error_is_a_store_error(pg_dsn, call):
     with PostgresStore(pg_dsn) as store:
         _counter(store)
         with psycopg.connect(pg_dsn, autocommit=True) as raw:
-            raw.execute("DROP TABLE events, idempotency, checkpoints")
+            raw.execute("DROP TABLE events, idempotency, checkpoints, transactions")
         with pytest.raises(StoreError, match="PostgreSQL store: .*does not exist") as info:
             CALLS[call](store)
         assert not isinstance(info.value, StoreUnavailable)

@@ -87,12 +87,12 @@ class _Hooked:
         return result
 
 
-def _open_while_another_migrates(monkeypatch, cls, after, make, execute, location=None):
-    """Open a store of schema version 1 while another process migrates it to 2 between
+def _open_while_another_migrates(monkeypatch, cls, after, make, location):
+    """Open a store of schema version 1 while another process migrates it to 3 between
     the opener's reads of the table layout and of the schema version."""
     with make() as store:
         _counter(store)
-    _downgrade(location, execute)
+    _downgrade(location)
     real = cls._connection
     hooks = [lambda: make().close()]  # the other process: opens, so migrates, the store
 
@@ -110,30 +110,14 @@ def _open_while_another_migrates(monkeypatch, cls, after, make, execute, locatio
 
 def test_a_sqlite_store_opened_while_another_process_migrates_it_opens(tmp_path, monkeypatch):
     path = tmp_path / "v1.db"
-
-    def execute(sql):
-        raw = sqlite3.connect(path)
-        raw.execute(sql)
-        raw.commit()
-        raw.close()
-
     _open_while_another_migrates(
-        monkeypatch,
-        SQLiteStore,
-        "table_info(idempotency)",
-        lambda: SQLiteStore(path),
-        execute,
-        path,
+        monkeypatch, SQLiteStore, "table_info(idempotency)", lambda: SQLiteStore(path), path
     )
 
 
 def test_a_postgres_store_opened_while_another_process_migrates_it_opens(pg_dsn, monkeypatch):
-    def execute(sql):
-        with psycopg.connect(pg_dsn, autocommit=True) as raw:
-            raw.execute(sql)
-
     _open_while_another_migrates(
-        monkeypatch, PostgresStore, "information_schema", lambda: PostgresStore(pg_dsn), execute
+        monkeypatch, PostgresStore, "information_schema", lambda: PostgresStore(pg_dsn), pg_dsn
     )
 
 
@@ -258,15 +242,8 @@ def test_a_key_written_by_a_schema_1_process_after_the_migration_still_replays(t
     key's trigger is then '' and the repository must read it from the events."""
     path = tmp_path / "shop.db"
     approval = {"amount": Money("10", "CNY"), "reference": "AUTH-1"}
-
-    def execute(sql):
-        raw = sqlite3.connect(path)
-        raw.execute(sql)
-        raw.commit()
-        raw.close()
-
     SQLiteStore(path).close()
-    _downgrade(path, execute)  # a store of schema version 1 ...
+    _downgrade(path)  # a store of schema version 1 ...
     with SQLiteStore(path) as store:  # ... that a new process migrates
         repo = Repository(store, FLOWS)
         card_sale(repo, "A-1")

@@ -19,11 +19,21 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .._errors import ConcurrencyConflict, StoreError
 from .._public import publish as _publish
-from ._base import SCHEMA_VERSION, EventStore, KeyRecord, Recorded
-from ._consumer import consume
+from ._base import (
+    SCHEMA_VERSION,
+    EventStore,
+    Head,
+    KeyRecord,
+    Latest,
+    Query,
+    Recorded,
+    Snapshot,
+    Summary,
+)
+from ._consumer import DurableProjection, Projector, consume
 from ._memory import MemoryStore
 from ._postgres import PostgresStore
-from ._repository import Repository
+from ._repository import Page, Repository
 from ._sqlite import SQLiteStore
 from ._sqlite import sqlite_file_exists as _sqlite_file_exists
 
@@ -31,14 +41,22 @@ __all__ = [
     "ENV_VAR",
     "SCHEMA_VERSION",
     "ConcurrencyConflict",
+    "DurableProjection",
     "EventStore",
+    "Head",
     "KeyRecord",
+    "Latest",
     "MemoryStore",
+    "Page",
     "PostgresStore",
+    "Projector",
+    "Query",
     "Recorded",
     "Repository",
     "SQLiteStore",
+    "Snapshot",
     "StoreError",
+    "Summary",
     "consume",
     "open_store",
 ]

@@ -25,7 +25,7 @@ from .._errors import (
     StoreError,
 )
 from .._events import Event, Stream
-from .._sensitive import check_text, find_sensitive
+from .._sensitive import check_text, find_sensitive, unstorable
 
 __all__ = [
     "EventStore",
@@ -195,12 +195,79 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         when = datetime.fromisoformat(text)
     except ValueError:
         when = None
-    if not bar or when is None or when.utcoffset() is None:
+    if not bar or when is None or when.utcoffset() is None or unstorable(tx_id):
         raise InvalidPayload(
             f"Cannot find transactions after {cursor!r}: it is not a cursor; pass the "
             "cursor of the last summary of the previous page."
         )
     return when, tx_id
+
+
+def check_read(
+    after: int, streams: Iterable[Stream] | None, limit: int
+) -> frozenset[Stream] | None:
+    """Check the arguments of :meth:`EventStore.read`; return the streams wanted (``None``: all).
+
+    ``limit`` must be an int of at least 1 and ``after`` an int; ``streams`` is an
+    iterable of :class:`~ecomflow.Stream` members or their names. Anything else raises
+    :class:`InvalidPayload`, the same in every store.
+    """
+    if type(limit) is not int or limit < 1:
+        raise InvalidPayload(
+            f"Cannot read events: limit must be an int of at least 1 (got {limit!r})."
+        )
+    if type(after) is not int:
+        raise InvalidPayload(f"Cannot read events after {after!r}: give a position (an int).")
+    if streams is None:
+        return None
+    if isinstance(streams, (str, Stream)) or not isinstance(streams, Iterable):
+        raise InvalidPayload(
+            f"Cannot read events of streams {streams!r}: pass a list of streams, e.g. "
+            "[Stream.MONEY]."
+        )
+    wanted: set[Stream] = set()
+    for stream in streams:
+        try:
+            wanted.add(stream if isinstance(stream, Stream) else Stream(stream))
+        except (ValueError, TypeError):
+            names = ", ".join(member.value for member in Stream)
+            raise InvalidPayload(
+                f"Cannot read events of stream {stream!r}: it is not a stream; use one of {names}."
+            ) from None
+    return frozenset(wanted)
+
+
+def projection_texts(
+    projection: str, changes: Mapping[tuple[str, str], Mapping[str, Any] | None]
+) -> list[tuple[str, str, str | None]]:
+    """Return ``changes`` as ``(kind, key, JSON text or None to delete)``, checked first.
+
+    A projection name, kind or key that holds a NUL byte or looks like a full card
+    number, or a value that is not JSON data or holds one, raises
+    :class:`InvalidPayload` before anything is written, the same in every store.
+    """
+    check_text(projection, "projection name")
+    rows: list[tuple[str, str, str | None]] = []
+    for (kind, key), value in changes.items():
+        check_text(kind, "projection row kind")
+        check_text(key, "projection row key")
+        if value is None:
+            rows.append((kind, key, None))
+            continue
+        found = find_sensitive(value if isinstance(value, Mapping) else {"value": value})
+        if found is not None:
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its field "
+                f"{found[0]!r} {found[1]}; nothing was saved."
+            )
+        try:
+            rows.append((kind, key, json_text(value)))
+        except (TypeError, ValueError) as error:
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
+                f"JSON data ({error}); nothing was saved."
+            ) from None
+    return rows
 
 
 def check_append(
@@ -306,6 +373,11 @@ def head_texts(tx_id: str, head: Head | None) -> tuple[str, str | None]:
     """
     if head is None:
         return "{}", None
+    if not isinstance(head, Head):
+        raise InvalidPayload(
+            f"Cannot store the current state of transaction {tx_id!r} from {head!r}: pass a "
+            "Head (or None)."
+        )
     texts: list[str | None] = []
     for what, value in (("summary", head.summary), ("snapshot", head.snapshot)):
         if value is None:
@@ -332,6 +404,25 @@ def head_texts(tx_id: str, head: Head | None) -> tuple[str, str | None]:
     summary, snapshot = texts
     assert summary is not None  # Head.summary is a mapping
     return summary, snapshot
+
+
+def put_head_texts(tx_id: str, version: int, head: Head) -> tuple[str, str | None]:
+    """Check the arguments of :meth:`EventStore.put_head`; return :func:`head_texts`.
+
+    A ``tx_id`` no store may hold, a ``version`` that is not an int or a ``head`` that
+    is not a :class:`Head` raise :class:`InvalidPayload`, the same in every store.
+    """
+    check_text(tx_id, "transaction id")
+    if type(version) is not int:
+        raise InvalidPayload(
+            f"Cannot write the current state of transaction {tx_id!r} at version "
+            f"{version!r}: give the version as an int."
+        )
+    if head is None:
+        raise InvalidPayload(
+            f"Cannot write the current state of transaction {tx_id!r}: pass a Head."
+        )
+    return head_texts(tx_id, head)
 
 
 INSERT_COLUMNS = (
@@ -728,17 +819,18 @@ class EventStore(abc.ABC):
         :class:`~ecomflow.InvalidPayload`.
         """
 
+    @abc.abstractmethod
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head``, if it is still at ``version``.
 
         For :meth:`Repository.reindex` after a migration: no event is written, the row's
-        times stay. Returns whether the row was written (``False`` when the transaction
-        is unknown or has moved on). A store that cannot raises :class:`StoreError`.
+        times stay; when ``head.snapshot`` is given the transaction's snapshot is
+        replaced (at ``version``) in the same database transaction. Returns whether the
+        row was written (``False`` when the transaction is unknown or has moved on). A
+        head an append would refuse (a summary or snapshot that is not JSON data, holds
+        a NUL byte or a full card number), or such a ``tx_id``, raises
+        :class:`~ecomflow.InvalidPayload` and writes nothing.
         """
-        raise StoreError(
-            f"{type(self).__name__} cannot write a current-state row without events; "
-            "upgrade ecomflow."
-        )
 
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release the store's resources."""

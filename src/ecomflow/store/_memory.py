@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, final
@@ -22,7 +23,11 @@ from ._base import (
     check_key_use,
     check_newest,
     check_query,
+    check_read,
     decode_cursor,
+    head_texts,
+    projection_texts,
+    put_head_texts,
 )
 
 __all__ = ["MemoryStore"]
@@ -61,6 +66,7 @@ class MemoryStore(EventStore):
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
         last = check_append(flow, events, expected_version, idempotency_key)
         tx_id, trigger = events[0].tx_id, events[-1].trigger
+        summary, snapshot = _decoded(head_texts(tx_id, head))  # as a database keeps them
         with self._lock:
             if idempotency_key is not None and idempotency_key in self._keys:
                 recorded = self._keys[idempotency_key]
@@ -85,14 +91,14 @@ class MemoryStore(EventStore):
                 last,
                 previous.created_at if previous is not None else events[0].occurred_at,
                 events[-1].occurred_at,
-                dict(head.summary) if head is not None else {},
+                summary,
             )
-            if head is not None and head.snapshot is not None:
-                self._snapshots[tx_id] = Snapshot(last, head.flow_version, head.snapshot)
+            if head is not None and snapshot is not None:
+                self._snapshots[tx_id] = Snapshot(last, head.flow_version, snapshot)
 
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
-        check_text(tx_id, "transaction id")
+        summary, snapshot = _decoded(put_head_texts(tx_id, version, head))
         with self._lock:
             row = self._heads.get(tx_id)
             if row is None or row.version != version:
@@ -105,8 +111,10 @@ class MemoryStore(EventStore):
                 version,
                 row.created_at,
                 row.updated_at,
-                dict(head.summary),
+                summary,
             )
+            if snapshot is not None:
+                self._snapshots[tx_id] = Snapshot(version, head.flow_version, snapshot)
             return True
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:
@@ -157,7 +165,7 @@ class MemoryStore(EventStore):
         changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
     ) -> None:
         """Write a durable projection's changes and checkpoint at once (see EventStore)."""
-        check_text(projection, "projection name")
+        rows = projection_texts(projection, changes)  # kept as decoded JSON, as a database does
         with self._lock:
             stored = self._checkpoints.get(projection, 0)
             if stored != expected:
@@ -165,11 +173,11 @@ class MemoryStore(EventStore):
                     f"Projection {projection!r} is at position {stored}, not {expected} as "
                     "expected: another process moved it; load it again."
                 )
-            for (kind, key), value in changes.items():
-                if value is None:
+            for kind, key, text in rows:
+                if text is None:
                     self._projections.pop((projection, kind, key), None)
                 else:
-                    self._projections[(projection, kind, key)] = value
+                    self._projections[(projection, kind, key)] = json.loads(text)
             self._checkpoints[projection] = position
 
     def projection_rows(
@@ -205,7 +213,7 @@ class MemoryStore(EventStore):
         self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
     ) -> list[Recorded]:
         """Return up to ``limit`` events after position ``after``."""
-        wanted = None if streams is None else frozenset(streams)
+        wanted = check_read(after, streams, limit)
         found: list[Recorded] = []
         with self._lock:
             for record in self._log[max(after, 0) :]:
@@ -225,3 +233,9 @@ class MemoryStore(EventStore):
         check_text(consumer, "checkpoint name")
         with self._lock:
             self._checkpoints[consumer] = position
+
+
+def _decoded(texts: tuple[str, str | None]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return the summary and snapshot JSON texts decoded: what a database store returns."""
+    summary, snapshot = texts
+    return json.loads(summary), None if snapshot is None else json.loads(snapshot)

@@ -44,11 +44,15 @@ from ._base import (
     check_key_use,
     check_newest,
     check_query,
+    check_read,
     conflict,
     decode_cursor,
     event_rows,
+    head_texts,
     json_text,
     layout_version,
+    projection_texts,
+    put_head_texts,
     recorded_from_row,
 )
 
@@ -157,14 +161,14 @@ _EVENT_ROW = (
 )
 _UPSERT_HEAD = (
     f"head AS (INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (tx_id) DO UPDATE "
     "SET flow_version = excluded.flow_version, state = excluded.state, "
     "version = excluded.version, updated_at = excluded.updated_at, "
     "summary = excluded.summary WHERE transactions.version = %s RETURNING 1)"
 )
 _UPSERT_SNAPSHOT = (
     "snapshot AS (INSERT INTO snapshots (tx_id, flow_version, version, data) "
-    "VALUES (%s, %s, %s, %s) ON CONFLICT (tx_id) DO UPDATE SET "
+    "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (tx_id) DO UPDATE SET "
     "flow_version = excluded.flow_version, version = excluded.version, data = excluded.data)"
 )
 _INSERT_KEY = (
@@ -511,10 +515,9 @@ class PostgresStore(EventStore):
             flow, events, lambda data: Jsonb(data, dumps=json_text), lambda time: time
         )
         tx_id, trigger = events[0].tx_id, events[-1].trigger
+        summary, snapshot = head_texts(tx_id, head)  # refused before anything is written
         state = "" if head is None else head.state
         flow_version = events[-1].flow_version if head is None else head.flow_version
-        summary = Jsonb({} if head is None else head.summary, dumps=json_text)
-        snapshot = None if head is None or head.snapshot is None else head.snapshot
         unique = self._psycopg.errors.UniqueViolation
         written: list[str] = []  # the xid of the transaction that inserted the events
 
@@ -553,7 +556,7 @@ class PostgresStore(EventStore):
                 )
                 if snapshot is not None:
                     sql.append(_UPSERT_SNAPSHOT)
-                    params += [tx_id, flow_version, last, Jsonb(snapshot, dumps=json_text)]
+                    params += [tx_id, flow_version, last, snapshot]
                 if idempotency_key is not None:
                     sql.append(_INSERT_KEY)
                     params += [idempotency_key, tx_id, last, trigger, fingerprint]
@@ -648,6 +651,28 @@ class PostgresStore(EventStore):
         row = db.execute("SELECT version FROM transactions WHERE tx_id = %s", (tx_id,)).fetchone()
         return -1 if row is None else int(row[0])
 
+    def put_head(self, tx_id: str, version: int, head: Head) -> bool:
+        """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``.
+
+        Safe to retry after a lost COMMIT: it writes the same values again.
+        """
+        summary, snapshot = put_head_texts(tx_id, version, head)
+
+        def write(db: Any) -> bool:
+            moved = db.execute(
+                "UPDATE transactions SET flow_version = %s, state = %s, summary = %s::jsonb "
+                "WHERE tx_id = %s AND version = %s",
+                (head.flow_version, head.state, summary, tx_id, version),
+            ).rowcount
+            if moved == 1 and snapshot is not None:
+                db.execute(
+                    f"WITH {_UPSERT_SNAPSHOT} SELECT 1",
+                    (tx_id, head.flow_version, version, snapshot),
+                )
+            return bool(moved == 1)
+
+        return self._run("write to", write)
+
     def save_checkpoint(self, consumer: str, position: int) -> None:
         """Record ``consumer``'s position."""
         check_text(consumer, "checkpoint name")
@@ -668,17 +693,9 @@ class PostgresStore(EventStore):
         changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
     ) -> None:
         """Write a durable projection's changes and checkpoint at once (see EventStore)."""
-        from psycopg.types.json import Jsonb
-
-        check_text(projection, "projection name")
-        upserts = [
-            (projection, kind, key, Jsonb(value, dumps=json_text))
-            for (kind, key), value in changes.items()
-            if value is not None
-        ]
-        deletes = [
-            (projection, kind, key) for (kind, key), value in changes.items() if value is None
-        ]
+        rows = projection_texts(projection, changes)  # refused before anything is written
+        upserts = [(projection, kind, key, text) for kind, key, text in rows if text is not None]
+        deletes = [(projection, kind, key) for kind, key, text in rows if text is None]
 
         def write(db: Any) -> None:
             # Moving the checkpoint first locks its row: a rival waits, then finds it moved.
@@ -711,7 +728,7 @@ class PostgresStore(EventStore):
                 if upserts:
                     cursor.executemany(
                         "INSERT INTO projection_rows (projection, kind, key, value) "
-                        "VALUES (%s, %s, %s, %s) ON CONFLICT (projection, kind, key) "
+                        "VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (projection, kind, key) "
                         "DO UPDATE SET value = excluded.value",
                         upserts,
                     )
@@ -775,6 +792,10 @@ class PostgresStore(EventStore):
     def find(self, query: Query) -> list[Summary]:
         """Return one page of transactions matching ``query``: an index seek, keyset-paged."""
         check_query(query)
+        if any(
+            text is not None and unstorable(text) for text in (query.flow, query.state, query.actor)
+        ):
+            return []  # no store holds such a string (and PostgreSQL text cannot take it)
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         if query.flow is not None:
@@ -858,14 +879,17 @@ class PostgresStore(EventStore):
         database are returned: an event that commits late at an earlier position is
         never passed over (a long transaction elsewhere holds readers back meanwhile).
         """
-        if streams is None:
+        wanted = check_read(after, streams, limit)
+        if wanted is not None and not wanted:
+            return []
+        if wanted is None:
             rows = self._query(
                 f"SELECT {READ_COLUMNS} FROM events WHERE position > %s AND {_VISIBLE} "
                 "ORDER BY position LIMIT %s",
                 (after, limit),
             )
         else:
-            names = sorted({Stream(s).value for s in streams})
+            names = sorted(stream.value for stream in wanted)
             rows = self._query(
                 f"SELECT {READ_COLUMNS} FROM events WHERE position > %s AND {_VISIBLE} "
                 "AND stream = ANY(%s) ORDER BY position LIMIT %s",

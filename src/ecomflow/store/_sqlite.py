@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, final
 
-from .._errors import ConcurrencyConflict, CorruptHistory, InvalidPayload, StoreError
+from .._errors import ConcurrencyConflict, CorruptHistory, StoreError
 from .._events import Event, Stream
 from .._sensitive import check_text, unstorable
 from ._base import (
@@ -48,11 +48,14 @@ from ._base import (
     check_key_use,
     check_newest,
     check_query,
+    check_read,
     decode_cursor,
     event_rows,
     head_texts,
     json_text,
     layout_version,
+    projection_texts,
+    put_head_texts,
     recorded_from_row,
 )
 
@@ -147,6 +150,11 @@ _MIGRATE_2_TO_3 = (
 _COLUMNS = READ_COLUMNS
 _INSERT = f"INSERT INTO events ({INSERT_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 _SUMMARY_COLUMNS = "tx_id, flow, flow_version, state, version, created_at, updated_at, summary"
+_UPSERT_SNAPSHOT = (
+    "INSERT INTO snapshots (tx_id, flow_version, version, data) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (tx_id) DO UPDATE SET flow_version = excluded.flow_version, "
+    "version = excluded.version, data = excluded.data"
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -466,13 +474,7 @@ class SQLiteStore(EventStore):
                 db.executemany(_INSERT, rows)
                 if snapshot is not None:
                     assert head is not None  # head_texts gives a snapshot only from a head
-                    db.execute(
-                        "INSERT INTO snapshots (tx_id, flow_version, version, data) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
-                        "flow_version = excluded.flow_version, version = excluded.version, "
-                        "data = excluded.data",
-                        (tx_id, head.flow_version, last, snapshot),
-                    )
+                    db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, last, snapshot))
                 if idempotency_key is not None:
                     db.execute(
                         "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
@@ -484,6 +486,21 @@ class SQLiteStore(EventStore):
                 f"Another writer appended to transaction {tx_id!r} first ({error})."
             ) from None
 
+    @_sqlite_errors("write to")
+    def put_head(self, tx_id: str, version: int, head: Head) -> bool:
+        """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
+        summary, snapshot = put_head_texts(tx_id, version, head)
+        db = self._connection()
+        with _Transaction(db):
+            moved = db.execute(
+                "UPDATE transactions SET flow_version = ?, state = ?, summary = ? "
+                "WHERE tx_id = ? AND version = ?",
+                (head.flow_version, head.state, summary, tx_id, version),
+            ).rowcount
+            if moved == 1 and snapshot is not None:
+                db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, version, snapshot))
+        return moved == 1
+
     @_sqlite_errors("save a projection in")
     def save_projection(
         self,
@@ -493,21 +510,7 @@ class SQLiteStore(EventStore):
         changes: Mapping[tuple[str, str], Mapping[str, Any] | None],
     ) -> None:
         """Write a durable projection's changes and checkpoint at once (see EventStore)."""
-        check_text(projection, "projection name")
-        rows: list[tuple[str, str, str | None]] = []
-        for (kind, key), value in changes.items():
-            check_text(kind, "projection row kind")
-            check_text(key, "projection row key")
-            if value is None:
-                rows.append((kind, key, None))
-                continue
-            try:
-                rows.append((kind, key, json_text(value)))
-            except (TypeError, ValueError) as error:
-                raise InvalidPayload(
-                    f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
-                    f"JSON data ({error}); nothing was saved."
-                ) from None
+        rows = projection_texts(projection, changes)
         db = self._connection()
         with _Transaction(db):
             row = db.execute(
@@ -718,14 +721,17 @@ class SQLiteStore(EventStore):
         self, after: int = 0, streams: Iterable[Stream] | None = None, limit: int = 1000
     ) -> list[Recorded]:
         """Return up to ``limit`` events after position ``after``."""
+        wanted = check_read(after, streams, limit)
+        if wanted is not None and not wanted:
+            return []
         db = self._connection()
-        if streams is None:
+        if wanted is None:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
                 (after, limit),
             ).fetchall()
         else:
-            names = sorted({Stream(s).value for s in streams})
+            names = sorted(stream.value for stream in wanted)
             marks = ", ".join("?" for _ in names)
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM events WHERE position > ? AND stream IN ({marks}) "
