@@ -268,15 +268,8 @@ def test_paging_while_transactions_move_skips_none_and_repeats_only_the_moved(st
     assert repeated and repeated <= moved  # listed again at the end: only the moved ones
 
 
-def test_reindex_beside_a_writer_keeps_the_writers_row(store, request):
+def test_reindex_beside_a_writer_keeps_the_writers_row(store):
     from ecomflow.store._base import Head
-
-    if not isinstance(store, MemoryStore):
-        # Known defect, for the store owners: SQLiteStore and PostgresStore do not
-        # implement put_head, so reindex after a 2 -> 3 migration raises StoreError.
-        # The test still runs; strict: it fails as soon as they do, and the mark must go.
-        reason = "SQLiteStore and PostgresStore do not implement put_head (reindex)"
-        request.applymarker(pytest.mark.xfail(strict=True, raises=StoreError, reason=reason))
 
     from .test_repository_find import ORDER
 
