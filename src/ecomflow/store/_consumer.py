@@ -110,6 +110,21 @@ class Projector(Generic[P]):
         self.projection.changes()  # what restoring touched is stored already
         self._position = position
 
+    def _forget(self, *, restore: bool) -> None:
+        """Drop what was applied but not stored: hold what the store holds again.
+
+        Restored now when ``restore`` (and the store answers); otherwise emptied, and
+        restored before the next batch.
+        """
+        self._position = None
+        if restore:
+            try:
+                self._restore()
+                return
+            except Exception:  # the store is down too: restored by the next run
+                self._position = None
+        self.projection.clear()
+
     def run(self, *, limit: int | None = None) -> int:
         """Apply every event after the checkpoint (at most ``limit``); return how many.
 
@@ -123,9 +138,9 @@ class Projector(Generic[P]):
             records = self.store.read(after=position, streams=streams, limit=size)
             if not records:
                 break
-            for record in records:
-                self.projection.apply(record.event)
             try:
+                for record in records:
+                    self.projection.apply(record.event)
                 self.store.save_projection(
                     self.name, position, records[-1].position, self.projection.changes()
                 )
@@ -134,8 +149,10 @@ class Projector(Generic[P]):
                 if self.position == position:  # nobody moved it: not a race, do not spin
                     raise
                 continue
-            except BaseException:
-                self._position = None  # the batch is not stored: forget it in memory too
+            except BaseException as error:
+                # The batch is not stored (apply or the save failed): it must not stay
+                # half-applied in memory either.
+                self._forget(restore=isinstance(error, Exception))
                 raise
             self._position = records[-1].position
             count += len(records)
