@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from ecomflow import FLOWS, CorruptHistory, Event, Stream
+from ecomflow import FLOWS, CorruptHistory, Event, InvalidPayload, Stream
 from ecomflow.projections import (
     Ledger,
     Projector,
@@ -92,3 +92,71 @@ def test_a_money_event_the_ledger_cannot_read_is_refused_and_not_forgotten():
     good = money_event("A-1", 0, "10.00")  # the same event id, repaired: not skipped as seen
     ledger.apply(good)
     assert ledger.balance("Tea House", "CNY") == Decimal("10.00")
+
+
+class Noting:
+    """A durable projection of our own that keeps each MONEY event's ``note`` as a row."""
+
+    streams = frozenset({Stream.MONEY})
+
+    def __init__(self):
+        self.clear()
+
+    def apply(self, event):
+        self.notes[event.event_id] = event.data.get("note", "")
+        self.dirty.add(event.event_id)
+
+    def changes(self):
+        changed = {("note", key): {"note": self.notes[key]} for key in sorted(self.dirty)}
+        self.dirty.clear()
+        return changed
+
+    def restore(self, rows):
+        self.notes.update({key: value["note"] for key, value in rows("note").items()})
+
+    def clear(self):
+        self.notes, self.dirty = {}, set()
+
+
+@pytest.mark.parametrize(
+    ("note", "problem"),
+    [("card 4111 1111 1111 1111", "card number"), ("a\x00b", "NUL")],
+)
+def test_a_projection_row_holding_a_card_number_or_nul_is_refused_and_nothing_is_saved(
+    store, note, problem
+):
+    good = money_event("A-1", 0, "10.00", note="first")
+    store.append("direct-sale", [good], -1)
+    projection = Noting()
+    projector = Projector(store, projection, name="notes")
+    assert projector.run() == 1
+    # A row computed by the projection (not an event's data, which the store scans on
+    # append) would carry what may never be stored.
+    projection.apply(money_event("A-1", 1, "10.00", note=note))
+    projection.notes["A-1:0:0"] = note
+    projection.dirty.add("A-1:0:0")
+    store.append("direct-sale", [money_event("A-1", 1, "10.00")], 0)
+    with pytest.raises(
+        InvalidPayload, match=f"row 'A-1:0:0' \\(note\\) of projection 'notes'.*{problem}"
+    ):
+        projector.run()
+    assert store.checkpoint("notes") == 1
+    assert store.projection_rows("notes", "note") == {"A-1:0:0": {"note": "first"}}
+    assert projection.notes == {"A-1:0:0": "first"}  # what the store holds, nothing more
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("4111 1111 1111 1111", {"note": "x"}, "row key of projection 'notes' given looks like"),
+        ("A-1:0:0", ["not", "an", "object"], "must be a JSON object"),
+    ],
+)
+def test_a_projection_row_with_a_card_number_key_or_no_object_is_refused(key, value, message):
+    store = MemoryStore()
+    store.append("direct-sale", [money_event("A-1", 0, "10.00")], -1)
+    projection = Noting()
+    projection.changes = lambda: {("note", key): value}
+    with pytest.raises(InvalidPayload, match=message):
+        Projector(store, projection, name="notes").run()
+    assert store.checkpoint("notes") == 0 and store.projection_rows("notes", "note") == {}

@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .._errors import ConcurrencyConflict, InvalidPayload
 from .._events import Event, Stream
-from .._sensitive import check_text
+from .._sensitive import check_text, find_sensitive
 from ._base import EventStore
 
 __all__ = ["DurableProjection", "Projector", "Rows", "consume"]
@@ -49,6 +49,33 @@ class DurableProjection(Protocol):
 
 
 P = TypeVar("P", bound=DurableProjection)
+
+
+def check_changes(projection: str, changes: Rows) -> None:
+    """Raise :class:`InvalidPayload` unless every changed row may be stored.
+
+    A row kind, key or value (at any depth) holding a NUL byte or what looks like a full
+    card number is refused before anything is written, as the store refuses them in
+    events: a projection computes its rows, so they are scanned again.
+    """
+    for (kind, key), value in changes.items():
+        check_text(kind, f"row kind of projection {projection!r}")
+        check_text(key, f"row key of projection {projection!r}")
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its value "
+                f"must be a JSON object (a mapping), not {type(value).__name__}; nothing "
+                "was saved."
+            )
+        found = find_sensitive(value)
+        if found is not None:
+            field, problem = found
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its field "
+                f"{field!r} {problem}; nothing was saved."
+            )
 
 
 class Projector(Generic[P]):
@@ -141,9 +168,9 @@ class Projector(Generic[P]):
             try:
                 for record in records:
                     self.projection.apply(record.event)
-                self.store.save_projection(
-                    self.name, position, records[-1].position, self.projection.changes()
-                )
+                changes = self.projection.changes()
+                check_changes(self.name, changes)
+                self.store.save_projection(self.name, position, records[-1].position, changes)
             except ConcurrencyConflict:
                 self._position = None  # another process moved on: take its state
                 if self.position == position:  # nobody moved it: not a race, do not spin
