@@ -10,7 +10,7 @@ from ecomflow.projections import (
     Ledger,
     Projector,
 )
-from ecomflow.store import MemoryStore, Repository, open_store
+from ecomflow.store import MemoryStore, Repository, consume, open_store
 
 from .test_durable_projections import sell
 
@@ -160,3 +160,36 @@ def test_a_projection_row_with_a_card_number_key_or_no_object_is_refused(key, va
     with pytest.raises(InvalidPayload, match=message):
         Projector(store, projection, name="notes").run()
     assert store.checkpoint("notes") == 0 and store.projection_rows("notes", "note") == {}
+
+
+class CountingStore(MemoryStore):
+    """Counts the rows of durable projections read back."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows_read = 0
+
+    def projection_rows(self, projection, kind, key=None):
+        rows = super().projection_rows(projection, kind, key)
+        self.rows_read += len(rows)
+        return rows
+
+
+def test_consume_called_again_with_the_same_projection_does_not_reload_its_rows():
+    store = CountingStore()
+    repo = Repository(store, FLOWS)
+    sell(repo, "A-1")
+    ledger = Ledger()
+    assert consume(store, "ledger", ledger) == 4
+    sell(repo, "A-2")
+    read = store.rows_read
+    assert consume(store, "ledger", ledger) == 4  # a shop's polling loop
+    assert consume(store, "ledger", ledger) == 0
+    assert store.rows_read == read  # nothing read back: the projection holds it already
+    assert ledger.balance("Hangzhou Tea House", "CNY") == Decimal("880.00")
+    other = Ledger()  # another object (another process) restores from the rows
+    assert consume(store, "ledger", other) == 0
+    assert store.rows_read > read and other.balances() == ledger.balances()
+    # Another store (reopened): restored from that store, not trusted blindly.
+    assert consume(MemoryStore(), "ledger", ledger) == 0
+    assert ledger.balances() == {}

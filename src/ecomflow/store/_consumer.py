@@ -10,6 +10,7 @@ process resumes with the state it had, and nothing is counted twice.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -49,6 +50,11 @@ class DurableProjection(Protocol):
 
 
 P = TypeVar("P", bound=DurableProjection)
+
+
+def _check_batch(batch: object) -> None:
+    if type(batch) is not int or batch < 1:
+        raise InvalidPayload(f"A projector's batch must be a positive int (got {batch!r}).")
 
 
 def check_changes(projection: str, changes: Rows) -> None:
@@ -111,8 +117,7 @@ class Projector(Generic[P]):
 
     def __init__(self, store: EventStore, projection: P, *, name: str, batch: int = 500):
         check_text(name, "projection name")
-        if type(batch) is not int or batch < 1:
-            raise InvalidPayload(f"A projector's batch must be a positive int (got {batch!r}).")
+        _check_batch(batch)
         self.store = store
         self.projection = projection
         self.name = name
@@ -192,6 +197,29 @@ class Projector(Generic[P]):
         return self.run()
 
 
+_PROJECTORS: weakref.WeakKeyDictionary[Any, Projector[Any]] = weakref.WeakKeyDictionary()
+"""The projector that last ran each projection object through :func:`consume`."""
+
+
+def _projector(store: EventStore, name: str, projection: Any, batch: int) -> Projector[Any]:
+    """Return a projector for ``projection``: the one of the last call when it ran the same.
+
+    So a shop polling ``consume(store, "ledger", ledger)`` reads the stored rows once,
+    not on every call (restoring reads all of them).
+    """
+    try:
+        known = _PROJECTORS.get(projection)
+    except TypeError:  # cannot be weakly referenced: a new projector each time
+        return Projector(store, projection, name=name, batch=batch)
+    if known is None or known.store is not store or known.name != name:
+        known = Projector(store, projection, name=name, batch=batch)
+        _PROJECTORS[projection] = known
+    else:
+        _check_batch(batch)
+        known.batch = batch
+    return known
+
+
 def consume(
     store: EventStore,
     consumer: str,
@@ -212,7 +240,7 @@ def consume(
     projection's state itself. ``streams`` defaults to the projection's own.
     """
     if streams is None and isinstance(projection, DurableProjection):
-        return Projector(store, projection, name=consumer, batch=batch).run()
+        return _projector(store, consumer, projection, batch).run()
     apply = projection.apply  # type: ignore[attr-defined]
     wanted = streams if streams is not None else getattr(projection, "streams", None)
     position = store.checkpoint(consumer)
