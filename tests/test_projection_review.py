@@ -1,9 +1,13 @@
 """Review of durable projections: crashes inside apply, refused rows, reuse, every flow's books."""
 
+import os
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +24,8 @@ from ecomflow.projections import (
 from ecomflow.store import MemoryStore, Repository, consume, open_store
 
 from .test_durable_projections import everything, sell
+
+SRC = Path(__file__).resolve().parent.parent / "src"
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -260,3 +266,46 @@ def test_incremental_restarted_and_rebuilt_projections_agree_on_every_flow(store
     Projector(store, ledger, name="ledger").run()
     assert ledger.balances() == {key: value for key, value in expected.items() if value}
     assert all(total == 0 for total in ledger.totals().values())
+
+
+PROJECT_IN_A_PROCESS = """
+import sys
+from ecomflow.projections import Ledger, Projector
+from ecomflow.store import open_store
+
+store = open_store(sys.argv[1], create=False)
+try:
+    count = Projector(store, Ledger(), name="ledger", batch=1).run()
+finally:
+    store.close()
+print(count)
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_processes_racing_one_projection_never_double_count_and_all_finish(kind, tmp_path, request):
+    url = f"sqlite:///{tmp_path}/shop.db" if kind == "sqlite" else request.getfixturevalue("pg_dsn")
+    store = open_store(url)
+    repo = Repository(store, FLOWS)
+    for number in range(8):
+        sell(repo, f"A-{number}")
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROJECT_IN_A_PROCESS, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0] * 4, results
+    # Together they saved every event once: the counts they report add up exactly.
+    assert sum(int(out) for out, _ in results) == 8 * 4
+    restored = Ledger()
+    assert Projector(store, restored, name="ledger").run() == 0
+    assert restored.balances() == fold(Ledger(), everything(store)).balances()
+    assert restored.balance("Hangzhou Tea House", "CNY") == Decimal("3520.00")
+    assert len(restored.postings) == 8 * 3 and len(restored.memos) == 8
+    store.close()
