@@ -325,26 +325,22 @@ def _replay(url: str | None, out: TextIO) -> int:
     store = open_store(url, create=False)
     projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
     flows: dict[str, str] = {}
-    histories: dict[str, list[Event]] = {}
+    replay = _Replay()
     count = 0
     try:
-        for record in _all(store):  # each event is read once, then kept by transaction
+        for record in _all(store):  # each event is read once, and folded in as it comes
             count += 1
             event = record.event
             flows.setdefault(event.tx_id, record.flow)
             if record.flow in FLOWS:
-                histories.setdefault(event.tx_id, []).append(event)
+                replay.add(FLOWS[record.flow], event)
             for projection in projections:
                 projection.apply(event)
     finally:
         store.close()
-    failures = []
-    for tx_id, events in histories.items():
-        try:
-            FLOWS[flows[tx_id]].replay(events)
-        except EcomflowError as error:
-            failures.append(f"{tx_id}: {error}")
-    known = len(histories)
+    replay.finish()
+    failures = [f"{tx_id}: {replay.failed[tx_id]}" for tx_id in flows if tx_id in replay.failed]
+    known = replay.count
     ledger = projections[0]
     assert isinstance(ledger, Ledger)
     unbalanced = [p.event_id for p in ledger.postings if p.total != 0]
@@ -365,9 +361,68 @@ def _replay(url: str | None, out: TextIO) -> int:
     return 1 if failures or unbalanced or totals else 0
 
 
+_FOLD_AT = 8
+"""``replay`` folds a transaction's events in once it holds this many complete ones."""
+
+
+class _Replay:
+    """Rebuilds every transaction from its events in log order, holding no history.
+
+    Each transaction keeps its state, version and context so far, and its newest events
+    (at most :data:`_FOLD_AT` and the rest of their version) until the next version (or
+    the end of the log) shows they are complete; then they are folded in. Memory: one
+    state and a few events per transaction, not its history.
+    """
+
+    def __init__(self) -> None:
+        self.states: dict[str, tuple[Any, int, Any]] = {}
+        self.pending: dict[str, tuple[Any, list[Event]]] = {}
+        self.failed: dict[str, str] = {}
+        self.count = 0
+
+    def add(self, flow: Any, event: Event) -> None:
+        """Take ``event`` of ``flow``'s transaction ``event.tx_id`` (in log order)."""
+        tx_id = event.tx_id
+        if tx_id in self.failed:
+            return
+        waiting = self.pending.get(tx_id)
+        if waiting is None:
+            if tx_id not in self.states:
+                self.count += 1
+            self.pending[tx_id] = (flow, [event])
+        elif waiting[1][-1].version == event.version or len(waiting[1]) < _FOLD_AT:
+            waiting[1].append(event)
+        else:  # the versions held are complete: fold them in, a few at a time (cheaper)
+            self._fold(tx_id)
+            if tx_id not in self.failed:
+                self.pending[tx_id] = (flow, [event])
+
+    def finish(self) -> None:
+        """Fold what every transaction still holds (the log has ended)."""
+        for tx_id in list(self.pending):
+            self._fold(tx_id)
+
+    def _fold(self, tx_id: str) -> None:
+        flow, events = self.pending.pop(tx_id)
+        engine = flow.engine
+        try:
+            _, state, version, context = engine.replay(
+                engine.upcast(events), self.states.get(tx_id)
+            )
+        except EcomflowError as error:
+            self.failed[tx_id] = str(error)
+            self.states.pop(tx_id, None)
+            return
+        self.states[tx_id] = (state, version, context)
+
+
+_PAGE = 10_000
+"""How many events ``replay`` reads at a time."""
+
+
 def _all(store: EventStore, after: int = 0) -> Iterator[Recorded]:
     position = after
-    while records := store.read(after=position, limit=10_000):
+    while records := store.read(after=position, limit=_PAGE):
         yield from records
         position = records[-1].position
 
