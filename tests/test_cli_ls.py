@@ -158,3 +158,13 @@ def test_events_show_who_did_what(shop):
     assert "actor Li Lei, causation cmd-A-1-2, correlation order-A-1, trigger step" in out
     code, out = run("events", "A-3", "--db", shop, "-v")
     assert " by " not in out and "actor -, causation cmd-A-3-0" in out
+
+
+def test_ls_prints_stored_text_as_it_is_never_as_markup(location):
+    store = open_store(location)
+    put(store, "direct-sale", "A-[/]", "shipping", 1, summary={"customer": "[bold]Li[/bold] [Lei]"})
+    store.close()
+    code, out = run("ls", "--db", location)
+    assert code == 0
+    line = next(line for line in out.splitlines() if "A-[/]" in line)
+    assert "customer=[bold]Li[/bold] [Lei]" in line

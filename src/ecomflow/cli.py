@@ -20,6 +20,7 @@ from rich import box
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from ._demos import DEMOS, start_demo
@@ -265,7 +266,7 @@ def _ls(args: argparse.Namespace, out: TextIO) -> None:
         return
     table = Table(*_LS_HEADINGS[args.lang], box=box.SIMPLE_HEAD, pad_edge=False)
     for row in page:
-        table.add_row(
+        cells = (
             row.tx_id,
             row.flow,
             _state_label(row.flow, row.state, args.lang),
@@ -273,6 +274,7 @@ def _ls(args: argparse.Namespace, out: TextIO) -> None:
             row.updated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
             _summary_text(row.summary),
         )
+        table.add_row(*(Text(cell) for cell in cells))  # stored text, never rich markup
     if _is_terminal(out):
         Console(file=out, highlight=False).print(table)
     else:  # no terminal width to fit: lines as long as the rows, without trailing blanks
