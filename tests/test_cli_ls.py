@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ecomflow import Event, Stream
+from ecomflow import Event, Stream, cli
 from ecomflow.cli import main
-from ecomflow.store import open_store
+from ecomflow.store import MemoryStore, open_store
 from ecomflow.store._base import Head
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
@@ -168,3 +168,21 @@ def test_ls_prints_stored_text_as_it_is_never_as_markup(location):
     assert code == 0
     line = next(line for line in out.splitlines() if "A-[/]" in line)
     assert "customer=[bold]Li[/bold] [Lei]" in line
+
+
+@pytest.mark.parametrize(("stored", "more"), [(10_000, False), (10_001, True)])
+def test_ls_at_the_largest_page_offers_a_next_page_only_when_there_is_one(
+    monkeypatch, stored, more
+):
+    store = MemoryStore()
+    for number in range(stored):
+        put(store, "direct-sale", f"A-{number:05}", "shipping", 1)
+    monkeypatch.setattr(store, "close", lambda: None)
+    monkeypatch.setattr(cli, "open_store", lambda url, create=True: store)
+    code, out = run("ls", "--db", "memory://", "--limit", "10000")
+    assert code == 0 and len(ids_of(out)) == 10_000
+    assert ("Next page: --after" in out) is more
+
+
+def ids_of(out):
+    return re.findall(r"^\s*(A-\d+)\s", out, flags=re.MULTILINE)

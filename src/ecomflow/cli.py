@@ -257,9 +257,11 @@ def _ls(args: argparse.Namespace, out: TextIO) -> None:
     store = open_store(args.db, create=False)
     try:
         rows = store.find(query)
+        page, more = rows[: args.limit], len(rows) > args.limit
+        if len(page) == 10_000:  # the largest page: one row past it says if there is more
+            more = bool(store.find(attrs.evolve(query, limit=1, after=page[-1].cursor)))
     finally:
         store.close()
-    page, more = rows[: args.limit], len(rows) > args.limit or len(rows) == 10_000
     none, next_page = _LS_TEXTS[args.lang]
     if not page:
         out.write(none + "\n")
