@@ -309,3 +309,15 @@ def test_processes_racing_one_projection_never_double_count_and_all_finish(kind,
     assert restored.balance("Hangzhou Tea House", "CNY") == Decimal("3520.00")
     assert len(restored.postings) == 8 * 3 and len(restored.memos) == 8
     store.close()
+
+
+def test_a_notice_to_the_same_recipient_twice_is_filed_once_and_restored_the_same():
+    store = MemoryStore()
+    told = Event("A-1", 0, 0, "tell", Stream.INFORMATION, "told", {"to": ["Li", "Li", "Wang"]}, T0)
+    store.append("direct-sale", [told], -1)
+    inbox = Inbox()
+    Projector(store, inbox, name="inbox").run()
+    assert [len(inbox.notices["Li"]), len(inbox.notices["Wang"])] == [1, 1]
+    restored = Inbox()
+    Projector(store, restored, name="inbox").run()
+    assert dict(restored.notices) == dict(inbox.notices) == dict(fold(Inbox(), [told]).notices)

@@ -379,11 +379,12 @@ class Inbox(_Rows):
         if event.stream is not Stream.INFORMATION or not self._seen.first_time(event):
             return
         recipients = event.data.get("to", self.PUBLIC)
-        for recipient in recipients if isinstance(recipients, list) else [recipients]:
+        listed = recipients if isinstance(recipients, (list, tuple)) else [recipients]
+        for recipient in dict.fromkeys(str(name) for name in listed):  # each one once
             notice = Notice(event.tx_id, event.name, event.occurred_at, dict(event.data))
-            inbox = self.notices[str(recipient)]
-            key = json.dumps([str(recipient), event.event_id], ensure_ascii=False)
-            self._where[key] = (str(recipient), len(inbox), event.event_id)
+            inbox = self.notices[recipient]
+            key = json.dumps([recipient, event.event_id], ensure_ascii=False)
+            self._where[key] = (recipient, len(inbox), event.event_id)
             inbox.append(notice)
             self._touch("notice", key)
 
