@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ecomflow import FLOWS, CorruptHistory, Event, InvalidPayload, Stream
+from ecomflow import FLOWS, CorruptHistory, Event, InvalidPayload, StoreUnavailable, Stream
 from ecomflow._simulate import SCENARIOS
 from ecomflow.projections import (
     ContractRegister,
@@ -321,3 +321,46 @@ def test_a_notice_to_the_same_recipient_twice_is_filed_once_and_restored_the_sam
     restored = Inbox()
     Projector(store, restored, name="inbox").run()
     assert dict(restored.notices) == dict(inbox.notices) == dict(fold(Inbox(), [told]).notices)
+
+
+class DownStore(MemoryStore):
+    """A store that goes down: saves fail, and (when ``reads_fail``) so do row reads."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = False
+        self.reads_fail = False
+
+    def save_projection(self, *args, **kwargs):
+        if self.down:
+            raise StoreUnavailable("The database went away; try again.")
+        super().save_projection(*args, **kwargs)
+
+    def projection_rows(self, *args, **kwargs):
+        if self.down and self.reads_fail:
+            raise StoreUnavailable("The database went away; try again.")
+        return super().projection_rows(*args, **kwargs)
+
+
+@pytest.mark.parametrize("reads_fail", [False, True])
+def test_a_failed_save_leaves_no_unsaved_batch_in_memory(reads_fail):
+    store = DownStore()
+    repo = Repository(store, FLOWS)
+    sell(repo, "A-1")
+    ledger = Ledger()
+    projector = Projector(store, ledger, name="ledger")
+    assert projector.run() == 4
+    sell(repo, "A-2")
+    store.down, store.reads_fail = True, reads_fail
+    with pytest.raises(StoreUnavailable):
+        projector.run()
+    if reads_fail:  # cannot read what the store holds: holds nothing rather than too much
+        assert ledger.balances() == {} and ledger.postings == []
+    else:  # what the store holds, without the batch it refused
+        assert ledger.balance("Hangzhou Tea House", "CNY") == Decimal("440.00")
+        assert len(ledger.postings) == 3
+    assert ledger.changes() == {}
+    store.down = False
+    assert projector.run() == 4
+    assert ledger.balance("Hangzhou Tea House", "CNY") == Decimal("880.00")
+    assert len(ledger.postings) == 6 and len(ledger.memos) == 2
