@@ -186,3 +186,14 @@ def test_ls_at_the_largest_page_offers_a_next_page_only_when_there_is_one(
 
 def ids_of(out):
     return re.findall(r"^\s*(A-\d+)\s", out, flags=re.MULTILINE)
+
+
+def test_ls_never_creates_a_store_in_postgresql(pg_dsn, capsys):
+    import psycopg
+
+    code, out = run("ls", "--db", pg_dsn, "--state", "shipping")
+    assert (code, out) == (2, "")
+    assert "No store in the PostgreSQL database 'test'" in capsys.readouterr().err
+    with psycopg.connect(pg_dsn) as db:
+        assert db.execute("SELECT to_regclass('transactions')").fetchone() == (None,)
+        assert db.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)
