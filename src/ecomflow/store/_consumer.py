@@ -93,7 +93,11 @@ class Projector(Generic[P]):
     projection from the stored rows, so a new process (a restart) continues where the
     last one stopped. When another process ran the same projection meanwhile, the save
     raises :class:`ConcurrencyConflict`; :meth:`run` then restores the stored state and
-    goes on from the other process's checkpoint, so no event is counted twice.
+    goes on from the other process's checkpoint, so no event is counted twice. When
+    ``apply`` or the save fails, the batch is dropped in memory too (the projection is
+    restored from the store) and the error raised: the next run applies it once. Every
+    changed row is scanned before it is saved: a NUL byte or what looks like a full card
+    number raises :class:`InvalidPayload` and nothing is saved.
 
     >>> from ecomflow import FLOWS, Money
     >>> from ecomflow.projections import Ledger, Projector
@@ -232,7 +236,9 @@ def consume(
 
     A :class:`DurableProjection` (the four of :mod:`ecomflow.projections`) given without
     ``streams`` is run by a :class:`Projector` named ``consumer``: its state is restored
-    from the store and saved with the checkpoint atomically.
+    from the store and saved with the checkpoint atomically. Called again with the same
+    projection object and store, it continues from where the last call left the
+    projection instead of reading its rows back.
 
     Any other projection lives in memory: the checkpoint is saved after each batch, so
     after a crash the consumer resumes where it left off and may see the last batch again
