@@ -364,3 +364,12 @@ def test_a_failed_save_leaves_no_unsaved_batch_in_memory(reads_fail):
     assert projector.run() == 4
     assert ledger.balance("Hangzhou Tea House", "CNY") == Decimal("880.00")
     assert len(ledger.postings) == 6 and len(ledger.memos) == 2
+
+
+def test_a_projection_row_that_is_not_json_data_is_refused_alike_by_every_store(store):
+    store.append("direct-sale", [money_event("A-1", 0, "10.00")], -1)
+    projection = Noting()
+    projection.changes = lambda: {("note", "A-1:0:0"): {"amount": Decimal("10.00")}}
+    with pytest.raises(InvalidPayload, match=r"row 'A-1:0:0' \(note\) of projection 'notes'"):
+        Projector(store, projection, name="notes").run()
+    assert store.checkpoint("notes") == 0 and store.projection_rows("notes", "note") == {}

@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 from .._errors import ConcurrencyConflict, InvalidPayload
 from .._events import Event, Stream
 from .._sensitive import check_text, find_sensitive
-from ._base import EventStore
+from ._base import EventStore, json_text
 
 __all__ = ["DurableProjection", "Projector", "Rows", "consume"]
 
@@ -60,9 +60,10 @@ def _check_batch(batch: object) -> None:
 def check_changes(projection: str, changes: Rows) -> None:
     """Raise :class:`InvalidPayload` unless every changed row may be stored.
 
-    A row kind, key or value (at any depth) holding a NUL byte or what looks like a full
-    card number is refused before anything is written, as the store refuses them in
-    events: a projection computes its rows, so they are scanned again.
+    A value that is not JSON data (a Decimal, say: money is stored as a string), or a
+    row kind, key or value (at any depth) holding a NUL byte or what looks like a full
+    card number is refused before anything is written, alike on every store (as stores
+    refuse them in events: a projection computes its rows, so they are scanned again).
     """
     for (kind, key), value in changes.items():
         check_text(kind, f"row kind of projection {projection!r}")
@@ -75,6 +76,13 @@ def check_changes(projection: str, changes: Rows) -> None:
                 f"must be a JSON object (a mapping), not {type(value).__name__}; nothing "
                 "was saved."
             )
+        try:
+            json_text(value)
+        except (TypeError, ValueError) as error:
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
+                f"JSON data ({error}); nothing was saved."
+            ) from None
         found = find_sensitive(value)
         if found is not None:
             field, problem = found
