@@ -16,8 +16,8 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .._errors import ConcurrencyConflict, InvalidPayload
 from .._events import Event, Stream
-from .._sensitive import check_text, find_sensitive
-from ._base import EventStore, json_text
+from .._sensitive import check_text, find_sensitive, text_problem
+from ._base import EventStore
 
 __all__ = ["DurableProjection", "Projector", "Rows", "consume"]
 
@@ -57,6 +57,38 @@ def _check_batch(batch: object) -> None:
         raise InvalidPayload(f"A projector's batch must be a positive int (got {batch!r}).")
 
 
+_JSON_LEAVES = (bool, int, float, type(None))
+
+
+def _problem(value: object, clean: set[str]) -> tuple[str, str] | None:
+    """Return what keeps ``value`` from being stored as a row, or ``None``.
+
+    ``("json", type name)`` for something that is not JSON data, ``("text", "")`` for a
+    string (a key or a value, at any depth) that may not be stored (then
+    :func:`find_sensitive` walks again to name the field). Strings in ``clean`` are
+    known fine; those found fine are added (keys and names repeat across rows).
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if item not in clean:
+                if text_problem(str(item)) is not None:
+                    return ("text", "")
+                clean.add(item)
+        elif isinstance(item, Mapping):
+            for key in item:
+                if not isinstance(key, (str, *_JSON_LEAVES)):
+                    return ("json", f"a key of type {type(key).__name__}")
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif not isinstance(item, _JSON_LEAVES):
+            return ("json", f"a value of type {type(item).__name__}")
+    return None
+
+
 def check_changes(projection: str, changes: Rows) -> None:
     """Raise :class:`InvalidPayload` unless every changed row may be stored.
 
@@ -65,6 +97,7 @@ def check_changes(projection: str, changes: Rows) -> None:
     card number is refused before anything is written, alike on every store (as stores
     refuse them in events: a projection computes its rows, so they are scanned again).
     """
+    clean: set[str] = set()  # strings of this batch already found fine (keys, names repeat)
     for (kind, key), value in changes.items():
         check_text(kind, f"row kind of projection {projection!r}")
         check_text(key, f"row key of projection {projection!r}")
@@ -76,20 +109,20 @@ def check_changes(projection: str, changes: Rows) -> None:
                 f"must be a JSON object (a mapping), not {type(value).__name__}; nothing "
                 "was saved."
             )
-        try:
-            json_text(value)
-        except (TypeError, ValueError) as error:
+        problem = _problem(value, clean)
+        if problem is None:
+            continue
+        if problem[0] == "json":
             raise InvalidPayload(
                 f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
-                f"JSON data ({error}); nothing was saved."
-            ) from None
-        found = find_sensitive(value)
-        if found is not None:
-            field, problem = found
-            raise InvalidPayload(
-                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its field "
-                f"{field!r} {problem}; nothing was saved."
+                f"JSON data ({problem[1]} inside; money is stored as a decimal string); "
+                "nothing was saved."
             )
+        field, why = find_sensitive(value) or ("?", "holds text no store may hold")
+        raise InvalidPayload(
+            f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its field "
+            f"{field!r} {why}; nothing was saved."
+        )
 
 
 class Projector(Generic[P]):
