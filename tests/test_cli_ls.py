@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ecomflow import Event, Stream
+from ecomflow import Event, Stream, cli
 from ecomflow.cli import main
-from ecomflow.store import open_store
+from ecomflow.store import MemoryStore, open_store
 from ecomflow.store._base import Head
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
@@ -158,3 +158,42 @@ def test_events_show_who_did_what(shop):
     assert "actor Li Lei, causation cmd-A-1-2, correlation order-A-1, trigger step" in out
     code, out = run("events", "A-3", "--db", shop, "-v")
     assert " by " not in out and "actor -, causation cmd-A-3-0" in out
+
+
+def test_ls_prints_stored_text_as_it_is_never_as_markup(location):
+    store = open_store(location)
+    put(store, "direct-sale", "A-[/]", "shipping", 1, summary={"customer": "[bold]Li[/bold] [Lei]"})
+    store.close()
+    code, out = run("ls", "--db", location)
+    assert code == 0
+    line = next(line for line in out.splitlines() if "A-[/]" in line)
+    assert "customer=[bold]Li[/bold] [Lei]" in line
+
+
+@pytest.mark.parametrize(("stored", "more"), [(10_000, False), (10_001, True)])
+def test_ls_at_the_largest_page_offers_a_next_page_only_when_there_is_one(
+    monkeypatch, stored, more
+):
+    store = MemoryStore()
+    for number in range(stored):
+        put(store, "direct-sale", f"A-{number:05}", "shipping", 1)
+    monkeypatch.setattr(store, "close", lambda: None)
+    monkeypatch.setattr(cli, "open_store", lambda url, create=True: store)
+    code, out = run("ls", "--db", "memory://", "--limit", "10000")
+    assert code == 0 and len(ids_of(out)) == 10_000
+    assert ("Next page: --after" in out) is more
+
+
+def ids_of(out):
+    return re.findall(r"^\s*(A-\d+)\s", out, flags=re.MULTILINE)
+
+
+def test_ls_never_creates_a_store_in_postgresql(pg_dsn, capsys):
+    import psycopg
+
+    code, out = run("ls", "--db", pg_dsn, "--state", "shipping")
+    assert (code, out) == (2, "")
+    assert "No store in the PostgreSQL database 'test'" in capsys.readouterr().err
+    with psycopg.connect(pg_dsn) as db:
+        assert db.execute("SELECT to_regclass('transactions')").fetchone() == (None,)
+        assert db.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)

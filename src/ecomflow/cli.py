@@ -20,6 +20,7 @@ from rich import box
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__
 from ._demos import DEMOS, start_demo
@@ -256,16 +257,18 @@ def _ls(args: argparse.Namespace, out: TextIO) -> None:
     store = open_store(args.db, create=False)
     try:
         rows = store.find(query)
+        page, more = rows[: args.limit], len(rows) > args.limit
+        if len(page) == 10_000:  # the largest page: one row past it says if there is more
+            more = bool(store.find(attrs.evolve(query, limit=1, after=page[-1].cursor)))
     finally:
         store.close()
-    page, more = rows[: args.limit], len(rows) > args.limit or len(rows) == 10_000
     none, next_page = _LS_TEXTS[args.lang]
     if not page:
         out.write(none + "\n")
         return
     table = Table(*_LS_HEADINGS[args.lang], box=box.SIMPLE_HEAD, pad_edge=False)
     for row in page:
-        table.add_row(
+        cells = (
             row.tx_id,
             row.flow,
             _state_label(row.flow, row.state, args.lang),
@@ -273,6 +276,7 @@ def _ls(args: argparse.Namespace, out: TextIO) -> None:
             row.updated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
             _summary_text(row.summary),
         )
+        table.add_row(*(Text(cell) for cell in cells))  # stored text, never rich markup
     if _is_terminal(out):
         Console(file=out, highlight=False).print(table)
     else:  # no terminal width to fit: lines as long as the rows, without trailing blanks
@@ -325,26 +329,22 @@ def _replay(url: str | None, out: TextIO) -> int:
     store = open_store(url, create=False)
     projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
     flows: dict[str, str] = {}
-    histories: dict[str, list[Event]] = {}
+    replay = _Replay()
     count = 0
     try:
-        for record in _all(store):  # each event is read once, then kept by transaction
+        for record in _all(store):  # each event is read once, and folded in as it comes
             count += 1
             event = record.event
             flows.setdefault(event.tx_id, record.flow)
             if record.flow in FLOWS:
-                histories.setdefault(event.tx_id, []).append(event)
+                replay.add(FLOWS[record.flow], event)
             for projection in projections:
                 projection.apply(event)
     finally:
         store.close()
-    failures = []
-    for tx_id, events in histories.items():
-        try:
-            FLOWS[flows[tx_id]].replay(events)
-        except EcomflowError as error:
-            failures.append(f"{tx_id}: {error}")
-    known = len(histories)
+    replay.finish()
+    failures = [f"{tx_id}: {replay.failed[tx_id]}" for tx_id in flows if tx_id in replay.failed]
+    known = replay.count
     ledger = projections[0]
     assert isinstance(ledger, Ledger)
     unbalanced = [p.event_id for p in ledger.postings if p.total != 0]
@@ -365,9 +365,68 @@ def _replay(url: str | None, out: TextIO) -> int:
     return 1 if failures or unbalanced or totals else 0
 
 
+_FOLD_AT = 8
+"""``replay`` folds a transaction's events in once it holds this many complete ones."""
+
+
+class _Replay:
+    """Rebuilds every transaction from its events in log order, holding no history.
+
+    Each transaction keeps its state, version and context so far, and its newest events
+    (at most :data:`_FOLD_AT` and the rest of their version) until the next version (or
+    the end of the log) shows they are complete; then they are folded in. Memory: one
+    state and a few events per transaction, not its history.
+    """
+
+    def __init__(self) -> None:
+        self.states: dict[str, tuple[Any, int, Any]] = {}
+        self.pending: dict[str, tuple[Any, list[Event]]] = {}
+        self.failed: dict[str, str] = {}
+        self.count = 0
+
+    def add(self, flow: Any, event: Event) -> None:
+        """Take ``event`` of ``flow``'s transaction ``event.tx_id`` (in log order)."""
+        tx_id = event.tx_id
+        if tx_id in self.failed:
+            return
+        waiting = self.pending.get(tx_id)
+        if waiting is None:
+            if tx_id not in self.states:
+                self.count += 1
+            self.pending[tx_id] = (flow, [event])
+        elif waiting[1][-1].version == event.version or len(waiting[1]) < _FOLD_AT:
+            waiting[1].append(event)
+        else:  # the versions held are complete: fold them in, a few at a time (cheaper)
+            self._fold(tx_id)
+            if tx_id not in self.failed:
+                self.pending[tx_id] = (flow, [event])
+
+    def finish(self) -> None:
+        """Fold what every transaction still holds (the log has ended)."""
+        for tx_id in list(self.pending):
+            self._fold(tx_id)
+
+    def _fold(self, tx_id: str) -> None:
+        flow, events = self.pending.pop(tx_id)
+        engine = flow.engine
+        try:
+            _, state, version, context = engine.replay(
+                engine.upcast(events), self.states.get(tx_id)
+            )
+        except EcomflowError as error:
+            self.failed[tx_id] = str(error)
+            self.states.pop(tx_id, None)
+            return
+        self.states[tx_id] = (state, version, context)
+
+
+_PAGE = 10_000
+"""How many events ``replay`` reads at a time."""
+
+
 def _all(store: EventStore, after: int = 0) -> Iterator[Recorded]:
     position = after
-    while records := store.read(after=position, limit=10_000):
+    while records := store.read(after=position, limit=_PAGE):
         yield from records
         position = records[-1].position
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar, final
 
 import attrs
 
+from ._errors import CorruptHistory
 from ._events import Event, Stream
 from .store._consumer import DurableProjection, Projector
 
@@ -92,6 +93,24 @@ class _Rows:
         return changed
 
 
+def _money(event: Event, money: Mapping[str, Any]) -> tuple[Decimal, str]:
+    """Return the amount and currency of ``event``'s ``amount`` field, or raise CorruptHistory."""
+    amount, currency = money.get("amount"), money.get("currency")
+    try:
+        value = Decimal(amount) if isinstance(amount, str) else None
+    except ArithmeticError:
+        value = None
+    if value is None or not value.is_finite() or not isinstance(currency, str) or not currency:
+        raise CorruptHistory(
+            f"Cannot post event {event.event_id!r} ({event.name}) to the ledger: its amount "
+            f"{amount!r} in {currency!r} is not a decimal amount with a currency; repair the "
+            "stored event.",
+            tx_id=event.tx_id,
+            position=f"{event.version}:{event.seq}",
+        )
+    return value, currency
+
+
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
@@ -135,13 +154,17 @@ class Ledger(_Rows):
         self.postings: list[Posting] = []
         self.memos: list[Event] = []
         self._balances: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-        self._seen = _Seen()
-        self._number: dict[str, int] = {}  # event id -> its place among postings or memos
+        # event id -> its place among postings or memos; also what was seen already
+        self._number: dict[str, int] = {}
         self._dirty.clear()
 
     def apply(self, event: Event) -> None:
-        """Post ``event`` (once)."""
-        if event.stream is not Stream.MONEY or not self._seen.first_time(event):
+        """Post ``event`` (once).
+
+        A posting whose amount is not a decimal with a currency raises
+        :class:`~ecomflow.CorruptHistory` and changes nothing (the event is not taken as seen).
+        """
+        if event.stream is not Stream.MONEY or event.event_id in self._number:
             return
         data = event.data
         money = data.get("amount")
@@ -150,7 +173,7 @@ class Ledger(_Rows):
             self.memos.append(event)
             self._touch("memo", event.event_id)
             return
-        amount, currency = Decimal(money["amount"]), money["currency"]
+        amount, currency = _money(event, money)
         legs = ((str(data["from"]), -amount), (str(data["to"]), amount))
         posting = Posting(event.event_id, event.tx_id, event.name, currency, legs)
         self._number[event.event_id] = len(self.postings)
@@ -189,11 +212,9 @@ class Ledger(_Rows):
             self.postings.append(
                 Posting(event_id, value["tx_id"], value["name"], value["currency"], legs)
             )
-            self._seen.add(event_id)
         for event_id, value in sorted(rows("memo").items(), key=lambda i: int(i[1]["number"])):
             self._number[event_id] = len(self.memos)
             self.memos.append(Event.from_json(value["event"]))
-            self._seen.add(event_id)
 
     def balance(self, account: str, currency: str) -> Decimal:
         """Return ``account``'s balance in ``currency`` (positive: it received money)."""
@@ -358,11 +379,12 @@ class Inbox(_Rows):
         if event.stream is not Stream.INFORMATION or not self._seen.first_time(event):
             return
         recipients = event.data.get("to", self.PUBLIC)
-        for recipient in recipients if isinstance(recipients, list) else [recipients]:
+        listed = recipients if isinstance(recipients, (list, tuple)) else [recipients]
+        for recipient in dict.fromkeys(str(name) for name in listed):  # each one once
             notice = Notice(event.tx_id, event.name, event.occurred_at, dict(event.data))
-            inbox = self.notices[str(recipient)]
-            key = json.dumps([str(recipient), event.event_id], ensure_ascii=False)
-            self._where[key] = (str(recipient), len(inbox), event.event_id)
+            inbox = self.notices[recipient]
+            key = json.dumps([recipient, event.event_id], ensure_ascii=False)
+            self._where[key] = (recipient, len(inbox), event.event_id)
             inbox.append(notice)
             self._touch("notice", key)
 

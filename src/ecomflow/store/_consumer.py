@@ -10,12 +10,13 @@ process resumes with the state it had, and nothing is counted twice.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .._errors import ConcurrencyConflict, InvalidPayload
 from .._events import Event, Stream
-from .._sensitive import check_text
+from .._sensitive import check_text, find_sensitive, text_problem
 from ._base import EventStore
 
 __all__ = ["DurableProjection", "Projector", "Rows", "consume"]
@@ -51,6 +52,79 @@ class DurableProjection(Protocol):
 P = TypeVar("P", bound=DurableProjection)
 
 
+def _check_batch(batch: object) -> None:
+    if type(batch) is not int or batch < 1:
+        raise InvalidPayload(f"A projector's batch must be a positive int (got {batch!r}).")
+
+
+_JSON_LEAVES = (bool, int, float, type(None))
+
+
+def _problem(value: object, clean: set[str]) -> tuple[str, str] | None:
+    """Return what keeps ``value`` from being stored as a row, or ``None``.
+
+    ``("json", type name)`` for something that is not JSON data, ``("text", "")`` for a
+    string (a key or a value, at any depth) that may not be stored (then
+    :func:`find_sensitive` walks again to name the field). Strings in ``clean`` are
+    known fine; those found fine are added (keys and names repeat across rows).
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if item not in clean:
+                if text_problem(str(item)) is not None:
+                    return ("text", "")
+                clean.add(item)
+        elif isinstance(item, Mapping):
+            for key in item:
+                if not isinstance(key, (str, *_JSON_LEAVES)):
+                    return ("json", f"a key of type {type(key).__name__}")
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif not isinstance(item, _JSON_LEAVES):
+            return ("json", f"a value of type {type(item).__name__}")
+    return None
+
+
+def check_changes(projection: str, changes: Rows) -> None:
+    """Raise :class:`InvalidPayload` unless every changed row may be stored.
+
+    A value that is not JSON data (a Decimal, say: money is stored as a string), or a
+    row kind, key or value (at any depth) holding a NUL byte or what looks like a full
+    card number is refused before anything is written, alike on every store (as stores
+    refuse them in events: a projection computes its rows, so they are scanned again).
+    """
+    clean: set[str] = set()  # strings of this batch already found fine (keys, names repeat)
+    for (kind, key), value in changes.items():
+        check_text(kind, f"row kind of projection {projection!r}")
+        check_text(key, f"row key of projection {projection!r}")
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its value "
+                f"must be a JSON object (a mapping), not {type(value).__name__}; nothing "
+                "was saved."
+            )
+        problem = _problem(value, clean)
+        if problem is None:
+            continue
+        if problem[0] == "json":
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
+                f"JSON data ({problem[1]} inside; money is stored as a decimal string); "
+                "nothing was saved."
+            )
+        field, why = find_sensitive(value) or ("?", "holds text no store may hold")
+        raise InvalidPayload(
+            f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its field "
+            f"{field!r} {why}; nothing was saved."
+        )
+
+
 class Projector(Generic[P]):
     """Runs a :class:`DurableProjection` over a store under ``name``, durably.
 
@@ -60,7 +134,11 @@ class Projector(Generic[P]):
     projection from the stored rows, so a new process (a restart) continues where the
     last one stopped. When another process ran the same projection meanwhile, the save
     raises :class:`ConcurrencyConflict`; :meth:`run` then restores the stored state and
-    goes on from the other process's checkpoint, so no event is counted twice.
+    goes on from the other process's checkpoint, so no event is counted twice. When
+    ``apply`` or the save fails, the batch is dropped in memory too (the projection is
+    restored from the store) and the error raised: the next run applies it once. Every
+    changed row is scanned before it is saved: a NUL byte or what looks like a full card
+    number raises :class:`InvalidPayload` and nothing is saved.
 
     >>> from ecomflow import FLOWS, Money
     >>> from ecomflow.projections import Ledger, Projector
@@ -84,8 +162,7 @@ class Projector(Generic[P]):
 
     def __init__(self, store: EventStore, projection: P, *, name: str, batch: int = 500):
         check_text(name, "projection name")
-        if type(batch) is not int or batch < 1:
-            raise InvalidPayload(f"A projector's batch must be a positive int (got {batch!r}).")
+        _check_batch(batch)
         self.store = store
         self.projection = projection
         self.name = name
@@ -110,6 +187,21 @@ class Projector(Generic[P]):
         self.projection.changes()  # what restoring touched is stored already
         self._position = position
 
+    def _forget(self, *, restore: bool) -> None:
+        """Drop what was applied but not stored: hold what the store holds again.
+
+        Restored now when ``restore`` (and the store answers); otherwise emptied, and
+        restored before the next batch.
+        """
+        self._position = None
+        if restore:
+            try:
+                self._restore()
+                return
+            except Exception:  # the store is down too: restored by the next run
+                self._position = None
+        self.projection.clear()
+
     def run(self, *, limit: int | None = None) -> int:
         """Apply every event after the checkpoint (at most ``limit``); return how many.
 
@@ -123,19 +215,21 @@ class Projector(Generic[P]):
             records = self.store.read(after=position, streams=streams, limit=size)
             if not records:
                 break
-            for record in records:
-                self.projection.apply(record.event)
             try:
-                self.store.save_projection(
-                    self.name, position, records[-1].position, self.projection.changes()
-                )
+                for record in records:
+                    self.projection.apply(record.event)
+                changes = self.projection.changes()
+                check_changes(self.name, changes)
+                self.store.save_projection(self.name, position, records[-1].position, changes)
             except ConcurrencyConflict:
                 self._position = None  # another process moved on: take its state
                 if self.position == position:  # nobody moved it: not a race, do not spin
                     raise
                 continue
-            except BaseException:
-                self._position = None  # the batch is not stored: forget it in memory too
+            except BaseException as error:
+                # The batch is not stored (apply or the save failed): it must not stay
+                # half-applied in memory either.
+                self._forget(restore=isinstance(error, Exception))
                 raise
             self._position = records[-1].position
             count += len(records)
@@ -146,6 +240,29 @@ class Projector(Generic[P]):
         self.store.reset_projection(self.name)
         self._position = None
         return self.run()
+
+
+_PROJECTORS: weakref.WeakKeyDictionary[Any, Projector[Any]] = weakref.WeakKeyDictionary()
+"""The projector that last ran each projection object through :func:`consume`."""
+
+
+def _projector(store: EventStore, name: str, projection: Any, batch: int) -> Projector[Any]:
+    """Return a projector for ``projection``: the one of the last call when it ran the same.
+
+    So a shop polling ``consume(store, "ledger", ledger)`` reads the stored rows once,
+    not on every call (restoring reads all of them).
+    """
+    try:
+        known = _PROJECTORS.get(projection)
+    except TypeError:  # cannot be weakly referenced: a new projector each time
+        return Projector(store, projection, name=name, batch=batch)
+    if known is None or known.store is not store or known.name != name:
+        known = Projector(store, projection, name=name, batch=batch)
+        _PROJECTORS[projection] = known
+    else:
+        _check_batch(batch)
+        known.batch = batch
+    return known
 
 
 def consume(
@@ -160,7 +277,9 @@ def consume(
 
     A :class:`DurableProjection` (the four of :mod:`ecomflow.projections`) given without
     ``streams`` is run by a :class:`Projector` named ``consumer``: its state is restored
-    from the store and saved with the checkpoint atomically.
+    from the store and saved with the checkpoint atomically. Called again with the same
+    projection object and store, it continues from where the last call left the
+    projection instead of reading its rows back.
 
     Any other projection lives in memory: the checkpoint is saved after each batch, so
     after a crash the consumer resumes where it left off and may see the last batch again
@@ -168,7 +287,7 @@ def consume(
     projection's state itself. ``streams`` defaults to the projection's own.
     """
     if streams is None and isinstance(projection, DurableProjection):
-        return Projector(store, projection, name=consumer, batch=batch).run()
+        return _projector(store, consumer, projection, batch).run()
     apply = projection.apply  # type: ignore[attr-defined]
     wanted = streams if streams is not None else getattr(projection, "streams", None)
     position = store.checkpoint(consumer)
