@@ -249,12 +249,18 @@ def projection_texts(
     check_text(projection, "projection name")
     rows: list[tuple[str, str, str | None]] = []
     for (kind, key), value in changes.items():
-        check_text(kind, "projection row kind")
-        check_text(key, "projection row key")
+        check_text(kind, f"row kind of projection {projection!r}")
+        check_text(key, f"row key of projection {projection!r}")
         if value is None:
             rows.append((kind, key, None))
             continue
-        found = find_sensitive(value if isinstance(value, Mapping) else {"value": value})
+        if not isinstance(value, Mapping):
+            raise InvalidPayload(
+                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its value "
+                f"must be a JSON object (a mapping), not {type(value).__name__}; nothing "
+                "was saved."
+            )
+        found = find_sensitive(value)
         if found is not None:
             raise InvalidPayload(
                 f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its field "

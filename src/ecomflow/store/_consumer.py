@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .._errors import ConcurrencyConflict, InvalidPayload
 from .._events import Event, Stream
-from .._sensitive import check_text, find_sensitive, text_problem
+from .._sensitive import check_text
 from ._base import EventStore
 
 __all__ = ["DurableProjection", "Projector", "Rows", "consume"]
@@ -55,74 +55,6 @@ P = TypeVar("P", bound=DurableProjection)
 def _check_batch(batch: object) -> None:
     if type(batch) is not int or batch < 1:
         raise InvalidPayload(f"A projector's batch must be a positive int (got {batch!r}).")
-
-
-_JSON_LEAVES = (bool, int, float, type(None))
-
-
-def _problem(value: object, clean: set[str]) -> tuple[str, str] | None:
-    """Return what keeps ``value`` from being stored as a row, or ``None``.
-
-    ``("json", type name)`` for something that is not JSON data, ``("text", "")`` for a
-    string (a key or a value, at any depth) that may not be stored (then
-    :func:`find_sensitive` walks again to name the field). Strings in ``clean`` are
-    known fine; those found fine are added (keys and names repeat across rows).
-    """
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if item not in clean:
-                if text_problem(str(item)) is not None:
-                    return ("text", "")
-                clean.add(item)
-        elif isinstance(item, Mapping):
-            for key in item:
-                if not isinstance(key, (str, *_JSON_LEAVES)):
-                    return ("json", f"a key of type {type(key).__name__}")
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple, set, frozenset)):
-            stack.extend(item)
-        elif not isinstance(item, _JSON_LEAVES):
-            return ("json", f"a value of type {type(item).__name__}")
-    return None
-
-
-def check_changes(projection: str, changes: Rows) -> None:
-    """Raise :class:`InvalidPayload` unless every changed row may be stored.
-
-    A value that is not JSON data (a Decimal, say: money is stored as a string), or a
-    row kind, key or value (at any depth) holding a NUL byte or what looks like a full
-    card number is refused before anything is written, alike on every store (as stores
-    refuse them in events: a projection computes its rows, so they are scanned again).
-    """
-    clean: set[str] = set()  # strings of this batch already found fine (keys, names repeat)
-    for (kind, key), value in changes.items():
-        check_text(kind, f"row kind of projection {projection!r}")
-        check_text(key, f"row key of projection {projection!r}")
-        if value is None:
-            continue
-        if not isinstance(value, Mapping):
-            raise InvalidPayload(
-                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its value "
-                f"must be a JSON object (a mapping), not {type(value).__name__}; nothing "
-                "was saved."
-            )
-        problem = _problem(value, clean)
-        if problem is None:
-            continue
-        if problem[0] == "json":
-            raise InvalidPayload(
-                f"Cannot save row {key!r} ({kind}) of projection {projection!r}: it is not "
-                f"JSON data ({problem[1]} inside; money is stored as a decimal string); "
-                "nothing was saved."
-            )
-        field, why = find_sensitive(value) or ("?", "holds text no store may hold")
-        raise InvalidPayload(
-            f"Cannot save row {key!r} ({kind}) of projection {projection!r}: its field "
-            f"{field!r} {why}; nothing was saved."
-        )
 
 
 class Projector(Generic[P]):
@@ -218,8 +150,9 @@ class Projector(Generic[P]):
             try:
                 for record in records:
                     self.projection.apply(record.event)
+                # The store checks every row (JSON data, no NUL, no card number) before
+                # it writes anything, alike in every backend.
                 changes = self.projection.changes()
-                check_changes(self.name, changes)
                 self.store.save_projection(self.name, position, records[-1].position, changes)
             except ConcurrencyConflict:
                 self._position = None  # another process moved on: take its state
