@@ -735,3 +735,17 @@ def test_a_pool_checks_a_lost_commit_on_another_connection(pg_dsn, landed):
         assert [e.version for e in store.load("S-1")[1]] == [0, 1]
         assert [(r.state, r.version) for r in store.find(Query())] == [("b", 1)]
         assert store.find_idempotency_key("k").version == 1
+
+
+def test_an_append_of_more_events_than_one_statement_has_parameters_for(pg_dsn):
+    """5,000 events of 13 columns are 65,000 values: past PostgreSQL's 65,535 parameters."""
+    when = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    events = [
+        Event("BIG-1", 0, seq, "start", Stream.INFORMATION, "noted", {"n": seq}, when)
+        for seq in range(5_100)
+    ]
+    with PostgresStore(pg_dsn) as store:
+        store.append("toy", events, -1, head=Head("open"))
+        flow, loaded = store.load("BIG-1")
+        assert (flow, len(loaded), loaded[-1].data["n"]) == ("toy", 5_100, 5_099)
+        assert [r.event.seq for r in store.read(after=0, limit=10_000)] == list(range(5_100))
