@@ -26,7 +26,6 @@ from ecomflow import (
     GuardRejected,
     Label,
     State,
-    StoreError,
     Stream,
     Transition,
 )
