@@ -38,7 +38,7 @@ def standing_offer(valid_days=3):
 
 def performed(clock=None):
     tx, clock = standing_offer()
-    tx.fire("accept", by="buyer", **DEAL)
+    tx.fire("accept", by="buyer", actor="mill", **DEAL)
     tx.fire(
         "draw_up",
         rights_and_obligations="r",
@@ -50,14 +50,14 @@ def performed(clock=None):
         breach_and_claims="c",
         **DEAL,
     )
-    tx.fire("sign", by="buyer")
-    tx.fire("sign", by="seller")
+    tx.fire("sign", by="buyer", actor="mill")
+    tx.fire("sign", by="seller", actor="coop")
     tx.fire("complete_formalities", reference="licence")
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
         tx.fire(trigger, reference=trigger)
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
-    tx.fire("receive", by="buyer")
-    tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    tx.fire("receive", by="buyer", actor="mill")
+    tx.fire("pay", actor="mill", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
     assert tx.state == "performed"
@@ -69,7 +69,7 @@ def test_accept_is_not_offered_on_a_lapsed_offer():
     clock.now = T0 + timedelta(days=4)
     assert "accept" not in tx.allowed_triggers()
     with pytest.raises(GuardRejected, match="the offer lapsed"):
-        tx.fire("accept", by="buyer", **DEAL)  # and indeed no payload gets through
+        tx.fire("accept", by="buyer", actor="mill", **DEAL)  # and indeed no payload gets through
     assert "accept_late" in tx.allowed_triggers()
 
 
@@ -78,7 +78,7 @@ def test_accept_late_is_not_offered_on_a_valid_offer():
     allowed = tx.allowed_triggers()
     assert "accept" in allowed and "accept_late" not in allowed
     with pytest.raises(GuardRejected, match="the offer is still valid"):
-        tx.fire("accept_late", by="buyer", **DEAL)
+        tx.fire("accept_late", by="buyer", actor="mill", **DEAL)
 
 
 def test_file_claim_is_not_offered_after_the_two_year_period():
@@ -87,7 +87,14 @@ def test_file_claim_is_not_offered_after_the_two_year_period():
     clock.now += timedelta(days=731)
     assert tx.allowed_triggers() == ("close",)
     with pytest.raises(GuardRejected, match="the notice period ended"):
-        tx.fire("file_claim", by="buyer", reason="r", amount=Money("10", "CNY"), evidence="e")
+        tx.fire(
+            "file_claim",
+            by="buyer",
+            actor="mill",
+            reason="r",
+            amount=Money("10", "CNY"),
+            evidence="e",
+        )
 
 
 # -- a guard's declaration must match its check ---------------------------------------------

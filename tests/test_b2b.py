@@ -96,6 +96,13 @@ NEXT_PHASE = {
 }
 
 
+# Who must act (『捌』: both sign, the buyer receives and pays, the one harmed claims; CISG 18:
+# the offeree accepts), by the party's name in the trade or its role.
+NAMES = {"buyer": "mill", "seller": "coop"}
+ACTS = {"accept", "accept_late", "sign", "receive", "pay", "file_claim"}
+ACTING = ("name", "name", "role", "none", "other", "stranger")
+
+
 def other(party):
     return "seller" if party == "buyer" else "buyer"
 
@@ -191,6 +198,52 @@ class B2BMachine(OracleMachine):
         return price * quantity
 
     def guard_failure(self, trigger, p):
+        return self.guards_refuse(trigger, p) or self.actor_refused(trigger, p)
+
+    def actor_refused(self, trigger, p):
+        """Whether the actor is missing or wrong for an act the seed names a party for."""
+        if trigger not in ACTS:
+            return False
+        actor = p.get("actor")
+        if trigger in ("accept", "accept_late"):
+            party = other(self.offer[0])  # the offeree, whoever ``by`` claims to be
+        elif trigger == "pay":
+            party = "buyer"
+            if actor is not None and actor == p["bank"]:  # the buyer's bank pays for it
+                return False
+        else:
+            party = p["by"]
+        return actor not in (party, NAMES[party])
+
+    @staticmethod
+    def acting(party, how):
+        """The ``actor`` argument for ``party``'s act: by name or role, none, or a wrong one."""
+        return {
+            "name": {"actor": NAMES[party]},
+            "role": {"actor": party},
+            "none": {},
+            "other": {"actor": NAMES[other(party)]},
+            "stranger": {"actor": "broker"},
+        }[how]
+
+    def attempt(self, trigger, payload, valid=True):
+        """As the oracle's, and a refusal for the actor alone names only the actor."""
+        actor_only = (
+            self.legal(trigger)
+            and valid
+            and self.actor_refused(trigger, payload)
+            and not self.guards_refuse(trigger, payload)
+        )
+        if not actor_only:
+            return super().attempt(trigger, payload, valid)
+        before = (self.tx.state, self.tx.version, self.tx.events, self.tx.context)
+        with pytest.raises(GuardRejected) as caught:
+            self.tx.fire(trigger, **payload)
+        assert [name for name, _ in caught.value.reasons] == ["actor"], caught.value
+        assert (self.tx.state, self.tx.version, self.tx.events, self.tx.context) == before
+        return None
+
+    def guards_refuse(self, trigger, p):
         offer = self.offer
         if trigger in ("offer", "counter_offer"):
             if trigger == "counter_offer" and p["by"] != other(offer[0]):
@@ -296,22 +349,22 @@ class B2BMachine(OracleMachine):
     def walk_part_of_the_happy_path(self, depth, terms):
         price = Money("15500", "CNY")
         deal = {"goods": GOODS, "quantity": 200, "price": price}
-        pay = ("pay", {"bank": "ICBC", "amount": price * 200, "reference": "P"})
+        pay = ("pay", {"bank": "ICBC", "amount": price * 200, "reference": "P", "actor": "mill"})
         goods = [
             ("obtain_certificates", {"reference": "c"}),
             ("hand_to_carrier", {"carrier": "rail", "bill_of_lading": "BL"}),
             ("track", {"reference": "Lanzhou"}),
-            ("receive", {"by": "buyer"}),
+            ("receive", {"by": "buyer", "actor": "mill"}),
         ]
         where = {"prepayment": 0, "against_documents": 2, "on_delivery": 4}[terms]
         path = [
             ("prepare", {"by": "buyer", "note": "research"}),
             ("offer", {"by": "seller", **deal, "valid_until": T0 + timedelta(days=3)}),
             ("arrive", {}),
-            ("accept", {"by": "buyer", **deal}),
+            ("accept", {"by": "buyer", **deal, "actor": "mill"}),
             ("draw_up", self.contract_terms(200, price, terms)),
-            ("sign", {"by": "buyer"}),
-            ("sign", {"by": "seller"}),
+            ("sign", {"by": "buyer", "actor": "buyer"}),
+            ("sign", {"by": "seller", "actor": "coop"}),
             ("complete_formalities", {"reference": "licence"}),
             ("stock_goods", {"reference": "w"}),
             ("declare_customs", {"reference": "d"}),
@@ -400,21 +453,26 @@ class B2BMachine(OracleMachine):
         late=st.sampled_from([True, False]),
         change=st.booleans(),
         wrong_party=st.booleans(),
+        how=st.sampled_from(ACTING),
     )
-    def accept(self, late, change, wrong_party):
+    def accept(self, late, change, wrong_party, how):
         offeror, quantity, price, until, _ = self.offer
+        right = self.acting(other(offeror), "name")
         if late and until is not None and self.now <= until:
             self.attempt(
                 "accept_late",
-                {"by": other(offeror), "goods": GOODS, "quantity": quantity, "price": price},
+                {"by": other(offeror), "goods": GOODS, "quantity": quantity, "price": price}
+                | right,
             )  # still valid
             self.now = until + timedelta(hours=1)  # let the offer lapse
         acceptance = {"by": other(offeror), "goods": GOODS, "quantity": quantity, "price": price}
-        if wrong_party:
-            self.attempt("accept", {**acceptance, "by": offeror})
+        trigger = "accept_late" if late else "accept"
+        if wrong_party:  # the offeror names itself as the acceptor, by name or role
+            self.attempt("accept", {**acceptance, "by": offeror, **self.acting(offeror, how)})
         if change:
-            self.attempt("accept", {**acceptance, "quantity": quantity + 1})
-        self.attempt("accept_late" if late else "accept", acceptance)
+            self.attempt("accept", {**acceptance, "quantity": quantity + 1, **right})
+        self.attempt(trigger, {**acceptance, **self.acting(other(offeror), how)})
+        self.attempt(trigger, {**acceptance, **right})
 
     @precondition(lambda self: self.legal("revoke"))
     @rule(act=st.sampled_from(["revoke", "reject"]))
@@ -455,11 +513,13 @@ class B2BMachine(OracleMachine):
         self.attempt("draw_up", {**self.contract_terms(quantity, price, terms), **when})
 
     @precondition(lambda self: self.legal("sign"))
-    @rule(by=st.sampled_from(PARTIES))
-    def sign(self, by):
+    @rule(by=st.sampled_from(PARTIES), how=st.sampled_from(ACTING))
+    def sign(self, by, how):
         if self.signed:
-            self.attempt("sign", {"by": next(iter(self.signed))})
-        self.attempt("sign", {"by": by})
+            signed = next(iter(self.signed))
+            self.attempt("sign", {"by": signed, **self.acting(signed, "role")})
+        self.attempt("sign", {"by": by, **self.acting(by, how)})
+        self.attempt("sign", {"by": by, **self.acting(by, "name")})
 
     @precondition(lambda self: self.legal("complete_formalities"))
     @rule()
@@ -468,26 +528,30 @@ class B2BMachine(OracleMachine):
         self.attempt("complete_formalities", {"reference": "export licence"})
 
     @precondition(lambda self: self.phase == "performance" and self.goods in GOODS_STEPS)
-    @rule(by=st.sampled_from(PARTIES))
-    def next_goods_step(self, by):
+    @rule(by=st.sampled_from(PARTIES), how=st.sampled_from(ACTING))
+    def next_goods_step(self, by, how):
         trigger = GOODS_STEPS[self.goods][0]
         if trigger == "hand_to_carrier":
             payload = {"carrier": "rail", "bill_of_lading": "BL"}
         elif trigger == "receive":
             self.attempt("track", {"reference": "Lanzhou"})
-            payload = {"by": by}
+            self.attempt(trigger, {"by": by, **self.acting(by, how)})
+            payload = {"by": by, **self.acting(by, "name")}
         else:
             payload = {"reference": trigger}
         self.attempt(trigger, payload)
 
     @precondition(lambda self: self.legal("pay"))
-    @rule(off=st.sampled_from([0, 0, 1]))
-    def pay(self, off):
+    @rule(off=st.sampled_from([0, 0, 1]), how=st.sampled_from((*ACTING, "bank")))
+    def pay(self, off, how):
         amount = self.value() + Money(off, "CNY")
+        payment = {"bank": "ICBC", "amount": amount, "reference": "P"}
         self.attempt(
-            "pay", {"bank": "ICBC", "amount": float(amount.amount), "reference": "P"}, valid=False
+            "pay", {**payment, "amount": float(amount.amount), "actor": "mill"}, valid=False
         )
-        self.attempt("pay", {"bank": "ICBC", "amount": amount, "reference": "P"})
+        actor = {"actor": "ICBC"} if how == "bank" else self.acting("buyer", how)
+        self.attempt("pay", {**payment, **actor})
+        self.attempt("pay", {**payment, "actor": "ICBC"})
 
     @precondition(lambda self: self.legal("issue_bank_documents"))
     @rule()
@@ -504,8 +568,9 @@ class B2BMachine(OracleMachine):
         share=st.sampled_from(["small", "all", "more", "usd"]),
         go=st.sampled_from([False] * 3 + [True]),
         by=st.sampled_from(PARTIES),
+        how=st.sampled_from(ACTING),
     )
-    def file_claim(self, share, go, by):
+    def file_claim(self, share, go, by, how):
         value = self.value()
         amount = {
             "small": Money("500", "CNY"),
@@ -514,9 +579,10 @@ class B2BMachine(OracleMachine):
             "usd": Money("500", "USD"),
         }[share]
         claim = {"by": by, "reason": "wet bales", "amount": amount, "evidence": "photos"}
-        self.attempt("file_claim", {**claim, "evidence": ""}, valid=False)
+        self.attempt("file_claim", {**claim, "evidence": "", "actor": by}, valid=False)
         if go or self.phase == "performed":
-            self.attempt("file_claim", claim)
+            self.attempt("file_claim", {**claim, **self.acting(by, how)})
+            self.attempt("file_claim", {**claim, **self.acting(by, "name")})
 
     @precondition(lambda self: self.legal("avoid"))
     @rule(by=st.sampled_from(PARTIES), go=st.sampled_from([False] * 3 + [True]))
@@ -597,7 +663,7 @@ class B2BMachine(OracleMachine):
         if trigger == "avoid":
             return self.claim_step == "decided"
         if trigger in ("hand_to_carrier", "pay", "complete"):
-            return not self.guard_failure(
+            return not self.guards_refuse(
                 trigger, {"amount": self.value()} if trigger == "pay" else {}
             )
         return True
@@ -670,7 +736,7 @@ def test_counter_offers_swap_roles_and_only_the_offeree_accepts():
     tx = FLOW.start("B-2", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
     with pytest.raises(GuardRejected, match=r"only the offeree \(buyer\) can do this"):
-        tx.accept("seller", **deal)
+        tx.accept("seller", **deal, actor="coop")
     events = tx.counter_offer("buyer", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
     assert [e.name for e in events] == ["counter_offer_made", "offer_rejected_by_counter_offer"]
     assert events[1].data["price"] == {"amount": "15800.00", "currency": "CNY"}
@@ -678,8 +744,8 @@ def test_counter_offers_swap_roles_and_only_the_offeree_accepts():
     with pytest.raises(
         GuardRejected, match="an acceptance that changes the terms is a counter-offer"
     ):
-        tx.accept("seller", **deal)  # the old terms no longer stand
-    tx.accept("seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
+        tx.accept("seller", **deal, actor="coop")  # the old terms no longer stand
+    tx.accept("seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"), actor="coop")
     assert tx.state == "contract.drafting"
     assert tx.context.agreed.price == Money("15500", "CNY")
 
@@ -712,8 +778,8 @@ def test_a_late_acceptance_counts_only_if_the_offeror_confirms():
     deal = negotiate(tx, clock, valid_until=T0 + timedelta(days=3))
     clock.now = T0 + timedelta(days=4)
     with pytest.raises(GuardRejected, match="the offer lapsed at 2026-11-27T09:00:00"):
-        tx.accept("buyer", **deal)
-    tx.fire("accept_late", by="buyer", **deal)
+        tx.accept("buyer", **deal, actor="mill")
+    tx.fire("accept_late", by="buyer", actor="mill", **deal)
     with pytest.raises(GuardRejected, match=r"only the offeror \(seller\)"):
         tx.fire("confirm_late_acceptance", by="buyer")
     concluded = tx.fire("confirm_late_acceptance", by="seller")
@@ -726,23 +792,30 @@ def test_claims_must_come_within_two_years_of_handover():
     clock = Clock()
     tx = FLOW.start("B-6", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal)
+    tx.accept("buyer", **deal, actor="mill")
     tx.fire("draw_up", **B2BMachine.contract_terms(200, Money("15800", "CNY"), "on_delivery"))
-    tx.fire("sign", by="seller")
-    tx.fire("sign", by="buyer")
+    tx.fire("sign", by="seller", actor="coop")
+    tx.fire("sign", by="buyer", actor="mill")
     tx.fire("complete_formalities", reference="licence")
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
         tx.fire(trigger, reference=trigger)
     with pytest.raises(GuardRejected, match="payment is on delivery"):
-        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+        tx.fire("pay", actor="mill", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
-    tx.fire("receive", by="buyer")
-    tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    tx.fire("receive", by="buyer", actor="mill")
+    tx.fire("pay", actor="mill", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
     clock.now += timedelta(days=731)
     with pytest.raises(GuardRejected, match="the notice period ended two years after"):
-        tx.fire("file_claim", by="buyer", reason="r", amount=Money("10", "CNY"), evidence="e")
+        tx.fire(
+            "file_claim",
+            actor="mill",
+            by="buyer",
+            reason="r",
+            amount=Money("10", "CNY"),
+            evidence="e",
+        )
     tx.fire("close")
     assert tx.state == "closed" and {e.stream for e in tx.events} == set(Stream)
     assert FLOW.replay(tx.events) == tx
@@ -754,21 +827,27 @@ def test_the_typed_methods_drive_a_whole_trade():
     clock = Clock()
     tx = FLOW.start("B-8", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal)
+    tx.accept("buyer", **deal, actor="mill")
     terms = ContractTerms(**B2BMachine.contract_terms(200, Money("15800", "CNY"), "prepayment"))
     tx.draw_up(terms)
-    tx.act("sign", "buyer")
-    tx.act("sign", "seller", note="signed with a digital certificate")
+    tx.act("sign", "buyer", actor="mill")
+    tx.act("sign", "seller", note="signed with a digital certificate", actor="coop")
     tx.fire("complete_formalities", reference="licence")
     assert not tx.is_finished and tx.in_state("performance")  # regions: a list inside
-    tx.pay(bank="ICBC", amount=terms.value, reference="prepaid")
+    tx.pay(bank="ICBC", amount=terms.value, reference="prepaid", actor="ICBC")
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
         tx.fire(trigger, reference=trigger)
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
-    tx.act("receive", "buyer")
+    tx.act("receive", "buyer", actor="mill")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
-    tx.file_claim("buyer", reason="short delivery", amount=Money("20000", "CNY"), evidence="tally")
+    tx.file_claim(
+        "buyer",
+        actor="mill",
+        reason="short delivery",
+        amount=Money("20000", "CNY"),
+        evidence="tally",
+    )
     tx.fire("survey", surveyor="CCIC", findings="3 bales short")
     tx.fire("reject_claim", reference="tally sheet signed on receipt")
     with pytest.raises(GuardRejected, match="exceeds the claim"):
@@ -786,11 +865,11 @@ def in_performance(terms="on_delivery", delivery_date=date(2027, 1, 15)):
     clock = Clock()
     tx = FLOW.start("B-9", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal)
+    tx.accept("buyer", **deal, actor="mill")
     contract = B2BMachine.contract_terms(200, Money("15800", "CNY"), terms)
     tx.fire("draw_up", **{**contract, "delivery_date": delivery_date})
-    tx.fire("sign", by="seller")
-    tx.fire("sign", by="buyer")
+    tx.fire("sign", by="seller", actor="coop")
+    tx.fire("sign", by="buyer", actor="mill")
     tx.fire("complete_formalities", reference="licence")
     return tx, clock
 
@@ -798,7 +877,7 @@ def in_performance(terms="on_delivery", delivery_date=date(2027, 1, 15)):
 def shipped(terms="on_delivery"):
     tx, clock = in_performance(terms)
     if terms == "prepayment":
-        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+        tx.fire("pay", actor="mill", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
         tx.fire(trigger, reference=trigger)
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
@@ -809,13 +888,13 @@ def test_only_the_buyer_records_receipt_of_the_goods():
     tx, _ = shipped()
     before = (tx.state, tx.version, tx.events, tx.context)
     with pytest.raises(GuardRejected, match=r"only the buyer \(mill\) can record receipt") as info:
-        tx.act("receive", "seller")
+        tx.act("receive", "seller", actor="coop")
     assert "'B-9'" in str(info.value) and "performance.logistics.in_transit" in str(info.value)
     assert (tx.state, tx.version, tx.events, tx.context) == before
     assert tx.context.received_at is None  # no claim clock started, no payment due
     with pytest.raises(GuardRejected, match="payment is on delivery"):
-        tx.fire("pay", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
-    tx.act("receive", "buyer")
+        tx.fire("pay", actor="mill", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
+    tx.act("receive", "buyer", actor="mill")
     assert tx.context.received_at is not None
 
 
@@ -841,10 +920,12 @@ def test_a_delivery_date_before_the_contract_was_concluded_is_refused():
 
 def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state():
     tx, _ = shipped()
-    tx.act("receive", "buyer")
+    tx.act("receive", "buyer", actor="mill")
     before = (tx.state, tx.version, tx.events)
     with pytest.raises(GuardRejected, match=r"in USD.*the contract is in CNY") as info:
-        tx.file_claim("buyer", reason="wet", amount=Money("10", "USD"), evidence="photos")
+        tx.file_claim(
+            "buyer", actor="mill", reason="wet", amount=Money("10", "USD"), evidence="photos"
+        )
     assert "'B-9'" in str(info.value) and "'performance." in str(info.value)
     assert (tx.state, tx.version, tx.events) == before
 
@@ -852,8 +933,10 @@ def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state()
 @pytest.mark.parametrize("how", ["settle", "resolve"])
 def test_a_payout_in_another_currency_is_refused_with_the_transaction_and_state(how):
     tx, _ = shipped()
-    tx.act("receive", "buyer")
-    tx.file_claim("buyer", reason="wet", amount=Money("1000", "CNY"), evidence="photos")
+    tx.act("receive", "buyer", actor="mill")
+    tx.file_claim(
+        "buyer", actor="mill", reason="wet", amount=Money("1000", "CNY"), evidence="photos"
+    )
     tx.fire("survey", surveyor="CCIC", findings="wet")
     if how == "resolve":
         tx.fire("reject_claim", reference="no")
@@ -886,12 +969,18 @@ def test_a_claim_filed_during_performance_leaves_the_payment_due():
     from ecomflow.testing import books_by_party
 
     tx, _ = shipped("on_delivery")
-    tx.act("receive", "buyer")
-    tx.file_claim("buyer", reason="12 bales wet", amount=Money("50000", "CNY"), evidence="photos")
+    tx.act("receive", "buyer", actor="mill")
+    tx.file_claim(
+        "buyer",
+        actor="mill",
+        reason="12 bales wet",
+        amount=Money("50000", "CNY"),
+        evidence="photos",
+    )
     assert tx.in_state("performance")  # the claim does not end performance
     assert "pay" in tx.allowed_triggers()
     assert "complete" not in tx.allowed_triggers()  # not while the claim is open
-    tx.fire("pay", bank="ICBC", amount=VALUE, reference="P")
+    tx.fire("pay", actor="mill", bank="ICBC", amount=VALUE, reference="P")
     tx.fire("survey", surveyor="CCIC", findings="water damage")
     tx.settle_claim(payout=Money("30000", "CNY"))
     books_by_party(tx)
@@ -909,7 +998,9 @@ def test_a_breach_decided_during_performance_can_end_the_contract():
     from ecomflow.testing import books_by_party
 
     tx, _ = shipped("against_documents")
-    tx.file_claim("seller", reason="not paid", amount=Money("100000", "CNY"), evidence="L/C")
+    tx.file_claim(
+        "seller", actor="coop", reason="not paid", amount=Money("100000", "CNY"), evidence="L/C"
+    )
     tx.fire("survey", surveyor="arbitrator", findings="no payment made")
     tx.fire("reject_claim", reference="buyer disputes")
     tx.resolve_dispute("law", decision="award", payout=Money("80000", "CNY"))
@@ -924,8 +1015,8 @@ def test_avoiding_a_paid_and_delivered_contract_returns_the_price_and_the_goods(
     from ecomflow.testing import books_by_party
 
     tx, _ = shipped("prepayment")
-    tx.act("receive", "buyer")
-    tx.file_claim("buyer", reason="wrong goods", amount=VALUE, evidence="survey")
+    tx.act("receive", "buyer", actor="mill")
+    tx.file_claim("buyer", actor="mill", reason="wrong goods", amount=VALUE, evidence="survey")
     tx.fire("survey", surveyor="CCIC", findings="not cotton lint")
     tx.settle_claim(payout=Money("10000", "CNY"))
     events = tx.fire("avoid", by="buyer", reason="fundamental breach: wrong goods")
@@ -945,13 +1036,15 @@ def test_avoiding_a_paid_and_delivered_contract_returns_the_price_and_the_goods(
 def performed_trade(terms="against_documents"):
     tx, _ = shipped(terms)
     if terms == "against_documents":
-        tx.fire("pay", bank="ICBC", amount=VALUE, reference="P")
-    tx.act("receive", "buyer")
+        tx.fire("pay", actor="mill", bank="ICBC", amount=VALUE, reference="P")
+    tx.act("receive", "buyer", actor="mill")
     if terms == "on_delivery":
-        tx.fire("pay", bank="ICBC", amount=VALUE, reference="P")
+        tx.fire("pay", actor="mill", bank="ICBC", amount=VALUE, reference="P")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
-    tx.file_claim("buyer", reason="wet", amount=Money("50000", "CNY"), evidence="photos")
+    tx.file_claim(
+        "buyer", actor="mill", reason="wet", amount=Money("50000", "CNY"), evidence="photos"
+    )
     tx.fire("survey", surveyor="CCIC", findings="wet")
     tx.settle_claim(payout=Money("30000", "CNY"))
     return tx
@@ -1109,3 +1202,98 @@ def test_a_contract_concluded_in_negotiation_is_caught():
         RULES["_concluded_exactly_once"](
             tampered(tx, lambda es: [*es, attrs.evolve(es[-1], name="contract_concluded")])
         )
+
+
+# -- who must act (『捌』: both sign, the buyer receives and pays, the one harmed claims) ---
+
+
+def at_act(trigger):
+    """A trade where ``trigger`` is next, and that act's valid payload (without the actor)."""
+    clock = Clock()
+    tx = FLOW.start(f"B-{trigger}", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock, valid_until=T0 + timedelta(days=3))
+    if trigger == "accept":
+        return tx, {"by": "buyer", **deal}, "buyer"
+    if trigger == "accept_late":
+        clock.now = T0 + timedelta(days=4)
+        return tx, {"by": "buyer", **deal}, "buyer"
+    tx.accept("buyer", **deal, actor="mill")
+    tx.fire("draw_up", **B2BMachine.contract_terms(200, Money("15800", "CNY"), "prepayment"))
+    if trigger == "sign":
+        return tx, {"by": "seller"}, "seller"
+    tx.act("sign", "seller", actor="coop")
+    tx.act("sign", "buyer", actor="mill")
+    tx.fire("complete_formalities", reference="licence")
+    if trigger == "pay":
+        return tx, {"bank": "ICBC", "amount": VALUE, "reference": "P"}, "buyer"
+    tx.pay(bank="ICBC", amount=VALUE, reference="P", actor="mill")
+    for step in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
+        tx.fire(step, reference=step)
+    tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
+    if trigger == "receive":
+        return tx, {"by": "buyer"}, "buyer"
+    tx.act("receive", "buyer", actor="mill")
+    claim = {"by": "seller", "reason": "r", "amount": Money("10", "CNY"), "evidence": "e"}
+    return tx, claim, "seller"
+
+
+@pytest.mark.parametrize("trigger", sorted(ACTS))
+def test_an_act_without_its_party_as_actor_is_refused_and_changes_nothing(trigger):
+    tx, payload, party = at_act(trigger)
+    before = (tx.state, tx.version, tx.events, tx.context)
+    wrong = (None, NAMES[other(party)], other(party), "broker", NAMES[party].upper())
+    for actor in wrong:
+        with pytest.raises(GuardRejected) as caught:
+            tx.fire(trigger, **payload, **({} if actor is None else {"actor": actor}))
+        assert [name for name, _ in caught.value.reasons] == ["actor"]
+        message = str(caught.value)
+        assert f"'{tx.id}'" in message and "(actor)" in message
+        if actor is None:
+            assert "must be fired with an actor" in message
+        else:
+            assert repr(actor) in message and NAMES[party] in message
+        assert (tx.state, tx.version, tx.events, tx.context) == before
+    for actor in (NAMES[party], party):  # by its name in the trade, or by its role
+        attempt, _, _ = at_act(trigger)
+        events = attempt.fire(trigger, **payload, actor=actor)
+        assert events and {event.actor for event in events} == {actor}
+        assert attempt.version == tx.version + 1
+        assert FLOW.replay(attempt.events) == attempt  # replay checks no actor
+
+
+def test_the_buyers_bank_may_pay_for_it_but_not_another_bank():
+    tx, payload, _ = at_act("pay")
+    with pytest.raises(GuardRejected, match=r"only the buyer \(mill\) or its bank \(ICBC\) pays"):
+        tx.fire("pay", **payload, actor="Bank of China")
+    assert tx.context.payment is None
+    (event,) = tx.pay(**payload, actor="ICBC")
+    assert (event.name, event.actor, event.data["from"]) == ("payment_made", "ICBC", "mill")
+
+
+def test_an_act_the_seed_names_no_party_for_takes_any_actor_or_none():
+    tx, _, _ = at_act("receive")
+    tx.fire("track", reference="Lanzhou")  # no actor needed
+    (event,) = tx.fire("track", reference="Xi'an", actor="China Railway")
+    assert event.actor == "China Railway"
+    tx.act("receive", "buyer", actor="mill")
+
+
+def test_the_offeree_accepts_through_the_repository_and_a_refusal_writes_nothing(tmp_path):
+    from ecomflow.store import Repository, SQLiteStore
+
+    with SQLiteStore(tmp_path / "shop.db") as store:
+        repo = Repository(store, FLOWS)
+        repo.start("b2b", "R-1", buyer="mill", seller="coop", actor="mill")
+        repo.execute("R-1", "prepare", by="buyer", note="research")
+        repo.execute("R-1", "offer", by="seller", goods=GOODS, quantity=2, price=VALUE)
+        repo.execute("R-1", "arrive")
+        deal = {"by": "buyer", "goods": GOODS, "quantity": 2, "price": VALUE}
+        for who in ({}, {"actor": "coop"}):
+            with pytest.raises(GuardRejected, match=r"\(actor\)"):
+                repo.execute("R-1", "accept", idempotency_key=f"k-{who}", **deal, **who)
+            assert store.version("R-1") == 3
+            assert repo.load("R-1").state == "negotiation.offer_standing"
+        (_, concluded) = repo.execute("R-1", "accept", actor="mill", **deal)
+        assert concluded.name == "contract_concluded" and concluded.actor == "mill"
+        assert [t.tx_id for t in repo.find(actor="mill")] == ["R-1"]
+        assert [t.tx_id for t in repo.find(actor="coop")] == []

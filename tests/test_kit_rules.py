@@ -242,3 +242,77 @@ def test_flow_machine_catches_a_mutant_that_pays_twice_in_every_flow(name, trigg
     machine = flow_machine(doubled(name, trigger, event))
     with pytest.raises(AssertionError, match=caught):
         run_state_machine_as_test(machine, settings=FIND)
+
+
+# -- a trigger that requires an actor: the kit names a valid one, and checks the refusals --
+
+
+def _owner_finishes(context, payload, actor):
+    return None if actor == context.owner else f"only the owner ({context.owner}) finishes"
+
+
+def owned_toy():
+    """The toy flow whose ``finish`` requires an actor: the owner named at the start."""
+    from tests import toy
+
+    definition = toy.definition()
+    add, finish = definition.transitions
+    finish = attrs.evolve(finish, requires_actor=True, actor_check=_owner_finishes)
+    return toy.Flow(attrs.evolve(definition, transitions=[add, finish]))
+
+
+def test_payloads_carry_an_actor_the_flow_accepts_and_actors_sorts_the_names():
+    from hypothesis import find
+
+    from ecomflow.testing import actors, payloads
+
+    flow = owned_toy()
+    tx = flow.start("O-1", owner="Li Lei")
+    tx.fire("add", amount=1, actor="a clerk")
+    assert actors(flow, "finish", {}, context=tx.context, state=tx.state) == (["Li Lei"], [])
+    drawn = find(payloads(flow, "finish", context=tx.context, state=tx.state), lambda p: True)
+    assert drawn == {"actor": "Li Lei"}
+    assert "actor" not in find(payloads(flow, "add", context=tx.context), lambda p: True)
+    (event,) = tx.fire("finish", **drawn)
+    assert event.actor == "Li Lei" and tx.state == "done"
+
+
+def test_actors_in_b2b_are_the_offeree_by_name_or_role():
+    from ecomflow import FLOWS
+    from ecomflow.testing import actors
+
+    b2b = FLOWS["b2b"]
+    tx = b2b.start("B-1", buyer="mill", seller="coop")
+    tx.fire("prepare", by="seller", note="n")
+    tx.fire("offer", by="seller", goods="rice", quantity=2, price=PRICE)
+    tx.fire("arrive")
+    deal = {"by": "buyer", "goods": "rice", "quantity": 2, "price": PRICE}
+    valid, wrong = actors(b2b, "accept", deal, context=tx.context, state=tx.state)
+    assert {"mill", "buyer"} <= set(valid) and {"coop", "seller"} <= set(wrong)
+    assert not set(valid) & set(wrong)
+    assert actors(b2b, "accept", {**deal, "quantity": "many"}, context=tx.context) == ([], [])
+
+
+def test_the_kit_drives_and_explores_a_flow_that_requires_an_actor():
+    from hypothesis import find
+    from hypothesis import strategies as st
+
+    from ecomflow.testing import drive, transition_paths
+
+    flow = owned_toy()
+    (path,) = [p for (_, trigger), p in transition_paths(flow).items() if trigger == "finish"]
+    tx = find(st.composite(lambda draw: drive(flow, path, draw))(), lambda tx: tx is not None)
+    assert tx.state == "done" and tx.events[-1].actor == tx.context.owner
+    # The toy's untyped ``amount`` takes a float: leave out the JSON check it would trip.
+    checks = [check for check in INVARIANTS if check.__name__ != "events_are_json"]
+    machine = flow_machine(flow, invariants=checks)
+    run_state_machine_as_test(machine, settings=FIND)  # finishes by the owner, refuses others
+
+
+def test_flow_machine_catches_an_engine_that_does_not_check_the_actor(monkeypatch):
+    from ecomflow._engine import Engine
+
+    monkeypatch.setattr(Engine, "_check_actor", lambda *args: None)  # the bug: anyone may
+    machine = flow_machine(owned_toy(), invariants=())
+    with pytest.raises(AssertionError, match="'finish' from 'b' was accepted with"):
+        run_state_machine_as_test(machine, settings=FIND)

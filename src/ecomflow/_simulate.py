@@ -125,7 +125,8 @@ def _intermediary(rng: random.Random, repo: Repository, tx_id: str) -> Transacti
 
 
 def _b2b(rng: random.Random, repo: Repository, tx_id: str) -> Transaction[Any]:
-    repo.start("b2b", tx_id, buyer="Suzhou Textile Mill", seller="Xinjiang Cotton Co-op")
+    buyer, seller = "Suzhou Textile Mill", "Xinjiang Cotton Co-op"
+    repo.start("b2b", tx_id, buyer=buyer, seller=seller)
     run = _runner(repo, tx_id)
     run("prepare", by="buyer", note="market research")
     price, by = Money(rng.randint(15000, 16000), "CNY"), "seller"
@@ -141,6 +142,7 @@ def _b2b(rng: random.Random, repo: Repository, tx_id: str) -> Transaction[Any]:
         return repo.load(tx_id)
     run(
         "accept",
+        actor=buyer if by == "seller" else seller,  # the offeree accepts
         by="buyer" if by == "seller" else "seller",
         goods="cotton lint",
         quantity=200,
@@ -160,10 +162,10 @@ def _b2b(rng: random.Random, repo: Repository, tx_id: str) -> Transaction[Any]:
         payment_terms=terms,
         breach_and_claims="survey report within the notice period",
     )
-    run("sign", by="buyer")
-    run("sign", by="seller")
+    run("sign", by="buyer", actor=buyer)
+    run("sign", by="seller", actor=seller)
     run("complete_formalities", reference="licence")
-    pay = {"bank": "ICBC", "amount": price * 200, "reference": "P"}
+    pay = {"bank": "ICBC", "amount": price * 200, "reference": "P", "actor": buyer}
     if terms == "prepayment":
         run("pay", **pay)
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
@@ -171,7 +173,7 @@ def _b2b(rng: random.Random, repo: Repository, tx_id: str) -> Transaction[Any]:
     run("hand_to_carrier", carrier="China Railway", bill_of_lading="BL")
     if terms == "against_documents":
         run("pay", **pay)
-    run("receive", by="buyer")
+    run("receive", by="buyer", actor=buyer)
     if terms == "on_delivery":
         run("pay", **pay)
     run("issue_bank_documents", reference="documents")
@@ -179,6 +181,7 @@ def _b2b(rng: random.Random, repo: Repository, tx_id: str) -> Transaction[Any]:
     if rng.random() < 0.2:
         run(
             "file_claim",
+            actor=buyer,
             by="buyer",
             reason="wet bales",
             amount=Money(20000, "CNY"),

@@ -119,17 +119,45 @@ def OFFEREE_ACTS(context: B2BContext, payload: Any) -> str | None:
     return f"only the offeree ({offer.offeree.value}) can do this"
 
 
+def _name(context: B2BContext, party: Party) -> str:
+    """Return the name of ``party`` in this trade."""
+    return context.buyer if party is Party.BUYER else context.seller
+
+
+def _is(context: B2BContext, party: Party, actor: str) -> bool:
+    """Whether ``actor`` names ``party``: by its name in this trade or by its role."""
+    return actor in (_name(context, party), party.value)
+
+
 def offeree_is_the_actor(context: B2BContext, payload: Any, actor: str) -> str | None:
-    """Only the offeree accepts (CISG 18): a named actor must be the offeree party.
+    """Only the offeree accepts (CISG 18): the actor must be the offeree party.
 
     The actor may be named by the party's name (``context.buyer`` or ``context.seller``)
     or its role (``"buyer"``, ``"seller"``).
     """
     offeree = _standing(context).offeree
-    name = context.buyer if offeree is Party.BUYER else context.seller
-    if actor in (name, offeree.value):
+    if _is(context, offeree, actor):
         return None
-    return f"only the offeree ({offeree.value}, {name}) accepts, not {actor!r}"
+    return f"only the offeree ({offeree.value}, {_name(context, offeree)}) accepts, not {actor!r}"
+
+
+def the_party_acts(context: B2BContext, payload: Any, actor: str) -> str | None:
+    """Refuse any actor but the party ``by`` names: each signs, receives and claims for itself.
+
+    The actor may be named by the party's name or its role, as for
+    :func:`offeree_is_the_actor`.
+    """
+    party: Party = payload.by
+    if _is(context, party, actor):
+        return None
+    return f"only the {party.value} ({_name(context, party)}) can do this, not {actor!r}"
+
+
+def the_buyer_pays(context: B2BContext, payload: Payment, actor: str) -> str | None:
+    """Refuse any actor but the buyer, or the bank it pays through (named in the payload)."""
+    if _is(context, Party.BUYER, actor) or actor == payload.bank:
+        return None
+    return f"only the buyer ({context.buyer}) or its bank ({payload.bank}) pays, not {actor!r}"
 
 
 @_check("not_firm", "not a firm offer", "非实盘", payload=False)
@@ -453,6 +481,8 @@ def _claim_transitions(
             step="4 (CISG 39)",
             payload=Claim,
             guards=[IN_NOTICE, CLAIM_WITHIN_VALUE],
+            requires_actor=True,
+            actor_check=the_party_acts,
             effect=lambda c, p: replace(c, claim=p),
             emits=[Emit(Stream.COMMERCE, "claim_filed")],
         ),
@@ -849,6 +879,7 @@ DEFINITION = FlowDefinition(
             step="2 (CISG 18, 23)",
             payload=Acceptance,
             guards=[OFFEREE_ACTS, MATCHES_OFFER, WITHIN_VALIDITY],
+            requires_actor=True,
             actor_check=offeree_is_the_actor,
             effect=lambda c, p, now: replace(c, agreed=c.offer, concluded_at=now),
             effect_uses_clock=True,
@@ -865,6 +896,8 @@ DEFINITION = FlowDefinition(
             step="2 (CISG 21)",
             payload=Acceptance,
             guards=[OFFEREE_ACTS, MATCHES_OFFER, LAPSED],
+            requires_actor=True,
+            actor_check=offeree_is_the_actor,
             effect=lambda c, p: replace(c, late_acceptance=p),
             emits=[Emit(Stream.COMMERCE, "late_acceptance_sent")],
         ),
@@ -921,6 +954,8 @@ DEFINITION = FlowDefinition(
             _label("sign", "签署"),
             step="3",
             payload=ByParty,
+            requires_actor=True,
+            actor_check=the_party_acts,
             effect=lambda c, p: replace(c, signed=(*c.signed, p.by)),
             emits=[Emit(Stream.COMMERCE, "contract_signed_by")],
         ),
@@ -932,6 +967,8 @@ DEFINITION = FlowDefinition(
             step="3",
             payload=ByParty,
             guards=[NOT_YET_SIGNED],
+            requires_actor=True,
+            actor_check=the_party_acts,
             effect=lambda c, p: replace(c, signed=(*c.signed, p.by)),
             emits=[
                 Emit(Stream.COMMERCE, "contract_signed_by"),
@@ -1023,6 +1060,8 @@ DEFINITION = FlowDefinition(
             step="4",
             payload=ByParty,
             guards=[BUYER_RECEIVES],
+            requires_actor=True,
+            actor_check=the_party_acts,
             effect=lambda c, p, now: replace(c, received_at=now),
             effect_uses_clock=True,
             emits=[
@@ -1038,6 +1077,8 @@ DEFINITION = FlowDefinition(
             step="4",
             payload=Payment,
             guards=[PAYMENT_DUE, PAYS_VALUE],
+            requires_actor=True,
+            actor_check=the_buyer_pays,
             effect=lambda c, p: replace(c, payment=p),
             emits=[Emit(Stream.MONEY, "payment_made", _payment)],
         ),
@@ -1130,7 +1171,15 @@ DEFINITION = FlowDefinition(
 
 @final
 class B2B(Transaction[B2BContext]):
-    """A B2B contract transaction; trigger with :meth:`fire`, or the methods below."""
+    """A B2B contract transaction; trigger with :meth:`fire`, or the methods below.
+
+    Who acts is checked for the acts the seed names a party for: the offeree accepts
+    (``accept``, ``accept_late``), each party signs, receives and claims for itself
+    (``sign``, ``receive``, ``file_claim``: the party ``by`` names) and the buyer pays
+    (``pay``: the buyer or its bank). Those need ``actor`` (the party's name or role);
+    without it, or with another party, they raise :class:`~ecomflow.GuardRejected` (the
+    reason ``"actor"``) and nothing changes. Every other method takes an optional actor.
+    """
 
     __slots__ = ()
 
@@ -1143,10 +1192,12 @@ class B2B(Transaction[B2BContext]):
         price: Money,
         valid_until: datetime | None = None,
         firm: bool = False,
+        actor: str | None = None,
     ) -> tuple[Event, ...]:
         """发盘: make a definite offer."""
         return self.fire(
             "offer",
+            actor=actor,
             by=by,
             goods=goods,
             quantity=quantity,
@@ -1164,10 +1215,12 @@ class B2B(Transaction[B2BContext]):
         price: Money,
         valid_until: datetime | None = None,
         firm: bool = False,
+        actor: str | None = None,
     ) -> tuple[Event, ...]:
         """还盘: reject the standing offer and make a new one."""
         return self.fire(
             "counter_offer",
+            actor=actor,
             by=by,
             goods=goods,
             quantity=quantity,
@@ -1177,52 +1230,78 @@ class B2B(Transaction[B2BContext]):
         )
 
     def accept(
-        self, by: Party | str, *, goods: str, quantity: int, price: Money
+        self, by: Party | str, *, goods: str, quantity: int, price: Money, actor: str
     ) -> tuple[Event, ...]:
-        """接受: accept the standing offer on its terms, within its validity."""
-        return self.fire("accept", by=by, goods=goods, quantity=quantity, price=price)
+        """接受: accept the standing offer on its terms, within its validity.
+
+        ``actor`` must be the offeree (its name or role).
+        """
+        return self.fire("accept", actor=actor, by=by, goods=goods, quantity=quantity, price=price)
 
     def accept_late(
-        self, by: Party | str, *, goods: str, quantity: int, price: Money
+        self, by: Party | str, *, goods: str, quantity: int, price: Money, actor: str
     ) -> tuple[Event, ...]:
-        """Accept a lapsed offer; it counts only if the offeror confirms."""
-        return self.fire("accept_late", by=by, goods=goods, quantity=quantity, price=price)
+        """Accept a lapsed offer; it counts only if the offeror confirms.
 
-    def act(self, trigger: str, by: Party | str, note: str | None = None) -> tuple[Event, ...]:
+        ``actor`` must be the offeree (its name or role).
+        """
+        return self.fire(
+            "accept_late", actor=actor, by=by, goods=goods, quantity=quantity, price=price
+        )
+
+    def act(
+        self, trigger: str, by: Party | str, note: str | None = None, *, actor: str | None = None
+    ) -> tuple[Event, ...]:
         """Fire a party's act that carries no terms, such as ``revoke`` or ``sign``.
 
         The acts: ``withdraw``, ``revoke``, ``reject``, ``sign``, ``receive``,
-        ``confirm_late_acceptance`` and ``refuse_late_acceptance``.
+        ``confirm_late_acceptance`` and ``refuse_late_acceptance``. ``sign`` and
+        ``receive`` need ``actor``: the party ``by`` names (its name or role).
         """
-        return self.fire(trigger, by=by, note=note)
+        return self.fire(trigger, actor=actor, by=by, note=note)
 
-    def draw_up(self, terms: ContractTerms) -> tuple[Event, ...]:
+    def draw_up(self, terms: ContractTerms, *, actor: str | None = None) -> tuple[Event, ...]:
         """Fix the electronic contract's terms (『捌』 3)."""
-        return self.fire("draw_up", **attrs.asdict(terms, recurse=False))
+        return self.fire("draw_up", actor=actor, **attrs.asdict(terms, recurse=False))
 
-    def pay(self, *, bank: str, amount: Money, reference: str) -> tuple[Event, ...]:
-        """Pay the contract value, when the payment terms allow."""
-        return self.fire("pay", bank=bank, amount=amount, reference=reference)
+    def pay(self, *, bank: str, amount: Money, reference: str, actor: str) -> tuple[Event, ...]:
+        """Pay the contract value, when the payment terms allow.
+
+        ``actor`` must be the buyer (its name or role) or ``bank``, paying for it.
+        """
+        return self.fire("pay", actor=actor, bank=bank, amount=amount, reference=reference)
 
     def file_claim(
-        self, by: Party | str, *, reason: str, amount: Money, evidence: str
+        self, by: Party | str, *, reason: str, amount: Money, evidence: str, actor: str
     ) -> tuple[Event, ...]:
-        """索赔: claim for a loss or breach, with evidence, within the notice period."""
-        return self.fire("file_claim", by=by, reason=reason, amount=amount, evidence=evidence)
+        """索赔: claim for a loss or breach, with evidence, within the notice period.
 
-    def avoid(self, by: Party | str, *, reason: str) -> tuple[Event, ...]:
+        ``actor`` must be the claimant, the party ``by`` names (its name or role).
+        """
+        return self.fire(
+            "file_claim", actor=actor, by=by, reason=reason, amount=amount, evidence=evidence
+        )
+
+    def avoid(self, by: Party | str, *, reason: str, actor: str | None = None) -> tuple[Event, ...]:
         """Declare the contract avoided after a decided claim: the price and goods go back."""
-        return self.fire("avoid", by=by, reason=reason)
+        return self.fire("avoid", actor=actor, by=by, reason=reason)
 
-    def settle_claim(self, *, payout: Money) -> tuple[Event, ...]:
+    def settle_claim(self, *, payout: Money, actor: str | None = None) -> tuple[Event, ...]:
         """理赔: pay the surveyed claim."""
-        return self.fire("settle_claim", payout=payout)
+        return self.fire("settle_claim", actor=actor, payout=payout)
 
     def resolve_dispute(
-        self, basis: Basis | str, *, decision: str, payout: Money | None = None
+        self,
+        basis: Basis | str,
+        *,
+        decision: str,
+        payout: Money | None = None,
+        actor: str | None = None,
     ) -> tuple[Event, ...]:
         """Decide a rejected claim by contract, law or practice."""
-        return self.fire("resolve_dispute", basis=basis, decision=decision, payout=payout)
+        return self.fire(
+            "resolve_dispute", actor=actor, basis=basis, decision=decision, payout=payout
+        )
 
 
 FLOW: Flow[B2B] = Flow(DEFINITION, B2B)

@@ -1,6 +1,8 @@
 """The testing kit: property-based tests of any flow in a few lines (needs Hypothesis).
 
-- strategies: :func:`payloads` (valid keyword arguments for a trigger), :func:`runs`
+- strategies: :func:`payloads` (valid keyword arguments for a trigger, with an ``actor``
+  the flow accepts when the trigger requires one; :func:`actors` sorts the names found
+  into those that may fire it and the others), :func:`runs`
   (sequences of accepted ``(trigger, payload)`` steps), :func:`transactions` (driven to a
   given state);
 - :func:`flow_machine`: a Hypothesis ``RuleBasedStateMachine`` with one rule per trigger,
@@ -41,13 +43,14 @@ from ._invariants import (
 )
 from ._machine import Invariant, Oracle, flow_machine
 from ._paths import drive, shortest_paths, simple_paths, transactions, transition_paths
-from ._strategies import payloads, runs
+from ._strategies import actors, payloads, runs
 
 __all__ = [
     "INVARIANTS",
     "Invariant",
     "ManualClock",
     "Oracle",
+    "actors",
     "books_by_party",
     "contract_concluded_at_most_once",
     "counter_offer_ends_the_standing_offer",

@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from .._definition import ancestors
-from .._errors import TransitionNotAllowed
+from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
 from .._flow import Flow
 from .._transaction import Transaction
 from ._clock import ManualClock, instants, pauses
 from ._invariants import INVARIANTS, _require, fire_and_check_refusal
-from ._paths import drive, transition_paths
-from ._strategies import payloads
+from ._paths import _copy, drive, transition_paths
+from ._strategies import _TEXT, _accepts, actors, payloads
 
 __all__ = ["Invariant", "Oracle", "flow_machine"]
 
@@ -50,7 +50,9 @@ def flow_machine(
     drives it along a drawn path of :func:`transition_paths`, so that late states are
     reached in few steps), then has one rule per trigger
     (payloads from :func:`payloads`, using the transaction's context and clock), one firing
-    arbitrary trigger names with junk, and one letting time pass on the transaction's
+    arbitrary trigger names with junk, one firing a trigger that requires an actor without
+    one or with a wrong one (it must be refused, for the actor when nothing else is
+    wrong, and change nothing), and one letting time pass on the transaction's
     :class:`ManualClock`, so that validity and notice periods lapse too. Every refusal
     must be a documented error and change nothing; every ``invariant`` must hold after
     every step. With an ``oracle`` (your own table of the process), each accepted trigger
@@ -118,6 +120,46 @@ def flow_machine(
                 )
             )
             self._fire(name, junk)
+
+        @rule(data=st.data(), missing=st.booleans())
+        def fire_without_the_actor(self, data: st.DataObject, missing: bool) -> None:
+            """Fire a trigger that requires an actor without one, or by another: it is refused."""
+            tx = self.tx
+            if tx is None:
+                return
+            state = tx.state
+            needing = [
+                t for t in tx.allowed_triggers() if flow.engine.transition(state, t).requires_actor
+            ]
+            if not needing:
+                return
+            trigger = data.draw(st.sampled_from(needing), label="trigger")
+            context, now = tx.context, tx.clock()
+            valid = dict(data.draw(payloads(flow, trigger, context=context, state=state, now=now)))
+            payload = {key: value for key, value in valid.items() if key != "actor"}
+            transition = flow.engine.transition(state, trigger)
+            if not missing and transition.actor_check is not None:
+                _, wrong = actors(flow, trigger, payload, context=context, state=state)
+                built = None if transition.payload is None else transition.payload(**payload)
+                strangers = _TEXT.filter(
+                    lambda name: not _accepts(transition, context, built, name)
+                )
+                drawn = st.sampled_from(wrong) | strangers if wrong else strangers
+                payload["actor"] = data.draw(drawn, label="wrong actor")
+            twin = _copy(flow, tx, self.clock)
+            try:
+                twin.fire(trigger, **valid)
+                passes = True
+            except (TransitionNotAllowed, GuardRejected, InvalidPayload):
+                passes = False
+            error = fire_and_check_refusal(tx, trigger, **payload)
+            who = repr(payload["actor"]) if "actor" in payload else "no actor"
+            _require(error is not None, f"{trigger!r} from {state!r} was accepted with {who}")
+            if passes:  # the same payload passes with a valid actor: this one was the fault
+                _require(
+                    isinstance(error, GuardRejected) and ("actor" in dict(error.reasons)),
+                    f"{trigger!r} with {who} was refused, but not for the actor: {error}",
+                )
 
         @invariant()
         def invariants_hold(self) -> None:

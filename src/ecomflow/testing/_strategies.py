@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 import typing
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -10,13 +12,14 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+from .._definition import Transition
 from .._errors import EcomflowError
 from .._fields import KIND
 from .._flow import Flow
 from .._money import Money
 from .._sensitive import looks_like_card_number
 
-__all__ = ["payloads", "runs"]
+__all__ = ["actors", "payloads", "runs"]
 
 _TEXT = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=24
@@ -106,11 +109,12 @@ class _Seen:
     names: list[str] = attrs.Factory(list)
     counts: list[int] = attrs.Factory(list)
     by_name: dict[str, list[Any]] = attrs.Factory(dict)
+    roles: list[str] = attrs.Factory(list)
     now: datetime | None = None
 
 
 def _found_in(value: object, seen: _Seen, depth: int = 0, name: str = "") -> None:
-    """Collect the Money values, names and counts reachable in a context.
+    """Collect the Money values, names, counts and roles (enum values) reachable in a context.
 
     Guards often want one of them: the order total, a designated bank, the offeror,
     the agreed quantity. Values are also kept by the attribute name they were found under.
@@ -119,6 +123,9 @@ def _found_in(value: object, seen: _Seen, depth: int = 0, name: str = "") -> Non
         same = seen.by_name.setdefault(name, [])
         if value not in same:
             same.append(value)
+    role = value.value if isinstance(value, enum.Enum) else None
+    if isinstance(role, str) and role not in seen.roles:
+        seen.roles.append(role)  # a party's role: "buyer", "seller"
     if isinstance(value, Money):
         seen.money.append(value)
     elif isinstance(value, str):
@@ -144,6 +151,80 @@ def _found_in(value: object, seen: _Seen, depth: int = 0, name: str = "") -> Non
                 _found_in(item, seen, depth + 1, attribute)
 
 
+def _transition(flow: Flow[Any], trigger: str, state: str | None) -> Transition:
+    """Return the transition ``trigger`` takes from ``state``, or the first one declared."""
+    definition = flow.definition
+    if trigger == definition.start.trigger:
+        return definition.start
+    if state is not None:
+        try:
+            return flow.engine.transition(state, trigger)
+        except KeyError:
+            pass
+    candidates = [t for t in definition.transitions if t.trigger == trigger]
+    if state is not None:
+        candidates = [t for t in candidates if state in t.source] or candidates
+    if not candidates:
+        raise EcomflowError(f"The {flow.name} flow has no trigger {trigger!r}.")
+    return candidates[0]
+
+
+def _fit_to_store(name: str) -> bool:
+    """Whether ``name`` may be stored as an actor (see ``Transaction.fire``)."""
+    return (
+        len(name.strip()) > 0
+        and len(name) <= 200
+        and "\x00" not in name
+        and not (looks_like_card_number(name))
+    )
+
+
+def _names(context: object, payload: object) -> list[str]:
+    """Names an actor may go by: the names in the context and the payload, and the roles."""
+    seen = _Seen()
+    _found_in(context, seen)
+    _found_in(payload, seen)
+    return [name for name in dict.fromkeys(seen.names + seen.roles) if _fit_to_store(name)]
+
+
+def _accepts(transition: Transition, context: object, payload: object, actor: str) -> bool:
+    """Whether ``transition``'s actor check lets ``actor`` fire it with ``payload``."""
+    if transition.actor_check is None:
+        return True
+    try:
+        return transition.actor_check(context, payload, actor) is None
+    except Exception:  # the check assumes a state this context is not in
+        return False
+
+
+def actors(
+    flow: Flow[Any],
+    trigger: str,
+    payload: Mapping[str, Any],
+    *,
+    context: object = None,
+    state: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """Return ``(valid, wrong)``: the names found that may fire ``trigger``, and the others.
+
+    The names are those in ``context`` and ``payload`` (keyword arguments, as
+    :func:`payloads` draws them), and the roles the payload names (``"buyer"``); the
+    flow's own ``actor_check`` (see ``Transition``) sorts them. Without an actor check
+    every name is valid.
+    """
+    transition = _transition(flow, trigger, state)
+    fields = {key: value for key, value in payload.items() if key != "actor"}
+    try:
+        built = None if transition.payload is None else transition.payload(**fields)
+    except Exception:  # not a valid payload: no actor can make it pass
+        return [], []
+    valid: list[str] = []
+    wrong: list[str] = []
+    for name in _names(context, built):
+        (valid if _accepts(transition, context, built, name) else wrong).append(name)
+    return valid, wrong
+
+
 def payloads(
     flow: Flow[Any],
     trigger: str,
@@ -160,31 +241,38 @@ def payloads(
     ``state`` picks the transition when a trigger has several payload types. With ``now``
     (the transaction's clock), dates and times fall mostly within a year of it, so that
     validity periods and notice periods can both hold and lapse.
+
+    When the transition requires an actor (``Transition(requires_actor=True)``), the
+    arguments also hold ``actor``: one of the names found that the flow's actor check
+    accepts (see :func:`actors`), else any text, which the check will then refuse.
     """
-    definition = flow.definition
-    candidates = [t for t in definition.transitions if t.trigger == trigger]
-    if trigger == definition.start.trigger:
-        candidates = [definition.start]
-    if state is not None:
-        candidates = [t for t in candidates if state in t.source] or candidates
-    if not candidates:
-        raise EcomflowError(f"The {flow.name} flow has no trigger {trigger!r}.")
-    payload = candidates[0].payload
+    transition = _transition(flow, trigger, state)
+    payload = transition.payload
     if payload is None:
-        return st.just({})
-    attrs.resolve_types(payload)
-    seen = _Seen(now=now)
-    _found_in(context, seen)
-    fields = {f.alias: _field(f, seen) for f in attrs.fields(payload)}
+        drawn: st.SearchStrategy[dict[str, Any]] = st.just({})
+    else:
+        attrs.resolve_types(payload)
+        seen = _Seen(now=now)
+        _found_in(context, seen)
+        fields = {f.alias: _field(f, seen) for f in attrs.fields(payload)}
 
-    def constructs(kwargs: dict[str, Any]) -> bool:
-        try:  # checks across fields (a buyer is not the seller) must pass too
-            payload(**kwargs)
-        except (TypeError, ValueError):
-            return False
-        return True
+        def constructs(kwargs: dict[str, Any]) -> bool:
+            try:  # checks across fields (a buyer is not the seller) must pass too
+                payload(**kwargs)
+            except (TypeError, ValueError):
+                return False
+            return True
 
-    return st.fixed_dictionaries(fields).filter(constructs)
+        drawn = st.fixed_dictionaries(fields).filter(constructs)
+    if not transition.requires_actor:
+        return drawn
+
+    def with_actor(kwargs: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+        valid, _ = actors(flow, trigger, kwargs, context=context, state=state)
+        actor = st.sampled_from(valid) if valid else _TEXT
+        return actor.map(lambda name: {**kwargs, "actor": name})
+
+    return drawn.flatmap(with_actor)
 
 
 @st.composite
