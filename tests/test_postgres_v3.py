@@ -16,6 +16,7 @@ from ecomflow import ConcurrencyConflict, Event, StoreError, Stream
 from ecomflow.store import MemoryStore, PostgresStore, open_store
 from ecomflow.store._base import Head, Query
 from ecomflow.store._postgres import _APPEND_LOCK
+from tests.sqlite_old import PG_V2_SCHEMA
 from tests.toy import COUNTER
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
@@ -302,23 +303,10 @@ def test_a_bad_schema_name_is_refused(pg_dsn, bad):
 # -- migration ---------------------------------------------------------------------------
 
 
-_V2 = [
-    "CREATE TABLE schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE events (position BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL UNIQUE,
-        tx_id TEXT NOT NULL, flow TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,
-        trigger TEXT NOT NULL, stream TEXT NOT NULL, name TEXT NOT NULL, data JSONB NOT NULL,
-        occurred_at TIMESTAMPTZ NOT NULL, UNIQUE (tx_id, version, seq))""",
-    "CREATE INDEX events_by_stream ON events (stream, position)",
-    """CREATE TABLE idempotency (key TEXT PRIMARY KEY, tx_id TEXT NOT NULL,
-        version INTEGER NOT NULL, trigger TEXT NOT NULL, fingerprint TEXT NOT NULL)""",
-    "CREATE TABLE checkpoints (consumer TEXT PRIMARY KEY, position BIGINT NOT NULL)",
-]
-
-
 def _old_store(dsn, version):
     """Write the tables ecomflow of schema ``version`` (1 or 2) wrote, with two transactions."""
     with psycopg.connect(dsn, autocommit=True) as raw:
-        for sql in _V2:
+        for sql in PG_V2_SCHEMA:
             raw.execute(sql)
         raw.execute("INSERT INTO schema_version VALUES (%s)", (version,))
         for tx_id, count in (("O-1", 3), ("O-2", 1)):
