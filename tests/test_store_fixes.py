@@ -6,22 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ecomflow import FLOWS, InvalidPayload, Money
+from ecomflow import FLOWS, InvalidPayload
 from ecomflow.store import PostgresStore, Repository, SQLiteStore
 from ecomflow.store._base import Head, Query, Snapshot
 from tests.sqlite_old import downgrade, downgrade_postgres
+from tests.test_repository_find import DEAL, ORDER
 from tests.toy import COUNTER
 
 CARD = "4111 1111 1111 1111"
-ORDER = dict(
-    customer_name="Li",
-    address="Beijing",
-    goods_name="tea",
-    quantity=2,
-    specification="tin",
-    unit_price=Money("30", "CNY"),
-)
-DEAL = dict(goods="cotton lint", quantity=200, price=Money("15500", "CNY"))
 
 
 class Clock:
