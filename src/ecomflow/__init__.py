@@ -8,7 +8,7 @@ This module is the table of contents of the public API.
 """
 
 from ._bus import EventBus, Handler, Subscription
-from ._definition import Emit, FlowDefinition, Guard, Label, State, Transition
+from ._definition import Emit, EventType, FlowDefinition, Guard, Label, State, Transition
 from ._diagram import Diagram
 from ._errors import (
     ConcurrencyConflict,
@@ -18,6 +18,7 @@ from ._errors import (
     IdempotencyMismatch,
     InvalidDefinition,
     InvalidPayload,
+    NoSample,
     StoreError,
     StoreUnavailable,
     SubscriberError,
@@ -25,11 +26,10 @@ from ._errors import (
     UnknownFlowVersion,
 )
 from ._events import Clock, Event, Stream, utc_now
-from ._flow import Edge, Flow
+from ._flow import Edge, Flow, Transaction, trigger
 from ._money import Money
 from ._public import publish as _publish
 from ._sensitive import looks_like_card_number
-from ._transaction import Transaction
 from .flows import FLOWS
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "Emit",
     "Event",
     "EventBus",
+    "EventType",
     "Flow",
     "FlowDefinition",
     "Guard",
@@ -53,6 +54,7 @@ __all__ = [
     "InvalidPayload",
     "Label",
     "Money",
+    "NoSample",
     "State",
     "StoreError",
     "StoreUnavailable",
@@ -65,6 +67,7 @@ __all__ = [
     "UnknownFlowVersion",
     "__version__",
     "looks_like_card_number",
+    "trigger",
     "utc_now",
 ]
 

@@ -14,16 +14,18 @@ import keyword
 import re
 import types
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, final
 
 import attrs
 
 from ._errors import InvalidDefinition
-from ._events import Stream
+from ._events import Event, Stream
+from ._graph import ancestors, entry, leaves_of, walk
 
 __all__ = [
     "Emit",
+    "EventType",
     "FlowDefinition",
     "Guard",
     "Label",
@@ -234,6 +236,47 @@ class Emit:
     name: str
     data: DataBuilder | None = attrs.field(default=None, eq=False)
     when: Condition | None = attrs.field(default=None, eq=False)
+    label: Label | None = attrs.field(default=None, eq=False)
+
+
+@final
+@attrs.frozen
+class EventType:
+    """An event declared once, by the flow that records it: its name, stream and labels.
+
+    A transition records it with :meth:`emit`; projections, invariants and tests refer
+    to the declaration (``event.name == ORDER_PLACED.name``, ``ORDER_PLACED.matches(event)``)
+    instead of repeating the name as a string.
+
+    >>> from ecomflow import Stream
+    >>> PLACED = EventType("order_placed", Stream.COMMERCE, Label("Order placed", "订单已提交"))
+    >>> PLACED.emit().name, PLACED.emit().stream is Stream.COMMERCE
+    ('order_placed', True)
+    """
+
+    name: str
+    stream: Stream
+    label: Label | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if type(self.name) is not str or not _is_name(self.name):
+            raise InvalidDefinition(
+                f"EventType {self.name!r} is invalid: its name must be an identifier such as "
+                "'order_placed'."
+            )
+        if not isinstance(self.stream, Stream):
+            raise InvalidDefinition(
+                f"EventType {self.name!r} is invalid: its stream must be a Stream, "
+                f"not {self.stream!r}."
+            )
+
+    def emit(self, data: DataBuilder | None = None, *, when: Condition | None = None) -> Emit:
+        """Return the :class:`Emit` that records this event (``data`` and ``when`` as there)."""
+        return Emit(self.stream, self.name, data, when, self.label)
+
+    def matches(self, event: Event) -> bool:
+        """Whether ``event`` is one of this type: same name, same stream."""
+        return event.name == self.name and event.stream is self.stream
 
 
 def _to_sources(value: str | Sequence[str]) -> tuple[str, ...]:
@@ -353,7 +396,8 @@ class FlowDefinition:
         """Return the state at the dotted path ``name``."""
         for path, state in walk(self.states):
             if path == name:
-                return state
+                found: State = state
+                return found
         raise KeyError(name)
 
 
@@ -398,40 +442,6 @@ def _validate_transition(
                 f"{where}'s payload has a field named {taken[0]!r}, which fire() keeps for "
                 "who did what (actor, causation_id, correlation_id); rename the field",
             )
-
-
-def walk(states: Sequence[State], prefix: str = "") -> Iterator[tuple[str, State]]:
-    """Yield ``(dotted path, state)`` for every state of a tree, parents first."""
-    for state in states:
-        path = f"{prefix}{state.name}"
-        yield path, state
-        yield from walk(state.children, f"{path}.")
-
-
-def ancestors(path: str) -> Iterator[str]:
-    """Yield ``path`` and then each of its parents: ``a.b.c``, ``a.b``, ``a``."""
-    while True:
-        yield path
-        if "." not in path:
-            return
-        path = path.rpartition(".")[0]
-
-
-def entry(nodes: Mapping[str, State], path: str) -> Any:
-    """Return the configuration entering ``path`` leads to: a leaf, or a list for regions."""
-    state = nodes[path]
-    if not state.children:
-        return path
-    if state.parallel:
-        return [entry(nodes, f"{path}.{child.name}") for child in state.children]
-    return entry(nodes, f"{path}.{state.initial}")
-
-
-def leaves_of(configuration: Any) -> tuple[str, ...]:
-    """Return the active leaf states of a configuration (a path, or nested lists of paths)."""
-    if isinstance(configuration, str):
-        return (configuration,)
-    return tuple(leaf for part in configuration for leaf in leaves_of(part))
 
 
 def _validate_tree(definition: FlowDefinition) -> dict[str, State]:

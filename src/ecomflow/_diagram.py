@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from ._definition import FlowDefinition, State, Transition, entry, leaves_of, walk
+from ._definition import FlowDefinition, State, Transition
 from ._errors import InvalidPayload
+from ._graph import entry, leaves_of, walk
 
 __all__ = ["Diagram", "draw"]
 

@@ -1,36 +1,27 @@
-"""The engine: one shared ``transitions`` machine per definition, fired for any transaction.
+"""The engine: a pure function of one definition, over one shared ``transitions`` machine.
 
-The machine is built once with ``model=None`` and no auto transitions. Transactions
-are never registered with ``add_model`` and never get a machine of their own:
-:meth:`Engine.fire` checks the payload and the guards, computes the new context and
-the events, and only then lets the shared machine move the transaction's state, so a
-refusal leaves the transaction untouched: a flat machine sets the state its transition
-leads to; a nested machine fires its event on a stand-in model to compute the new
-configuration, once per configuration and trigger. This module knows no e-commerce.
+Given a configuration, a context, a trigger, a payload and a clock, :meth:`Engine.fire`
+returns the next configuration, the new context and the events, and touches nothing
+else: the :class:`~ecomflow.Transaction` owns its state and stores what it gets back, so
+a refusal leaves it untouched. The ``transitions`` machine holds the graph and computes
+every next configuration (entering initial children, the regions of a parallel state,
+leaving them) on a stand-in model, once per (configuration, trigger): it runs no
+callbacks, so the answer never changes. This module knows no e-commerce and no
+transaction.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
-from transitions import Machine, MachineError
+from transitions import Machine
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
 from ._codec import converter, structure, unstructure
-from ._definition import (
-    Emit,
-    FlowDefinition,
-    State,
-    Transition,
-    ancestors,
-    entry,
-    leaves_of,
-    walk,
-)
+from ._definition import Emit, FlowDefinition, State, Transition
 from ._errors import (
     CorruptHistory,
     GuardRejected,
@@ -38,44 +29,23 @@ from ._errors import (
     TransitionNotAllowed,
     UnknownFlowVersion,
 )
-from ._events import Event, check_now
+from ._events import Clock, Event, check_now
+from ._graph import Configuration, ancestors, as_lists, entry, freeze, leaves_of, state_name, walk
 from ._money import _show
 from ._sensitive import find_sensitive, freeze_scanned
 
-if TYPE_CHECKING:
-    from ._transaction import Transaction
+__all__ = ["Engine"]
 
-__all__ = ["Engine", "copy_configuration", "state_name"]
-
-STATE_ATTRIBUTE = "_state"
-
-
-def state_name(configuration: Any) -> str:
-    """Name a configuration: a state's path, or the active paths joined by ``|``."""
-    if type(configuration) is str:
-        return configuration
-    return "|".join(leaves_of(configuration))
+STATE_ATTRIBUTE = "state"
 
 
 class _Scratch:
     """A stand-in model on which the machine computes a next state."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("state",)
 
     def __init__(self, state: Any) -> None:
-        self._state = state
-
-
-def _fire_nested(machine: Any, trigger: str, model: Any) -> bool:
-    result: bool = machine.trigger_event(model, trigger)
-    return result
-
-
-def _freeze(configuration: Any) -> Any:
-    """Return a configuration (a state path, or nested lists of them) as a hashable value."""
-    if type(configuration) is str:
-        return configuration
-    return tuple(_freeze(part) for part in configuration)
+        self.state = state
 
 
 _FIXED = (timezone, type(None))
@@ -90,23 +60,11 @@ def _at_offset(value: Any) -> Any:
     return value
 
 
-def copy_configuration(configuration: Any) -> Any:
-    """Return a configuration as fresh lists, as the machine has it (from lists or tuples).
-
-    A parallel configuration is a list the machine may change in place, so no two
-    transactions ever share one; a single state's path is a string and is returned as is.
-    """
-    if type(configuration) is str:
-        return configuration
-    return [copy_configuration(part) for part in configuration]
-
-
 @attrs.frozen
 class _Step:
     """A transition compiled for the hot path."""
 
     spec: Transition
-    fire: Callable[[Any], object]
     accepted: frozenset[str]
     required: frozenset[str]
     context_guards: tuple[Any, ...]
@@ -220,7 +178,7 @@ def _machine_states(states: Sequence[State]) -> list[Any]:
 
 
 class Engine:
-    """Fires, starts and replays transactions of one :class:`FlowDefinition`.
+    """Fires, starts and replays transactions of one :class:`FlowDefinition`, purely.
 
     A flat definition runs on a ``transitions.Machine``; one with composite states on
     a ``HierarchicalMachine`` whose states are dotted paths. Either way there is one
@@ -257,7 +215,7 @@ class Engine:
             "auto_transitions": False,
             "model_attribute": STATE_ATTRIBUTE,
         }
-        self.initial_state: Any = entry(self._nodes, definition.initial)
+        self.initial_state: Configuration = entry(self._nodes, definition.initial)
         steps: dict[tuple[str, str], _Step] = {}
         allowed: dict[str, list[str]] = {path: [] for path in self._nodes}
         self.machine: Machine
@@ -267,21 +225,8 @@ class Engine:
             self.machine = Machine(states=list(self._nodes), **options)
         for transition in definition.transitions:
             accepted, required = _payload_fields(transition.payload)
-            fire: Callable[[Any], object]
-            if self.nested:
-                fire = functools.partial(_fire_nested, self.machine, transition.trigger)
-            else:
-                # A flat transition always ends in its dest, and the machine has no
-                # callbacks (guards and effects ran already), so the shared machine sets
-                # the state with its own State object instead of running its trigger
-                # pipeline, whose callback lists are empty and which only logs: that
-                # pipeline was half the time of a direct-sale fire
-                # (benchmarks/bench_direct_sale.py: 0.40x bare transitions, now 0.65x).
-                dest = self.machine.get_state(transition.dest)
-                fire = functools.partial(self.machine.set_state, dest)
             step = _Step(
                 spec=transition,
-                fire=fire,
                 accepted=accepted,
                 required=required,
                 context_guards=tuple(g for g in transition.guards if not g.uses_payload),
@@ -292,8 +237,8 @@ class Engine:
                 steps[(source, transition.trigger)] = step
                 allowed[source].append(transition.trigger)
         self._steps = steps
-        # (configuration, trigger) -> the configuration the nested machine computed
-        self._moves: dict[tuple[Any, str], Any] = {}
+        # (configuration, trigger) -> (step, the configuration the machine computed)
+        self._moves: dict[tuple[Configuration, str], tuple[_Step, Configuration]] = {}
         self._allowed = {state: tuple(triggers) for state, triggers in allowed.items()}
         self._triggers = frozenset(t.trigger for t in definition.transitions)
         self._start_fields = _payload_fields(definition.start.payload)
@@ -301,7 +246,7 @@ class Engine:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _step(self, configuration: Any, trigger: str) -> _Step | None:
+    def _step(self, configuration: Configuration, trigger: str) -> _Step | None:
         if not self.nested:
             return self._steps.get((configuration, trigger))
         for leaf in leaves_of(configuration):
@@ -311,7 +256,29 @@ class Engine:
                     return step
         return None
 
-    def triggers_from(self, configuration: Any) -> tuple[str, ...]:
+    def _move(
+        self, configuration: Configuration, trigger: str
+    ) -> tuple[_Step, Configuration] | None:
+        """Return the step ``trigger`` takes from ``configuration`` and where it leads.
+
+        Computed once per (configuration, trigger): the machine moves a stand-in model
+        (it runs no callbacks, so the answer never changes) and the result is kept.
+        """
+        move = self._moves.get((configuration, trigger))
+        if move is not None or trigger not in self._triggers:
+            return move
+        step = self._step(configuration, trigger)
+        if step is None:
+            return None
+        scratch = _Scratch(as_lists(configuration))
+        if self.nested:
+            self.machine.trigger_event(scratch, trigger)
+        else:
+            self.machine.events[trigger].trigger(scratch)
+        move = self._moves[(configuration, trigger)] = (step, freeze(scratch.state))
+        return move
+
+    def triggers_from(self, configuration: Configuration) -> tuple[str, ...]:
         """Return the triggers defined from a state (or configuration), guards not evaluated."""
         if not self.nested:
             return self._allowed[configuration]
@@ -329,22 +296,21 @@ class Engine:
         ``state`` is a state's name, or parallel states joined by ``|`` as
         :attr:`Transaction.state` gives them.
         """
-        step = self._step(state.split("|") if "|" in state else state, trigger)
+        step = self._step(tuple(state.split("|")) if "|" in state else state, trigger)
         if step is None:
             raise KeyError((state, trigger))
         return step.spec
 
-    def allowed_triggers(self, tx: Transaction[Any]) -> tuple[str, ...]:
-        """Return the triggers some valid payload can fire from ``tx``'s state now.
+    def allowed_triggers(
+        self, configuration: Configuration, context: Any, now: datetime
+    ) -> tuple[str, ...]:
+        """Return the triggers some valid payload can fire from ``configuration`` now.
 
         Every guard that does not read the payload (``uses_payload=False``, which
-        :class:`Guard` checks against its code) is evaluated, with the transaction's
-        clock when it reads the clock; guards that read the payload are left to the
-        payload, so each trigger listed can succeed and each one left out cannot.
+        :class:`Guard` checks against its code) is evaluated, with ``now`` when it reads
+        the clock; guards that read the payload are left to the payload, so each trigger
+        listed can succeed and each one left out cannot.
         """
-        context = tx.context
-        configuration = getattr(tx, STATE_ATTRIBUTE)
-        now = tx.clock()
         result = []
         for trigger in self.triggers_from(configuration):
             step = self._step(configuration, trigger)
@@ -365,46 +331,45 @@ class Engine:
 
     def fire(
         self,
-        tx: Transaction[Any],
+        tx_id: str,
+        configuration: Configuration,
+        version: int,
+        context: Any,
         trigger: str,
         kwargs: Mapping[str, Any],
+        clock: Clock,
         who: tuple[str | None, str | None, str | None] = (None, None, None),
-    ) -> tuple[Any, list[Event]]:
-        """Move ``tx``'s state for ``trigger``; return the new context and the events.
+    ) -> tuple[Configuration, Any, list[Event]]:
+        """Return ``(configuration, context, events)`` after ``trigger`` with ``kwargs``.
 
-        ``who`` is ``(actor, causation_id, correlation_id)``, stamped on every event
-        (checked by the caller). Everything that can fail happens before the shared
-        machine moves the state, so a refusal leaves ``tx`` untouched; the caller
-        stores what is returned.
+        ``configuration``, ``version`` and ``context`` are where transaction ``tx_id``
+        stands; ``clock`` gives the time of the events; ``who`` is ``(actor,
+        causation_id, correlation_id)``, stamped on every event (checked by the caller).
+        Nothing is changed: a refusal raises, and the caller stores what is returned.
         """
-        configuration = tx._state  # the engine is the transaction's only other writer
         if type(trigger) is not str:
             raise InvalidPayload(
-                f"Cannot fire {_show(trigger)} on transaction {tx.id!r} in state "
+                f"Cannot fire {_show(trigger)} on transaction {tx_id!r} in state "
                 f"{state_name(configuration)!r}: a trigger is a string, one of "
                 f"{', '.join(self.triggers_from(configuration)) or 'none'}."
             )
-        if self.nested:
-            step = self._step(configuration, trigger)
-            state = state_name(configuration)
-        else:
-            step = self._steps.get((configuration, trigger))
-            state = configuration
-        if step is None:
-            raise self._not_allowed(tx, configuration, trigger)
+        move = self._moves.get((configuration, trigger)) or self._move(configuration, trigger)
+        if move is None:
+            raise self._not_allowed(tx_id, configuration, trigger)
+        step, after = move
+        state = configuration if type(configuration) is str else state_name(configuration)
         spec = step.spec
-        tx_id = tx.id
-        payload = self._build((trigger, tx_id, state), step.accepted, step.required, spec, kwargs)
-        context = tx._context
-        now = tx._clock()
+        subject = (trigger, tx_id, state)
+        payload = self._build(subject, step.accepted, step.required, spec, kwargs)
+        now = clock()
         if type(now) is not datetime or type(now.tzinfo) is not timezone:
             # Subclasses, naive times and named zones: checked in full, a zone's time
             # taken at its fixed offset, as the store returns it (see check_now).
-            now = check_now(now, tx._clock, _subject((trigger, tx_id, state), self.definition.name))
+            now = check_now(now, clock, _subject(subject, self.definition.name))
         if spec.guards:
-            self._check_guards(spec, context, payload, (trigger, tx_id, state), now, kwargs)
+            self._check_guards(spec, context, payload, subject, now, kwargs)
         if step.checks_actor and (spec.requires_actor or who[0] is not None):
-            self._check_actor(spec, context, payload, (trigger, tx_id, state), who[0])
+            self._check_actor(spec, context, payload, subject, who[0])
         if spec.effect is None:
             new_context = context
         elif spec.effect_uses_clock:
@@ -412,20 +377,9 @@ class Engine:
         else:
             new_context = spec.effect(context, payload)
         events = self._events(
-            (trigger, tx_id, state),
-            tx._version + 1,
-            spec.emits,
-            new_context,
-            payload,
-            now,
-            step.dump,
-            who,
+            subject, version + 1, spec.emits, new_context, payload, now, step.dump, who
         )
-        try:
-            self._move(step, trigger, tx)
-        except MachineError as error:  # pragma: no cover - the table above mirrors the machine
-            raise self._not_allowed(tx, configuration, trigger) from error
-        return new_context, events
+        return after, new_context, events
 
     def start(
         self,
@@ -520,7 +474,7 @@ class Engine:
 
     def replay(
         self, events: Sequence[Event], start: tuple[Any, int, Any] | None = None
-    ) -> tuple[str, str, int, Any]:
+    ) -> tuple[str, Configuration, int, Any]:
         """Fold ``events`` into ``(tx_id, state, version, context)``, checking every event.
 
         ``start``, when given, is ``(configuration, version, context)`` restored from a
@@ -540,12 +494,13 @@ class Engine:
         events = self._replayable(events)
         definition = self.definition
         tx_id = events[0].tx_id
+        configuration: Configuration
         if start is None:
-            scratch = _Scratch(copy_configuration(self.initial_state))
+            configuration = self.initial_state
             context: Any = None
             version = -1
         else:
-            scratch = _Scratch(copy_configuration(start[0]))
+            configuration = freeze(start[0])
             version, context = start[1], start[2]
         index = 0
         count = len(events)
@@ -572,7 +527,7 @@ class Engine:
                     )
                 end += 1
             batch = events[index:end]
-            step = None
+            move = None
             if version == 0:
                 spec = definition.start
                 if first.trigger != spec.trigger:
@@ -585,16 +540,16 @@ class Engine:
                 accepted = self._start_fields[0]
             else:
                 if type(first.trigger) is str:
-                    step = self._step(scratch._state, first.trigger)
-                if step is None:
+                    move = self._move(configuration, first.trigger)
+                if move is None:
                     raise _corrupt(
                         tx_id,
                         first,
                         f"fires {first.trigger!r}, which the {definition.name} flow does not "
-                        f"allow from state {state_name(scratch._state)!r}",
+                        f"allow from state {state_name(configuration)!r}",
                         definition.name,
                     )
-                spec, accepted = step.spec, step.accepted
+                spec, accepted = move[0].spec, move[0].accepted
             _check_emits(tx_id, spec, batch, definition.name)
             payload = self._recorded_payload(spec, accepted, first)
             try:
@@ -608,14 +563,10 @@ class Engine:
                 raise _corrupt(
                     tx_id, first, f"cannot be applied ({error})", definition.name
                 ) from error
-            if step is None:
-                pass
-            elif self.nested:
-                self._move(step, first.trigger, scratch)
-            else:
-                scratch._state = spec.dest  # a flat transition always ends in its dest
+            if move is not None:
+                configuration = move[1]
             index = end
-        return tx_id, scratch._state, version, context
+        return tx_id, configuration, version, context
 
     def _replayable(self, events: Sequence[Event]) -> Sequence[Event]:
         """Return ``events`` if it is a non-empty sequence of events, else InvalidPayload."""
@@ -635,25 +586,6 @@ class Engine:
         return events
 
     # -- helpers -------------------------------------------------------------------------
-
-    def _move(self, step: _Step, trigger: str, model: Any) -> None:
-        """Let the shared machine move ``model``'s state for ``trigger``.
-
-        A flat machine sets the state. A nested machine computes the next configuration
-        (entering initial children, the regions of a parallel state, leaving them) on a
-        stand-in model, once per configuration and trigger: it runs no callbacks, so the
-        answer never changes, and running it again would cost about 100 µs.
-        """
-        if not self.nested:
-            step.fire(model)
-            return
-        key = (_freeze(model._state), trigger)
-        after = self._moves.get(key)
-        if after is None:
-            scratch = _Scratch(copy_configuration(model._state))
-            step.fire(scratch)
-            after = self._moves[key] = _freeze(scratch._state)
-        model._state = copy_configuration(after)
 
     def _check_actor(
         self,
@@ -728,14 +660,14 @@ class Engine:
             ) from None
 
     def _not_allowed(
-        self, tx: Transaction[Any], configuration: Any, trigger: str
+        self, tx_id: str, configuration: Configuration, trigger: str
     ) -> TransitionNotAllowed:
         allowed = self.triggers_from(configuration)
         state = state_name(configuration)
         allowed_text = ", ".join(allowed) if allowed else "none, the transaction is finished"
         if trigger not in self._triggers:
             return TransitionNotAllowed(
-                f"Cannot fire {trigger!r} on transaction {tx.id!r} in state {state!r}: the "
+                f"Cannot fire {trigger!r} on transaction {tx_id!r} in state {state!r}: the "
                 f"{self.definition.name} flow has no such trigger; allowed: {allowed_text}.",
                 trigger=trigger,
                 state=state,
@@ -752,7 +684,7 @@ class Engine:
             f"{trigger} is not a step from here",
         )
         return TransitionNotAllowed(
-            f"Cannot {trigger} transaction {tx.id!r} in state {state!r}: {why}; "
+            f"Cannot {trigger} transaction {tx_id!r} in state {state!r}: {why}; "
             f"allowed: {allowed_text}.",
             trigger=trigger,
             state=state,

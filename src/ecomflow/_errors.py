@@ -9,6 +9,7 @@ Every error derives from :class:`EcomflowError`::
     ├── InvalidPayload           bad input (also a ValueError)
     ├── IdempotencyMismatch      an idempotency key was reused for a different request
     ├── SubscriberError          a subscriber failed after a transition was applied
+    ├── NoSample                 a flow has no sample to demonstrate or simulate (a LookupError)
     └── StoreError               the event store failed
         ├── ConcurrencyConflict  the expected version is stale
         ├── CorruptHistory       stored events are not a history the flow could have written
@@ -32,6 +33,7 @@ __all__ = [
     "IdempotencyMismatch",
     "InvalidDefinition",
     "InvalidPayload",
+    "NoSample",
     "StoreError",
     "StoreUnavailable",
     "SubscriberError",
@@ -143,6 +145,15 @@ class SubscriberError(EcomflowError):
         self.errors: tuple[BaseException, ...] = tuple(errors)
         self.transaction = transaction
         self._details = {"errors": self.errors}  # the transaction stays behind
+
+
+class NoSample(EcomflowError, LookupError):
+    """A flow has no sample (``SAMPLE`` in its package): nothing to demonstrate or simulate."""
+
+    def __init__(self, message: str, *, flow: str) -> None:
+        super().__init__(message)
+        self.flow = flow
+        self._details = {"flow": flow}
 
 
 class StoreError(EcomflowError):

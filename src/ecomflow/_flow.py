@@ -1,40 +1,384 @@
-"""Flow: a compiled flow definition that starts, replays and draws transactions."""
+"""Flow and Transaction: a compiled definition, and the transactions that follow it.
+
+A :class:`Flow` compiles a :class:`FlowDefinition` once and starts, replays and restores
+:class:`Transaction` objects. A transaction owns its state (configuration, version,
+context, events) and asks the flow's pure :class:`~ecomflow._engine.Engine` what a
+trigger leads to; :func:`trigger` declares a flow's typed methods, one line of signature
+each. The two classes live together because each names the other.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, final, overload
 
-import attrs
+from attrs import NOTHING
+from attrs import fields as attrs_fields
 
 from ._bus import EventBus
 from ._codec import converter
-from ._definition import FlowDefinition, Label, State, leaves_of, walk
+from ._definition import RESERVED, FlowDefinition, Label, State
 from ._diagram import Diagram, draw
-from ._engine import Engine, copy_configuration
-from ._errors import CorruptHistory, InvalidPayload
+from ._engine import Engine
+from ._errors import CorruptHistory, InvalidDefinition, InvalidPayload, SubscriberError
 from ._events import Clock, Event, check_now, utc_now
-from ._sensitive import check_text
-from ._transaction import Transaction, check_who
+from ._graph import Edge, as_lists, freeze, leaves_of, state_name, walk
+from ._sensitive import check_text, text_problem
 
 SNAPSHOT_FORMAT = 1
 """The layout of :meth:`Flow.snapshot`'s dict; another one is ignored (full replay)."""
 
-__all__ = ["Edge", "Flow"]
+__all__ = ["Edge", "Flow", "Transaction", "check_who", "trigger"]
+
+C = TypeVar("C")
+P = ParamSpec("P")
+
+
+class Transaction(Generic[C]):
+    """One transaction of a flow: its state, version, typed context and events.
+
+    Create one with :meth:`Flow.start` (or rebuild one with :meth:`Flow.replay` or
+    :meth:`Flow.restore`), then move it with :meth:`fire` or the flow's typed methods.
+    A refused trigger raises and leaves the transaction exactly as it was.
+
+    ``correlation_id`` is the business process the transaction belongs to, stamped on
+    every event it records unless a fire names another one: the one it was started
+    with, else its own id.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_bus",
+        "_clock",
+        "_context",
+        "_correlation",
+        "_events",
+        "_flow",
+        "_loader",
+        "_state",
+        "_version",
+        "id",
+    )
+
+    def __init__(
+        self,
+        flow: Flow[Any],
+        tx_id: str,
+        state: Any,
+        version: int,
+        context: C,
+        events: list[Event],
+        clock: Clock,
+        bus: EventBus | None = None,
+        correlation_id: str | None = None,
+        loader: Callable[[], list[Event]] | None = None,
+    ) -> None:
+        self.id = tx_id
+        self._flow = flow
+        self._state = state
+        self._version = version
+        self._context = context
+        # With a loader (a transaction restored from a snapshot), ``_events`` holds only
+        # the events after the snapshot; the loader returns the earlier ones, once.
+        self._events = events
+        self._loader = loader
+        self._clock = clock
+        self._bus = bus
+        self._correlation = tx_id if correlation_id is None else correlation_id
+
+    @property
+    def flow(self) -> Flow[Any]:
+        """The flow this transaction follows."""
+        return self._flow
+
+    @property
+    def state(self) -> str:
+        """The current state's (dotted) name; parallel states are joined by ``|``."""
+        state = self._state
+        return state if type(state) is str else state_name(state)
+
+    @property
+    def active_states(self) -> tuple[str, ...]:
+        """The active innermost states: one, or one per parallel region."""
+        return leaves_of(self._state)
+
+    def in_state(self, name: str) -> bool:
+        """Whether ``name`` is an active state or contains one (``"performance"``)."""
+        return any(leaf == name or leaf.startswith(f"{name}.") for leaf in leaves_of(self._state))
+
+    @property
+    def version(self) -> int:
+        """How many transitions have been applied (0 right after the start)."""
+        return self._version
+
+    @property
+    def context(self) -> C:
+        """The typed, immutable data the transaction has gathered so far."""
+        return self._context
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """Every event recorded so far, in order (read from the store once, if need be)."""
+        if self._loader is not None:
+            self._load_history()
+        return tuple(self._events)
+
+    @property
+    def correlation_id(self) -> str:
+        """The business process this transaction's events belong to, unless a fire says."""
+        return self._correlation
+
+    def _load_history(self) -> None:
+        loader, self._loader = self._loader, None
+        assert loader is not None
+        self._events[:0] = loader()
+
+    def _events_after(self, version: int) -> list[Event]:
+        """Return the events recorded after ``version``, without loading older history."""
+        events = self._events
+        index = len(events)
+        while index > 0 and events[index - 1].version > version:
+            index -= 1
+        if index == 0 and self._loader is not None and events and events[0].version > version + 1:
+            self._load_history()  # asked for more than is held: read the rest
+            return self._events_after(version)
+        return events[index:]
+
+    @property
+    def clock(self) -> Clock:
+        """The clock that timestamps this transaction's events."""
+        return self._clock
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the transaction is in a terminal state."""
+        state = self._state  # a tuple of regions while in a parallel state
+        return type(state) is str and state in self._flow.terminal_states
+
+    def allowed_triggers(self) -> tuple[str, ...]:
+        """Return the triggers possible now, with guards that need no payload evaluated."""
+        return self._flow.engine.allowed_triggers(self._state, self._context, self._clock())
+
+    def fire(
+        self,
+        trigger: str,
+        /,
+        *,
+        actor: str | None = None,
+        causation_id: str | None = None,
+        correlation_id: str | None = None,
+        **payload: Any,
+    ) -> tuple[Event, ...]:
+        """Apply ``trigger`` with ``payload`` and return the events it recorded.
+
+        Who did what, stamped on every event and ignored by replay: ``actor`` is the
+        party, role or system that fires it, ``causation_id`` the command (left ``None``
+        here; :meth:`Repository.execute` gives one), ``correlation_id`` the business
+        process (default: :attr:`correlation_id`). Each must be a non-empty string
+        without a NUL byte or a card number.
+
+        Raises :class:`TransitionNotAllowed`, :class:`GuardRejected` or
+        :class:`InvalidPayload`, and then nothing has changed.
+        """
+        if actor is None and causation_id is None and correlation_id is None:
+            who: tuple[str | None, str | None, str | None] = (None, None, self._correlation)
+        else:
+            who = check_who(
+                f"Cannot {trigger} transaction {self.id!r} in state {self.state!r}",
+                actor,
+                causation_id,
+                self._correlation if correlation_id is None else correlation_id,
+            )
+        self._state, self._context, events = self._flow.engine.fire(
+            self.id, self._state, self._version, self._context, trigger, payload, self._clock, who
+        )
+        self._version += 1
+        self._events.extend(events)
+        if self._bus is not None:
+            self._publish(events)
+        return tuple(events)
+
+    def _fork(self, clock: Clock) -> Transaction[Any]:
+        """Return an independent copy to try a step on, stamped by ``clock``, with no bus.
+
+        The configuration and the context are immutable, so the copy shares them.
+        """
+        if self._loader is not None:
+            self._load_history()
+        twin: Transaction[Any] = self._flow.transaction_type(
+            self._flow,
+            self.id,
+            self._state,
+            self._version,
+            self._context,
+            list(self._events),
+            clock,
+            None,
+            self._correlation,
+        )
+        return twin
+
+    def _publish(self, events: Sequence[Event]) -> None:
+        assert self._bus is not None
+        errors = self._bus.publish(events)
+        if errors:
+            raise SubscriberError(
+                f"Transaction {self.id!r} moved to state {self.state!r} (version "
+                f"{self._version}), but {len(errors)} subscriber(s) failed; first: "
+                f"{errors[0]!r}.",
+                errors=errors,
+                transaction=self,
+            )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Transaction):
+            return NotImplemented
+        if self._loader is not None:
+            self._load_history()
+        if other._loader is not None:
+            other._load_history()
+        return (
+            self.id == other.id
+            and self._flow.name == other._flow.name
+            and self._state == other._state
+            and self._version == other._version
+            and self._context == other._context
+            and self._events == other._events
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.id!r} of {self._flow.name!r}: "
+            f"state={self._state!r} version={self._version}>"
+        )
+
+
+def check_who(
+    subject: str, actor: object, causation_id: object, correlation_id: object
+) -> tuple[str | None, str | None, str | None]:
+    """Return ``(actor, causation_id, correlation_id)`` if each is ``None`` or fit to store.
+
+    Each given must be a non-empty string without a NUL byte or a card number, or
+    :class:`InvalidPayload` names it (``subject`` begins the message); nothing is changed.
+    """
+    for name, value in (
+        ("actor", actor),
+        ("causation_id", causation_id),
+        ("correlation_id", correlation_id),
+    ):
+        if value is None:
+            continue
+        if type(value) is not str or not value.strip():
+            raise InvalidPayload(
+                f"{subject}: {name} must be a non-empty string naming who or what caused it "
+                f"(got {value!r})."
+            )
+        if len(value) > 200:
+            raise InvalidPayload(f"{subject}: {name} is longer than 200 characters.")
+        problem = text_problem(value)
+        if problem is not None:  # the value itself is not repeated: messages reach logs
+            raise InvalidPayload(f"{subject}: the {name} given {problem}.")
+    return actor, causation_id, correlation_id  # type: ignore[return-value]
+
+
+class TriggerMethod(Generic[P]):
+    """A typed method that fires one trigger: made by :func:`trigger`, read as a method.
+
+    ``tx.fill_order(customer_name=..., ...)`` is ``tx.fire("fill_order", ...)``; the
+    declaration's keyword-only parameters are the trigger's payload fields, and may add
+    ``actor``, ``causation_id`` and ``correlation_id`` (as :meth:`Transaction.fire`).
+    :class:`Flow` checks each one against its transition's payload.
+    """
+
+    __slots__ = ("__dict__", "parameters", "required")
+
+    def __init__(self, declaration: Callable[Concatenate[Any, P], None]) -> None:
+        self.__name__ = declaration.__name__
+        self.__doc__ = declaration.__doc__
+        where = f"Typed method {declaration.__qualname__!r}"
+        parameters = list(inspect.signature(declaration).parameters.values())[1:]
+        loose = [p.name for p in parameters if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        if loose:
+            raise InvalidDefinition(
+                f"{where} is invalid: parameter {loose[0]!r} must be keyword-only (declare it "
+                "after a bare *), as every trigger's payload is given by name."
+            )
+        self.parameters = frozenset(p.name for p in parameters)
+        self.required = frozenset(p.name for p in parameters if p.default is p.empty)
+
+    @overload
+    def __get__(self, tx: None, owner: type[Any] | None = None) -> TriggerMethod[P]: ...
+
+    @overload
+    def __get__(
+        self, tx: Transaction[Any], owner: type[Any] | None = None
+    ) -> Callable[P, tuple[Event, ...]]: ...
+
+    def __get__(
+        self, tx: Transaction[Any] | None, owner: type[Any] | None = None
+    ) -> TriggerMethod[P] | Callable[P, tuple[Event, ...]]:
+        if tx is None:
+            return self
+        return functools.partial(tx.fire, self.__name__)
+
+    def check(self, definition: FlowDefinition, owner: type[Any]) -> None:
+        """Refuse, as InvalidDefinition, a declaration that does not match its transition."""
+        where = f"{owner.__name__}.{self.__name__}"
+        specs = [
+            t for t in (definition.start, *definition.transitions) if t.trigger == self.__name__
+        ]
+        if not specs or specs[0] is definition.start:
+            raise InvalidDefinition(
+                f"Typed method {where} is invalid: the {definition.name} flow has no trigger "
+                f"{self.__name__!r} to fire."
+            )
+        for spec in specs:
+            fields = (
+                {}
+                if spec.payload is None
+                else {field.alias: field.default for field in attrs_fields(spec.payload)}
+            )
+            unknown = sorted(self.parameters - fields.keys() - RESERVED)
+            missing = sorted(
+                name
+                for name, default in fields.items()
+                if default is NOTHING and name not in self.parameters
+            )
+            if unknown or missing:
+                problem = (
+                    f"parameter {unknown[0]!r} is not a field of its payload"
+                    if unknown
+                    else f"payload field {missing[0]!r} is required but not a parameter"
+                )
+                raise InvalidDefinition(f"Typed method {where} is invalid: {problem}.")
+
+
+def trigger(declaration: Callable[Concatenate[Any, P], None]) -> TriggerMethod[P]:
+    """Declare a transaction's typed method for the trigger of the same name.
+
+    The declaration is a signature and a docstring, nothing else: its keyword-only
+    parameters are the payload's fields (and ``actor``, ``causation_id``,
+    ``correlation_id`` where the trigger is fired with them). Calling the method fires
+    the trigger and returns the events; :class:`Flow` checks the parameters against the
+    transition's payload when it compiles.
+
+    >>> from ecomflow import Transaction
+    >>> class Sale(Transaction[object]):
+    ...     @trigger
+    ...     def settle(self, *, statement_ref: str) -> None:
+    ...         "Step 6: the bank pays and the consumer is billed."
+    >>> Sale.settle.parameters
+    frozenset({'statement_ref'})
+    """
+    return TriggerMethod(declaration)
+
 
 TxT = TypeVar("TxT", bound=Transaction[Any])
-
-
-@final
-@attrs.frozen
-class Edge:
-    """One arrow of a flow: ``trigger`` leads from ``source`` to ``dest`` if ``guards`` pass."""
-
-    source: str
-    trigger: str
-    dest: str
-    guards: tuple[str, ...]
 
 
 @final
@@ -84,6 +428,10 @@ class Flow(Generic[TxT]):
         self.triggers: tuple[str, ...] = tuple(
             dict.fromkeys(t.trigger for t in definition.transitions)
         )
+        for owner in transaction_type.__mro__:
+            for value in vars(owner).values():
+                if isinstance(value, TriggerMethod):
+                    value.check(definition, transaction_type)
         self.edges: tuple[Edge, ...] = tuple(
             Edge(source, t.trigger, t.dest, tuple(guard.name for guard in t.guards))
             for t in definition.transitions
@@ -136,7 +484,7 @@ class Flow(Generic[TxT]):
         now = self._clock_time(clock, tx_id)
         self._check_bus(bus, tx_id)
         first_context, events = self.engine.start(tx_id, context, now, who)
-        initial = copy_configuration(self.engine.initial_state)
+        initial = self.engine.initial_state  # immutable: every transaction may share it
         tx = self.transaction_type(
             self, tx_id, initial, 0, first_context, events, clock, bus, who[2]
         )
@@ -190,7 +538,7 @@ class Flow(Generic[TxT]):
             "format": SNAPSHOT_FORMAT,
             "tx_id": tx.id,
             "version": tx.version,
-            "state": copy_configuration(tx._state),
+            "state": as_lists(tx._state),
             "correlation_id": tx.correlation_id,
             "context": converter.unstructure(
                 tx.context, unstructure_as=self.definition.context_type
@@ -249,7 +597,7 @@ class Flow(Generic[TxT]):
             version = snapshot["version"]
             if type(tx_id) is not str or type(version) is not int or version < 0:
                 raise ValueError("its id or version is missing")
-            state = copy_configuration(_configuration(snapshot["state"]))
+            state = freeze(_configuration(snapshot["state"]))
             unknown = [leaf for leaf in leaves_of(state) if leaf not in self._leaf_states]
             if unknown:
                 raise ValueError(f"state {unknown[0]!r} is not one of the flow's")

@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from ._events import Event
+from ._flow import Transaction
 from ._money import Money
-from ._transaction import Transaction
 from .flows.exchange import Exchange
 from .store import Repository
 

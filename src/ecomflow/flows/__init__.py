@@ -1,4 +1,4 @@
-"""The documented flows, by name.
+"""The documented flows, by name, and the registry that finds installed ones.
 
 >>> sorted(FLOWS)
 ['b2b', 'direct-sale', 'intermediary', 'operation']
@@ -6,11 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
-
 from .._flow import Flow
+from ._registry import ENTRY_POINT_GROUP, FLOWS, DemoStep, Registry, Sample, Scenario, sample_of
 from .b2b import FLOW as B2B
 from .direct_sale import FLOW as DIRECT_SALE
 from .exchange import Exchange, MarketInfo
@@ -20,15 +17,16 @@ from .operation import FLOW as OPERATION
 __all__ = [
     "B2B",
     "DIRECT_SALE",
+    "ENTRY_POINT_GROUP",
     "FLOWS",
     "INTERMEDIARY",
     "OPERATION",
+    "DemoStep",
     "Exchange",
     "Flow",
     "MarketInfo",
+    "Registry",
+    "Sample",
+    "Scenario",
+    "sample_of",
 ]
-
-FLOWS: Mapping[str, Flow[Any]] = MappingProxyType(
-    {flow.name: flow for flow in (B2B, DIRECT_SALE, INTERMEDIARY, OPERATION)}
-)
-"""Every flow ecomflow ships, by name (read-only)."""

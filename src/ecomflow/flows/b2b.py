@@ -45,9 +45,8 @@ import attrs
 from .._definition import Emit, FlowDefinition, Guard, Label, State, Transition
 from .._events import Event, Stream
 from .._fields import replace
-from .._flow import Flow
+from .._flow import Flow, Transaction
 from .._money import Money
-from .._transaction import Transaction
 from .b2b_terms import (
     NOTICE_PERIOD,
     Acceptance,

@@ -32,9 +32,8 @@ from .._definition import Emit, FlowDefinition, FlowInvariant, Guard, Label, Sta
 from .._errors import InvalidPayload
 from .._events import Event, Stream
 from .._fields import choice, money, optional_text, positive_int, replace, text
-from .._flow import Flow
+from .._flow import Flow, Transaction
 from .._money import Money
-from .._transaction import Transaction
 
 __all__ = [
     "FLOW",

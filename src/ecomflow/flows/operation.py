@@ -29,9 +29,8 @@ import attrs
 from .._definition import Emit, FlowDefinition, FlowInvariant, Guard, Label, State, Transition
 from .._events import Event, Stream
 from .._fields import choice, money, optional_text, positive_int, replace, text
-from .._flow import Flow
+from .._flow import Flow, Transaction
 from .._money import Money
-from .._transaction import Transaction
 
 __all__ = [
     "FLOW",

@@ -21,7 +21,6 @@ from typing import Any, final
 import attrs
 
 from .._bus import EventBus, Handler, Subscription
-from .._engine import copy_configuration
 from .._errors import (
     ConcurrencyConflict,
     CorruptHistory,
@@ -33,9 +32,8 @@ from .._errors import (
 )
 from .._events import Clock, Event, Stream, utc_now
 from .._fingerprint import fingerprint, recorded_fingerprint
-from .._flow import Flow
+from .._flow import Flow, Transaction, check_who
 from .._sensitive import check_text
-from .._transaction import Transaction, check_who
 from ._base import EventStore, Head, KeyRecord, Query, Summary, mismatch, same_request
 
 __all__ = ["Page", "Repository"]
@@ -230,7 +228,7 @@ class Repository:
             tx = cached.flow.transaction_type(
                 cached.flow,
                 tx_id,
-                copy_configuration(cached.state),
+                cached.state,  # immutable: shared
                 cached.version,
                 cached.context,
                 [],
@@ -297,9 +295,7 @@ class Repository:
     def _cache_put(self, tx: Transaction[Any]) -> None:
         if not self.cache_size:
             return
-        entry = _Cached(
-            tx.flow, copy_configuration(tx._state), tx.version, tx.context, tx.correlation_id
-        )
+        entry = _Cached(tx.flow, tx._state, tx.version, tx.context, tx.correlation_id)
         with self._cache_lock:
             self._cache[tx.id] = entry
             self._cache.move_to_end(tx.id)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
 from .._events import Event
-from .._transaction import Transaction
+from .._flow import Transaction
 from ..projections import Ledger, fold
 
 if TYPE_CHECKING:

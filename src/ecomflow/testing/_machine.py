@@ -9,13 +9,12 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from .._definition import ancestors
 from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
-from .._flow import Flow
-from .._transaction import Transaction
+from .._flow import Flow, Transaction
+from .._graph import ancestors
 from ._clock import ManualClock, instants, pauses
 from ._invariants import INVARIANTS, _require, fire_and_check_refusal
-from ._paths import _copy, drive, transition_paths
+from ._paths import drive, transition_paths
 from ._strategies import _TEXT, _accepts, actors, payloads
 
 __all__ = ["Invariant", "Oracle", "flow_machine"]
@@ -146,7 +145,7 @@ def flow_machine(
                 )
                 drawn = st.sampled_from(wrong) | strangers if wrong else strangers
                 payload["actor"] = data.draw(drawn, label="wrong actor")
-            twin = _copy(flow, tx, self.clock)
+            twin = tx._fork(self.clock)
             try:
                 twin.fire(trigger, **valid)
                 passes = True

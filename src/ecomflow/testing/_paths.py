@@ -9,66 +9,22 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from .._definition import ancestors, entry, leaves_of, walk
-from .._engine import copy_configuration
 from .._errors import GuardRejected, InvalidPayload
-from .._flow import Edge, Flow
-from .._transaction import Transaction
+from .._flow import Flow, Transaction
+from .._graph import Edge, Leaves, reachable
 from ._clock import ManualClock, instants, pauses
 from ._strategies import payloads
 
 __all__ = ["drive", "shortest_paths", "simple_paths", "transactions", "transition_paths"]
 
 
-Configuration = tuple[str, ...]
+Configuration = Leaves
 """The active innermost states, in definition order: one, or one per parallel region."""
 
 
-def _exited(source: str, dest: str) -> str:
-    """Return the outermost state a transition from ``source`` to ``dest`` leaves."""
-    top = source
-    for node in ancestors(source):
-        if dest == node or dest.startswith(f"{node}."):
-            break
-        top = node
-    return top
-
-
 def _graph(flow: Flow[Any]) -> tuple[Configuration, dict[Configuration, list[Edge]]]:
-    """Every configuration reachable from the start, with the edges leaving it.
-
-    Each edge keeps the declared ``source`` and ``trigger`` and has as ``dest`` the name of
-    the configuration it leads to (``Transaction.state``: parallel leaves joined by ``|``).
-    Guards are not evaluated: an edge is an arrow that some payload may take.
-    """
-    nodes = dict(walk(flow.definition.states))
-    order = {path: index for index, path in enumerate(nodes)}
-    start: Configuration = tuple(sorted(_starts(flow), key=order.__getitem__))
-    graph: dict[Configuration, list[Edge]] = {}
-    queue = deque([start])
-    while queue:
-        configuration = queue.popleft()
-        if configuration in graph:
-            continue
-        active = {node for leaf in configuration for node in ancestors(leaf)}
-        out: list[Edge] = []
-        for edge in flow.edges:
-            if edge.source not in active:
-                continue
-            left = _exited(edge.source, edge.dest)
-            kept = [
-                leaf for leaf in configuration if leaf != left and not leaf.startswith(f"{left}.")
-            ]
-            entered = leaves_of(entry(nodes, edge.dest))
-            after = tuple(sorted({*kept, *entered}, key=order.__getitem__))
-            out.append(Edge(edge.source, edge.trigger, "|".join(after), edge.guards))
-            queue.append(after)
-        graph[configuration] = out
-    return start, graph
-
-
-def _starts(flow: Flow[Any]) -> tuple[str, ...]:
-    return leaves_of(flow.engine.initial_state)
+    """Every configuration reachable from the start, with the edges leaving it."""
+    return reachable(flow.definition.states, flow.engine.initial_state, flow.edges)
 
 
 def _waits(flow: Flow[Any]) -> set[tuple[str, str]]:
@@ -214,15 +170,6 @@ def drive(
     return None
 
 
-def _copy(flow: Flow[Any], tx: Transaction[Any], clock: ManualClock) -> Transaction[Any]:
-    """Return an independent copy of ``tx`` to try a step on (the context is immutable)."""
-    state = copy_configuration(tx._state)
-    twin: Transaction[Any] = flow.transaction_type(
-        flow, tx.id, state, tx.version, tx.context, list(tx.events), clock, None
-    )
-    return twin
-
-
 def _walk(
     flow: Flow[Any],
     path: list[Edge],
@@ -238,7 +185,7 @@ def _walk(
         for _ in range(retries):
             clock.now = before
             clock.advance(draw(pauses()))
-            candidate = _copy(flow, tx, clock)
+            candidate = tx._fork(clock)
             payload = draw(
                 payloads(
                     flow,

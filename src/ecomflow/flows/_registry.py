@@ -1,0 +1,191 @@
+"""The registry of flows: the ones ecomflow ships and the ones installed packages declare.
+
+A flow package (ecomflow's own, or a third party's) is a module with ``FLOW``, a
+:class:`~ecomflow.Flow`, and optionally ``SAMPLE``, a :class:`Sample` saying how to drive
+it with valid payloads. A distribution makes its flows known by naming such modules in
+the ``ecomflow.flows`` entry-point group of its ``pyproject.toml``::
+
+    [project.entry-points."ecomflow.flows"]
+    returns = "shop_returns"
+
+:data:`FLOWS`, ``ecomflow list / show / demo / simulate`` and :mod:`ecomflow.testing`
+then find the flow under its name, with no change to ecomflow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .._errors import NoSample
+from .._events import Event
+from .._flow import Flow, Transaction
+
+if TYPE_CHECKING:
+    from ..store import Repository
+
+__all__ = ["ENTRY_POINT_GROUP", "FLOWS", "DemoStep", "Registry", "Sample", "Scenario", "sample_of"]
+
+ENTRY_POINT_GROUP = "ecomflow.flows"
+"""The entry-point group that installed packages declare their flow packages in."""
+
+DemoStep = tuple[str, Mapping[str, Any]]
+"""A trigger and its keyword arguments (the payload, and ``actor`` where one is needed)."""
+
+Scenario = Callable[[random.Random, "Repository", str], Transaction[Any]]
+"""``scenario(rng, repo, tx_id)``: drive one random, valid transaction through ``repo``."""
+
+Begin = Callable[[], tuple[Transaction[Any], Sequence[Event]]]
+"""Start the demo's transaction elsewhere; return it and the events recorded before it."""
+
+
+@attrs.frozen
+class Sample:
+    """How to drive a flow with valid payloads: what ``demo`` and ``simulate`` run.
+
+    ``start`` is the demo's start payload and ``steps`` the triggers it walks, each with
+    its keyword arguments; ``begin``, for a flow whose transactions are started by
+    something else (an exchange matching a trade), replaces ``start``. ``scenario``
+    drives one random, valid transaction through a repository, for ``simulate``.
+    """
+
+    start: Mapping[str, Any] = attrs.field(factory=dict)
+    steps: tuple[DemoStep, ...] = attrs.field(default=(), converter=tuple)
+    scenario: Scenario | None = attrs.field(default=None, eq=False)
+    begin: Begin | None = attrs.field(default=None, eq=False)
+
+    def run_demo(
+        self, flow: Flow[Any], tx_id: str | None = None, **options: Any
+    ) -> tuple[Transaction[Any], list[Event]]:
+        """Start the demo's transaction; return it and the events recorded so far.
+
+        ``options`` go to :meth:`Flow.start`; with ``begin``, that starts it instead and
+        the events include those recorded before the transaction (an exchange's).
+        """
+        if self.begin is not None:
+            tx, before = self.begin()
+            return tx, [*before]
+        tx = flow.start(tx_id or f"{flow.name}-demo", **options, **self.start)
+        return tx, list(tx.events)
+
+
+@attrs.frozen
+class _Entry:
+    flow: Flow[Any]
+    sample: Sample | None
+
+
+def _entry(found: object, where: str) -> _Entry:
+    """Return the flow (and sample) that a flow package or a Flow object gives."""
+    if isinstance(found, Flow):
+        return _Entry(found, None)
+    flow = getattr(found, "FLOW", None)
+    sample = getattr(found, "SAMPLE", None)
+    if not isinstance(flow, Flow):
+        raise TypeError(f"{where} has no FLOW that is an ecomflow.Flow")
+    if sample is not None and not isinstance(sample, Sample):
+        raise TypeError(f"{where}'s SAMPLE is not an ecomflow.flows.Sample")
+    return _Entry(flow, sample)
+
+
+class Registry(Mapping[str, Flow[Any]]):
+    """A read-only mapping of flow name to :class:`~ecomflow.Flow`, plug-ins included.
+
+    Built from the packages given, then, on first use, from every module the
+    ``ecomflow.flows`` entry-point group names. A plug-in that fails to load, or that
+    reuses a name already taken, is left out with a warning naming it; it never breaks
+    the flows that load.
+    """
+
+    def __init__(self, packages: Sequence[ModuleType]) -> None:
+        self._builtin = {
+            entry.flow.name: entry for entry in (_entry(p, p.__name__) for p in packages)
+        }
+        self._entries: dict[str, _Entry] | None = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> dict[str, _Entry]:
+        entries = self._entries
+        if entries is None:
+            with self._lock:
+                if self._entries is None:
+                    self._entries = self._discover()
+                entries = self._entries
+        return entries
+
+    def _discover(self) -> dict[str, _Entry]:
+        entries = dict(self._builtin)
+        for point in entry_points(group=ENTRY_POINT_GROUP):
+            where = f"ecomflow.flows entry point {point.name!r} ({point.value})"
+            try:
+                entry = _entry(point.load(), where)
+            except Exception as error:  # a broken plug-in must not break the others
+                warnings.warn(f"{where} was not loaded: {error}", RuntimeWarning, stacklevel=3)
+                continue
+            name = entry.flow.name
+            if name in entries:
+                if entries[name].flow is not entry.flow:
+                    warnings.warn(
+                        f"{where} was not loaded: a flow named {name!r} is already registered",
+                        RuntimeWarning,
+                        stacklevel=3,
+                    )
+                continue
+            entries[name] = entry
+        return entries
+
+    def refresh(self) -> None:
+        """Look for plug-ins again on next use (after installing a package at run time)."""
+        importlib.invalidate_caches()
+        with self._lock:
+            self._entries = None
+
+    def sample(self, name: str) -> Sample:
+        """Return the :class:`Sample` of flow ``name``; :class:`~ecomflow.NoSample` if none.
+
+        ``KeyError`` if there is no flow of that name.
+        """
+        entry = self._loaded()[name]
+        if entry.sample is None:
+            raise NoSample(
+                f"Flow {name!r} has no sample, so it cannot be demonstrated or simulated: its "
+                "package must define SAMPLE, an ecomflow.flows.Sample (see "
+                "docs/defining-flows.md).",
+                flow=name,
+            )
+        return entry.sample
+
+    def __getitem__(self, name: str) -> Flow[Any]:
+        return self._loaded()[name].flow
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def __repr__(self) -> str:
+        return f"<flows: {', '.join(sorted(self))}>"
+
+
+def _builtin_packages() -> list[ModuleType]:
+    from . import b2b, direct_sale, intermediary, operation
+
+    return [b2b, direct_sale, intermediary, operation]
+
+
+FLOWS: Registry = Registry(_builtin_packages())
+"""Every flow ecomflow ships and every flow an installed package declares, by name."""
+
+
+def sample_of(name: str) -> Sample:
+    """Return the :class:`Sample` of the flow called ``name`` (see :meth:`Registry.sample`)."""
+    return FLOWS.sample(name)
