@@ -29,8 +29,8 @@ from ecomflow import (
     looks_like_card_number,
 )
 from ecomflow import _sensitive as sensitive
-from ecomflow._fields import choice
 from ecomflow._money import MAX_AMOUNT_DIGITS, MAX_QUANTITY
+from ecomflow.fields import choice
 from ecomflow.flows.direct_sale import FLOW as DIRECT_SALE
 from ecomflow.flows.direct_sale import PaymentMethod
 from ecomflow.store import MemoryStore, PostgresStore, SQLiteStore

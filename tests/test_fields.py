@@ -5,7 +5,7 @@ import attrs
 import pytest
 
 from ecomflow import InvalidPayload
-from ecomflow._fields import choice, positive_int, replace
+from ecomflow.fields import choice, positive_int, replace
 
 
 @attrs.frozen(slots=False)

@@ -17,8 +17,8 @@ from ecomflow import (
     Stream,
     TransitionNotAllowed,
 )
-from ecomflow._fields import money as money_field
-from ecomflow._fields import positive_int, text
+from ecomflow.fields import money as money_field
+from ecomflow.fields import positive_int, text
 from ecomflow.flows import intermediary
 from ecomflow.flows.intermediary import FLOW, IntermediaryContext, Party
 from ecomflow.projections import Ledger, fold

@@ -27,6 +27,7 @@ import attrs
 
 from ._errors import CorruptHistory
 from ._events import Event, Stream
+from ._vocabulary import DEAL_OPENED, OWNERSHIP_TRANSFERRED
 from .store._consumer import DurableProjection, Projector
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "ShipmentTracker",
     "fold",
 ]
+
+_DEAL_OPENED = frozenset(kind.name for kind in DEAL_OPENED)
 
 RowReader = Callable[[str], Mapping[str, Mapping[str, Any]]]
 """What :meth:`restore` is given: a kind of row -> ``{key: JSON value}``."""
@@ -312,9 +315,9 @@ class ContractRegister(_Rows):
         if event.stream is not Stream.COMMERCE or not self._seen.first_time(event):
             return
         self.status[event.tx_id] = event.name
-        if event.name == "ownership_transferred" and "to" in event.data:
+        if event.name == OWNERSHIP_TRANSFERRED.name and "to" in event.data:
             self.owner[event.tx_id] = str(event.data["to"])
-        if event.name in ("contract_concluded", "trade_matched", "order_placed"):
+        if event.name in _DEAL_OPENED:
             self.contracts[event.tx_id] = dict(event.data)
         self._ids[event.tx_id].append(event.event_id)
         self._touch("contract", event.tx_id)

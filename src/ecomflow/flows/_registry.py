@@ -2,8 +2,9 @@
 
 A flow package (ecomflow's own, or a third party's) is a module with ``FLOW``, a
 :class:`~ecomflow.Flow`, and optionally ``SAMPLE``, a :class:`Sample` saying how to drive
-it with valid payloads. A distribution makes its flows known by naming such modules in
-the ``ecomflow.flows`` entry-point group of its ``pyproject.toml``::
+it with valid payloads (in the module itself, or in the package's ``sample`` module). A
+distribution makes its flows known by naming such modules in the ``ecomflow.flows``
+entry-point group of its ``pyproject.toml``::
 
     [project.entry-points."ecomflow.flows"]
     returns = "shop_returns"
@@ -89,6 +90,12 @@ def _entry(found: object, where: str) -> _Entry:
         return _Entry(found, None)
     flow = getattr(found, "FLOW", None)
     sample = getattr(found, "SAMPLE", None)
+    if sample is None and isinstance(found, ModuleType) and hasattr(found, "__path__"):
+        try:  # a flow package keeps its sample in its ``sample`` module
+            sample = getattr(importlib.import_module(f"{found.__name__}.sample"), "SAMPLE", None)
+        except ModuleNotFoundError as error:
+            if error.name != f"{found.__name__}.sample":
+                raise
     if not isinstance(flow, Flow):
         raise TypeError(f"{where} has no FLOW that is an ecomflow.Flow")
     if sample is not None and not isinstance(sample, Sample):

@@ -29,9 +29,9 @@ from .._bus import EventBus
 from .._codec import unstructure
 from .._errors import InvalidPayload, SubscriberError
 from .._events import Clock, Event, Stream, utc_now
-from .._fields import money, positive_int, text
 from .._money import MAX_AMOUNT_DIGITS, Money
 from .._sensitive import find_sensitive
+from ..fields import money, positive_int, text
 from .intermediary import FLOW, Intermediary, Match, Party
 
 __all__ = ["Exchange", "MarketInfo", "Posting", "Side"]

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from .._definition import Transition
 from .._errors import EcomflowError
-from .._fields import KIND
 from .._flow import Flow
 from .._money import Money
 from .._sensitive import looks_like_card_number
+from ..fields import KIND
 
 __all__ = ["actors", "payloads", "runs"]
 

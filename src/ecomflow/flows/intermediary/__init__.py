@@ -28,12 +28,12 @@ from typing import Any, final
 
 import attrs
 
-from .._definition import Emit, FlowDefinition, FlowInvariant, Guard, Label, State, Transition
-from .._errors import InvalidPayload
-from .._events import Event, Stream
-from .._fields import choice, money, optional_text, positive_int, replace, text
-from .._flow import Flow, Transaction
-from .._money import Money
+from ..._definition import Emit, FlowDefinition, FlowInvariant, Guard, Label, State, Transition
+from ..._errors import InvalidPayload
+from ..._events import Event, Stream
+from ..._flow import Flow, Transaction
+from ..._money import Money
+from ...fields import choice, money, optional_text, positive_int, replace, text
 
 __all__ = [
     "FLOW",

@@ -9,10 +9,10 @@ from typing import Any, final
 
 import attrs
 
-from .._errors import InvalidPayload
-from .._fields import choice, money, optional_money, optional_text, positive_int, text
-from .._money import Money
-from .intermediary import Party
+from ..._errors import InvalidPayload
+from ..._money import Money
+from ...fields import choice, money, optional_money, optional_text, positive_int, text
+from ..intermediary import Party
 
 __all__ = [
     "NOTICE_PERIOD",

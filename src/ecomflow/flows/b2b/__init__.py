@@ -42,12 +42,12 @@ from typing import Any, final
 
 import attrs
 
-from .._definition import Emit, FlowDefinition, Guard, Label, State, Transition
-from .._events import Event, Stream
-from .._fields import replace
-from .._flow import Flow, Transaction
-from .._money import Money
-from .b2b_terms import (
+from ..._definition import Emit, FlowDefinition, Guard, Label, State, Transition
+from ..._events import Event, Stream
+from ..._flow import Flow, Transaction
+from ..._money import Money
+from ...fields import replace
+from .terms import (
     NOTICE_PERIOD,
     Acceptance,
     Avoidance,
