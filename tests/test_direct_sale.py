@@ -276,7 +276,9 @@ def test_tokens_and_last_four_digits_are_fine(tx):
     order(tx)
     with pytest.raises(InvalidPayload, match="card_last4 must be exactly four digits .got '11a1'."):
         tx.choose_payment(method="credit_card", card_last4="11a1")
-    tx.choose_payment(method="credit_card", card_last4="1111", token="tok_4111111111111112")  # fails Luhn
+    tx.choose_payment(
+        method="credit_card", card_last4="1111", token="tok_4111111111111112"
+    )  # fails Luhn
     assert tx.context.payment.card_last4 == "1111"
 
 
