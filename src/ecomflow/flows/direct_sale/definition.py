@@ -133,11 +133,6 @@ DEFINITION = FlowDefinition(
     name="direct-sale",
     title=Label("Direct sale of goods online", "网络商品直销"),
     source="『壹』『贰』",
-    context_type=DirectSaleContext,
-    # No goods before payment, but cash on delivery (testing.no_shipping_before_payment).
-    payment_secured_by={PAYMENT_AUTHORIZED.name},
-    goods_moved_by={event.name for event in GOODS_MOVED},
-    ships_before_payment=lambda context: context.cash_on_delivery,
     states=[
         State("browsing", Label("browsing the merchant's pages", "查看商家网页")),
         State("order_filled", Label("order form filled", "已填写购物信息")),
@@ -341,6 +336,11 @@ DEFINITION = FlowDefinition(
             "nothing was refused at the door",
         ),
     },
+    context_type=DirectSaleContext,
+    # No goods before payment, but cash on delivery (testing.no_shipping_before_payment).
+    payment_secured_by={PAYMENT_AUTHORIZED.name},
+    goods_moved_by={event.name for event in GOODS_MOVED},
+    ships_before_payment=lambda context: context.cash_on_delivery,
     books=books,
     invariants=INVARIANTS,
     summary=summary,
