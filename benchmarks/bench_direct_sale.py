@@ -65,7 +65,7 @@ def ecomflow_fire() -> float:
             specification="tin",
             unit_price=UNIT,
         )
-        tx.choose_payment("credit_card", card_last4="1111")
+        tx.choose_payment(method="credit_card", card_last4="1111")
         tx.approve_payment(amount=TOTAL, reference="AUTH")
         tx.dispatch()
         tx.deliver()

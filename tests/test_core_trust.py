@@ -195,7 +195,7 @@ def test_a_subscriber_cannot_rewrite_a_recorded_customer_or_amount(clock):
             unit_price=Money("19.90", "CNY"),
         )
     assert isinstance(info.value.errors[0], TypeError)
-    tx.choose_payment("credit_card", card_last4="1111")
+    tx.choose_payment(method="credit_card", card_last4="1111")
     with pytest.raises(SubscriberError):
         tx.approve_payment(amount=Money("39.80", "CNY"), reference="AUTH")
     again = DIRECT_SALE.replay(tx.events)
@@ -429,7 +429,7 @@ def test_every_spelling_of_a_card_number_is_refused(clock, spelling):
     tx = order(clock)
     before = snapshot(tx)
     with pytest.raises(InvalidPayload, match="looks like a full card number") as info:
-        tx.choose_payment("credit_card", card_last4="1111", token=text)
+        tx.choose_payment(method="credit_card", card_last4="1111", token=text)
     assert "token" in str(info.value) and text not in str(info.value)
     assert snapshot(tx) == before
     with pytest.raises(InvalidPayload, match="customer_name looks like a full card number"):

@@ -55,7 +55,7 @@ def test_the_six_steps_with_a_credit_card(tx):
         (Stream.COMMERCE, "order_placed"),
     ]
     assert tx.context.total == Money("39.80", CNY)
-    tx.choose_payment(PaymentMethod.CREDIT_CARD, card_last4="1111")
+    tx.choose_payment(method=PaymentMethod.CREDIT_CARD, card_last4="1111")
     assert names(tx.approve_payment(amount=Money("39.80", CNY), reference="AUTH-1")) == [
         (Stream.MONEY, "payment_authorized"),
         (Stream.INFORMATION, "merchant_notified"),
@@ -97,7 +97,7 @@ def test_the_six_steps_with_a_credit_card(tx):
 )
 def test_other_methods_settle_with_the_merchant(tx, method, through):
     order(tx)
-    tx.choose_payment(method)
+    tx.choose_payment(method=method)
     tx.approve_payment(amount=Money("39.80", CNY), reference="AUTH-1")
     tx.dispatch()
     tx.deliver()
@@ -113,7 +113,7 @@ def test_other_methods_settle_with_the_merchant(tx, method, through):
 
 def test_cash_on_delivery_ships_unpaid_and_collects_at_the_door(tx):
     order(tx, quantity=1, price="50")
-    tx.choose_payment("cash_on_delivery")
+    tx.choose_payment(method="cash_on_delivery")
     assert "approve_payment" not in tx.allowed_triggers()
     with pytest.raises(GuardRejected, match="cash on delivery needs no authorization"):
         tx.approve_payment(amount=Money("50", CNY), reference="X")
@@ -143,7 +143,7 @@ def test_no_dispatch_before_an_approved_payment(tx):
         "Cannot dispatch transaction 'A-17' in state 'order_filled': payment not authorized "
         "yet; allowed: choose_payment, cancel."
     )
-    tx.choose_payment("credit_card")
+    tx.choose_payment(method="credit_card")
     with pytest.raises(GuardRejected) as rejected:
         tx.dispatch()
     assert rejected.value.reasons == (
@@ -154,14 +154,14 @@ def test_no_dispatch_before_an_approved_payment(tx):
 
 def test_a_decline_allows_choosing_again_or_cancelling(tx):
     order(tx)
-    tx.choose_payment("credit_card")
+    tx.choose_payment(method="credit_card")
     assert names(tx.decline_payment(reason="insufficient funds")) == [
         (Stream.MONEY, "payment_declined"),
         (Stream.INFORMATION, "buyer_notified"),
     ]
     assert tx.state == "payment_declined"
     assert tx.allowed_triggers() == ("choose_payment", "cancel")
-    tx.choose_payment("debit_card")
+    tx.choose_payment(method="debit_card")
     tx.approve_payment(amount=Money("39.80", CNY), reference="AUTH-2")
     assert tx.context.payment.method is PaymentMethod.DEBIT_CARD
     assert [d.reason for d in tx.context.declines] == ["insufficient funds"]
@@ -169,7 +169,7 @@ def test_a_decline_allows_choosing_again_or_cancelling(tx):
 
 def test_the_approved_amount_must_equal_the_total_in_the_same_currency(tx):
     order(tx)
-    tx.choose_payment("credit_card")
+    tx.choose_payment(method="credit_card")
     with pytest.raises(
         GuardRejected, match="approved amount CNY 39.00 differs from the order total CNY 39.80"
     ):
@@ -182,7 +182,7 @@ def test_the_approved_amount_must_equal_the_total_in_the_same_currency(tx):
 
 def test_cancel_before_dispatch_voids_the_authorization(tx):
     order(tx)
-    tx.choose_payment("credit_card")
+    tx.choose_payment(method="credit_card")
     tx.approve_payment(amount=Money("39.80", CNY), reference="AUTH-9")
     cancelled = tx.cancel(reason="changed my mind")
     assert names(cancelled) == [
@@ -203,7 +203,7 @@ def test_cancel_without_authorization_voids_nothing(tx):
 
 def test_no_cancel_after_dispatch(tx):
     order(tx)
-    tx.choose_payment("cash_on_delivery")
+    tx.choose_payment(method="cash_on_delivery")
     tx.dispatch()
     with pytest.raises(
         TransitionNotAllowed, match="the goods were already dispatched; allowed: deliver"
@@ -275,15 +275,17 @@ def test_a_full_card_number_is_refused_anywhere(tx, value):
 def test_tokens_and_last_four_digits_are_fine(tx):
     order(tx)
     with pytest.raises(InvalidPayload, match="card_last4 must be exactly four digits .got '11a1'."):
-        tx.choose_payment("credit_card", card_last4="11a1")
-    tx.choose_payment("credit_card", card_last4="1111", token="tok_4111111111111112")  # fails Luhn
+        tx.choose_payment(method="credit_card", card_last4="11a1")
+    tx.choose_payment(
+        method="credit_card", card_last4="1111", token="tok_4111111111111112"
+    )  # fails Luhn
     assert tx.context.payment.card_last4 == "1111"
 
 
 def test_an_unknown_payment_method_names_the_choices(tx):
     order(tx)
     with pytest.raises(InvalidPayload, match="method 'cash' is not one of 'credit_card', "):
-        tx.choose_payment("cash")
+        tx.choose_payment(method="cash")
 
 
 def test_labels_exist_in_both_languages():

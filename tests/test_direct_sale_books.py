@@ -58,7 +58,7 @@ def sale(method, *, quantity=2, price="88", tx_id="D-1", flow=FLOW, upto="settle
         unit_price=Money(price, CNY),
     )
     total = Money(price, CNY) * quantity
-    tx.choose_payment(method)
+    tx.choose_payment(method=method)
     if method is not PaymentMethod.CASH_ON_DELIVERY:
         tx.approve_payment(amount=total, reference="AUTH-1")
     tx.dispatch(carrier="SF")
@@ -266,6 +266,7 @@ def test_the_flow_declares_its_rules():
     assert {check.__name__ for check in FLOW.definition.invariants} == {
         "goods_move_only_after_payment_is_secured",
         "settled_once_for_the_order_total",
+        "settled_within_the_authorization",
         "voids_match_an_authorization",
         "a_refused_parcel_stays_with_the_merchant",
     }
@@ -306,7 +307,7 @@ def test_a_flow_that_ships_a_card_order_unpaid_is_caught():
         specification="tin",
         unit_price=Money("5", CNY),
     )
-    tx.choose_payment(PaymentMethod.CREDIT_CARD)
+    tx.choose_payment(method=PaymentMethod.CREDIT_CARD)
     tx.dispatch()
     with pytest.raises(AssertionError, match="dispatched at version 3 before the payment"):
         FLOW.definition.invariants[0](tx)

@@ -277,7 +277,7 @@ def test_oracle_knows_a_complete_run_touches_all_four_streams():
         specification="tin",
         unit_price=Money("5.00", "CNY"),
     )
-    tx.choose_payment("credit_card")
+    tx.choose_payment(method="credit_card")
     tx.approve_payment(amount=Money("5.00", "CNY"), reference="A1")
     tx.dispatch()
     tx.deliver()

@@ -95,7 +95,7 @@ def _long_sale(declines):
     tx = DIRECT_SALE.start("L-1", merchant="Tea House")
     tx.fill_order(**ORDER)
     for _ in range(declines):
-        tx.choose_payment("credit_card", card_last4="1234")
+        tx.choose_payment(method="credit_card", card_last4="1234")
         tx.decline_payment(reason="insufficient funds")
     return tx
 

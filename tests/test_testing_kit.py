@@ -197,7 +197,7 @@ def finished_sale():
         specification="tin",
         unit_price=Money("30", "CNY"),
     )
-    tx.choose_payment("credit_card")
+    tx.choose_payment(method="credit_card")
     tx.approve_payment(amount=Money("30", "CNY"), reference="A")
     tx.dispatch()
     tx.deliver()
