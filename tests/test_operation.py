@@ -1,5 +1,9 @@
 """The five-step operation flow (『叁』): unit tests and a model-based test against an oracle."""
 
+import ast
+import inspect
+import pickle
+import sys
 from decimal import Decimal
 
 import attrs
@@ -8,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
+import ecomflow._vocabulary
 from ecomflow import (
     FLOWS,
+    EventType,
     Flow,
     GuardRejected,
     InvalidPayload,
@@ -17,7 +23,26 @@ from ecomflow import (
     Stream,
     TransitionNotAllowed,
 )
-from ecomflow.flows.operation import FLOW, Channel, Operation
+from ecomflow._flow import TriggerMethod
+from ecomflow._vocabulary import (
+    BUYER_NOTIFIED,
+    ORDER_ENDED,
+    PAYMENT_TRANSFERRED,
+    SELLER_NOTIFIED,
+)
+from ecomflow.flows import operation
+from ecomflow.flows.operation import (
+    FLOW,
+    GOODS_DELIVERED,
+    PAYMENT_REFUNDED,
+    SUPPLY_ORGANISATION_REQUESTED,
+    Channel,
+    Operation,
+    OperationContext,
+)
+from ecomflow.flows.operation import definition as operation_definition
+from ecomflow.flows.operation import rules as operation_rules
+from ecomflow.flows.operation import terms as operation_terms
 from ecomflow.projections import Ledger, fold
 from ecomflow.testing import books_by_party, drive, transition_paths
 from tests.conftest import TickingClock
@@ -191,8 +216,8 @@ class OperationMachine(OracleMachine):
     @invariant()
     def delivery_only_after_a_success_notice(self):
         names_ = [e.name for e in self.tx.events]
-        if "goods_delivered" in names_:
-            assert "payment_transferred" in names_[: names_.index("goods_delivered")]
+        if GOODS_DELIVERED.name in names_:
+            assert PAYMENT_TRANSFERRED.name in names_[: names_.index(GOODS_DELIVERED.name)]
 
 
 TestOperationMachine = OperationMachine.TestCase
@@ -225,14 +250,14 @@ def test_a_run_with_a_failed_then_successful_settlement(clock):
     assert tx.state == "delivered" and tx.version == 7
     assert [s.reference for s in tx.context.settlements] == ["EB-1", "EB-2"]
     assert {e.stream for e in tx.events} == set(Stream)
-    notices = [e for e in tx.events if e.name in ("buyer_notified", "seller_notified")]
+    notices = [e for e in tx.events if e.name in (BUYER_NOTIFIED.name, SELLER_NOTIFIED.name)]
     assert [(e.data["role"], e.data["result"]) for e in notices] == [
         ("buyer", "failure"),
         ("seller", "failure"),
         ("buyer", "success"),
         ("seller", "success"),
     ]
-    supply = next(e for e in tx.events if e.name == "supply_organisation_requested")
+    supply = next(e for e in tx.events if SUPPLY_ORGANISATION_REQUESTED.matches(e))
     assert supply.stream is Stream.LOGISTICS and supply.data["system"] == "Works application system"
     assert FLOW.replay(tx.events) == tx
 
@@ -320,9 +345,7 @@ def test_a_paid_order_the_merchant_cannot_supply_is_refunded(clock):
     assert tx.allowed_triggers() == ("deliver", "refund")
     events = tx.refund(reason="out of stock", reference="RF-1")
     assert [(e.stream, e.name) for e in events] == [
-        (Stream.MONEY, "payment_refunded"),
-        (Stream.COMMERCE, "order_ended"),
-        (Stream.INFORMATION, "buyer_notified"),
+        (kind.stream, kind.name) for kind in (PAYMENT_REFUNDED, ORDER_ENDED, BUYER_NOTIFIED)
     ]
     assert (events[0].data["from"], events[0].data["to"]) == ("Works", "Wang Fang")
     assert events[0].data["institution"] == "Bank of Ningbo"
@@ -372,7 +395,7 @@ def test_the_flow_declares_its_rules_and_each_catches_a_broken_flow(clock):
 
     # deliver before pay: a success notice that never moves the money
     unpaid = _mutant(
-        "notify_success", lambda t: {"emits": t.emits[:2]}, payment_secured_by={"buyer_notified"}
+        "notify_success", lambda t: {"emits": t.emits[:2]}, payment_secured_by={BUYER_NOTIFIED.name}
     )
     tx = unpaid.start("O-m1", merchant="Works", clock=clock)
     tx.place_order(**ORDER)
@@ -449,3 +472,114 @@ def test_the_books_hold_on_every_walk(key, data):
         assert ledger_of(tx) == {order.customer: -total, merchant: total}
     else:
         assert ledger_of(tx) == {}
+
+
+# -- issue 12: the flow as a package; events declared once; typed methods declared once ---
+
+# Every event the flow records, by hand from the seed's steps: (name, stream).
+RECORDED = {
+    ("goods_shown", Stream.INFORMATION),
+    ("order_form_submitted", Stream.INFORMATION),
+    ("order_placed", Stream.COMMERCE),
+    ("order_confirmed", Stream.COMMERCE),
+    ("payment_instructions_sent", Stream.INFORMATION),
+    ("supply_organisation_requested", Stream.LOGISTICS),
+    ("electronic_settlement_submitted", Stream.MONEY),
+    ("buyer_notified", Stream.INFORMATION),
+    ("seller_notified", Stream.INFORMATION),
+    ("payment_transferred", Stream.MONEY),
+    ("payment_failed", Stream.MONEY),
+    ("goods_delivered", Stream.LOGISTICS),
+    ("ownership_transferred", Stream.COMMERCE),
+    ("payment_refunded", Stream.MONEY),
+    ("order_ended", Stream.COMMERCE),
+    ("order_cancelled", Stream.COMMERCE),
+}
+
+
+def _declarations(module):
+    return {value for value in vars(module).values() if isinstance(value, EventType)}
+
+
+def test_every_event_is_declared_once_with_both_labels():
+    own, shared = _declarations(operation_terms), _declarations(ecomflow._vocabulary)
+    assert not {kind.name for kind in own} & {kind.name for kind in shared}
+    emits = [
+        emit for t in (FLOW.definition.start, *FLOW.definition.transitions) for emit in t.emits
+    ]
+    assert {(emit.name, emit.stream) for emit in emits} == RECORDED
+    by_name = {kind.name: kind for kind in own | shared}
+    for emit in emits:
+        kind = by_name[emit.name]
+        assert (emit.stream, emit.label) == (kind.stream, kind.label), emit.name
+        assert kind.label.en and kind.label.zh, kind.name
+    assert {(kind.name, kind.stream) for kind in own} <= RECORDED
+    public = {name for name in operation.__all__ if isinstance(getattr(operation, name), EventType)}
+    assert {getattr(operation, name) for name in public} == own
+
+
+@pytest.mark.parametrize("module", [operation_rules, operation_definition])
+def test_rules_and_graph_name_events_by_declaration_not_string(module):
+    names = {name for name, _ in RECORDED}
+    source = ast.parse(inspect.getsource(module))
+    strings = {
+        node.value
+        for node in ast.walk(source)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    # definition.py names its states, and four share an event's name (goods_shown, ...)
+    states = set(FLOW.states) if module is operation_definition else set()
+    assert not names & (strings - states)
+
+
+def test_the_typed_methods_are_declared_for_every_trigger_and_match_the_payloads():
+    specs = {t.trigger: t for t in FLOW.definition.transitions}
+    assert set(specs) == set(FLOW.triggers)
+    for name, spec in specs.items():
+        method = vars(Operation)[name]
+        assert isinstance(method, TriggerMethod), name
+        fields = {field.alias: field for field in attrs.fields(spec.payload)}
+        assert method.parameters == set(fields), name
+        assert method.required == {
+            alias for alias, field in fields.items() if field.default is attrs.NOTHING
+        }, name
+        assert method.__doc__, name
+
+
+def test_typed_methods_take_keywords_only_and_fire_their_trigger(clock):
+    tx = FLOW.start("O-30", merchant="Works", clock=clock)
+    with pytest.raises(TypeError, match="positional"):
+        tx.cancel("too positional")  # type: ignore[misc]
+    assert tx.state == "goods_shown" and tx.version == 0
+    events = tx.place_order(**ORDER)
+    assert events == tx.events[1:] and tx.state == "order_placed"
+    assert tx.confirm_order(payment_instructions="pay online")[0].trigger == "confirm_order"
+
+
+def test_payloads_and_context_are_final_frozen_and_slotted(clock):
+    classes = [t.payload for t in (FLOW.definition.start, *FLOW.definition.transitions)]
+    for cls in [*classes, OperationContext]:
+        assert attrs.has(cls) and "__dict__" not in dir(cls), cls
+        if sys.version_info >= (3, 11):  # typing.final marks the class from 3.11 on
+            assert getattr(cls, "__final__", False), cls
+        assert cls.__module__ == operation_terms.__name__
+    tx = FLOW.start("O-31", merchant="Works", clock=clock)
+    full_run(tx)
+    context = tx.context
+    assert context.order.total == Money("387.00", "CNY") == context.total
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        context.order.quantity = 4
+    again = pickle.loads(pickle.dumps(context))
+    assert again == context and again.order.total == context.order.total
+    assert hash(context.order) == hash(again.order)
+
+
+def test_the_package_keeps_its_names_and_the_definition_opens_with_the_seed():
+    for name in ("FLOW", "DEFINITION", "Operation", "INVARIANTS", "books", "summary"):
+        assert hasattr(operation, name), name
+    assert operation.AMOUNT_MATCHES in FLOW.definition.transitions[2].guards
+    assert operation.CUSTOMER_IS_NOT_MERCHANT in FLOW.definition.transitions[0].guards
+    assert operation.DEFINITION is FLOW.definition and operation.FLOW is FLOWS["operation"]
+    assert "『叁』" in operation_definition.__doc__
+    assert "厂方通过订单确认客户,告之收费方法" in operation_definition.__doc__
+    assert set(operation.__all__) <= set(dir(operation))
