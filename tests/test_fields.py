@@ -72,3 +72,29 @@ def test_field_helpers_raise_invalid_payload_naming_the_field():
         Form(0, "red")
     with pytest.raises(InvalidPayload, match="colour 'green' is not one of 'red', 'blue'"):
         Form(1, "green")
+
+
+def test_replace_copies_a_slotted_class_field_by_field_and_recomputes_cached_properties():
+    @attrs.frozen
+    class Context:
+        count: int
+        tags: tuple[str, ...] = ()
+
+        @functools.cached_property
+        def double(self) -> int:
+            return self.count * 2
+
+    first = Context(1, ("a",))
+    assert first.double == 2 and not hasattr(first, "__dict__")
+    second = replace(first, count=5)
+    assert second == Context(5, ("a",)) and second.tags is first.tags
+    assert second.double == 10 and first.double == 2  # the cache is not copied
+
+
+def test_replace_rebuilds_a_slotted_class_with_checks_through_its_init():
+    @attrs.frozen
+    class Payload:
+        quantity: int = positive_int()
+
+    with pytest.raises(InvalidPayload, match="quantity"):
+        replace(Payload(2), quantity=0)

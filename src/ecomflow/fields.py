@@ -139,16 +139,27 @@ def choice(kind: type[E]) -> Any:
     )
 
 
-_PLANS: dict[type[Any], tuple[tuple[str, ...], bool]] = {}
+_Plan = tuple[tuple[str, ...], bool, tuple[Any, ...] | None]
+_PLANS: dict[type[Any], _Plan] = {}
 T = TypeVar("T")
 
 
-def _plan(cls: type[Any]) -> tuple[tuple[str, ...], bool]:
+def _slots_of(cls: type[Any], names: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """Return the slot descriptors of ``names`` on a slotted class, or ``None``."""
+    found = []
+    for name in names:
+        slot = next((vars(k)[name] for k in cls.__mro__ if name in vars(k)), None)
+        if type(slot).__name__ != "member_descriptor":
+            return None
+        found.append(slot)
+    return tuple(found)
+
+
+def _plan(cls: type[Any]) -> _Plan:
     fields = attrs.fields(cls)
     names = tuple(field.name for field in fields)
     plain = (
-        "__dict__" in dir(cls)
-        and not hasattr(cls, "__attrs_post_init__")
+        not hasattr(cls, "__attrs_post_init__")
         and not hasattr(cls, "__attrs_pre_init__")
         and all(
             field.validator is None
@@ -158,23 +169,29 @@ def _plan(cls: type[Any]) -> tuple[tuple[str, ...], bool]:
             for field in fields
         )
     )
-    _PLANS[cls] = (names, plain)
-    return names, plain
+    slots = None if "__dict__" in dir(cls) else _slots_of(cls, names)
+    plan = _PLANS[cls] = (names, plain and ("__dict__" in dir(cls) or slots is not None), slots)
+    return plan
 
 
 def replace(instance: T, **changes: Any) -> T:
     """Return a copy of the attrs ``instance`` with ``changes`` applied, like ``attrs.evolve``.
 
-    Effects run on every transition, so this is the fast path: for a dict-based
-    class with no validators, converters or post-init hook (a typical context)
-    the fields are copied directly; any other class is rebuilt through its
-    ``__init__``, so its checks run.
+    Effects run on every transition, so this is the fast path: for a class with no
+    validators, converters or post-init hook (a typical context) the fields are copied
+    directly, slot by slot or into its ``__dict__``; any other class is rebuilt through
+    its ``__init__``, so its checks run.
     """
     cls = type(instance)
-    names, plain = _PLANS.get(cls) or _plan(cls)
+    names, plain, slots = _PLANS.get(cls) or _plan(cls)
     unknown = changes.keys() - set(names)
     if unknown:
         raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    if plain and slots is not None:
+        new = object.__new__(cls)
+        for name, slot in zip(names, slots, strict=True):
+            slot.__set__(new, changes[name] if name in changes else slot.__get__(instance))
+        return new
     if plain:
         old = instance.__dict__
         new = object.__new__(cls)
