@@ -721,7 +721,7 @@ class Clock:
 def negotiate(tx, clock, **offer):
     deal = {"goods": GOODS, "quantity": 200, "price": Money("15800", "CNY")}
     tx.fire("prepare", by="buyer", note="research")
-    tx.offer("seller", **{**deal, **offer})
+    tx.offer(by="seller", **{**deal, **offer})
     tx.fire("arrive")
     return deal
 
@@ -736,16 +736,16 @@ def test_counter_offers_swap_roles_and_only_the_offeree_accepts():
     tx = FLOW.start("B-2", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
     with pytest.raises(GuardRejected, match=r"only the offeree \(buyer\) can do this"):
-        tx.accept("seller", **deal, actor="coop")
-    events = tx.counter_offer("buyer", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
+        tx.accept(by="seller", **deal, actor="coop")
+    events = tx.counter_offer(by="buyer", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
     assert [e.name for e in events] == ["counter_offer_made", "offer_rejected_by_counter_offer"]
     assert events[1].data["price"] == {"amount": "15800.00", "currency": "CNY"}
     tx.fire("arrive")
     with pytest.raises(
         GuardRejected, match="an acceptance that changes the terms is a counter-offer"
     ):
-        tx.accept("seller", **deal, actor="coop")  # the old terms no longer stand
-    tx.accept("seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"), actor="coop")
+        tx.accept(by="seller", **deal, actor="coop")  # the old terms no longer stand
+    tx.accept(by="seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"), actor="coop")
     assert tx.state == "contract.drafting"
     assert tx.context.agreed.price == Money("15500", "CNY")
 
@@ -762,9 +762,9 @@ def test_a_firm_offer_cannot_be_revoked_but_can_be_rejected():
 def test_an_offer_can_be_withdrawn_only_before_it_arrives():
     tx = FLOW.start("B-4", buyer="mill", seller="coop", clock=Clock())
     tx.fire("prepare", by="buyer", note="n")
-    tx.offer("seller", goods=GOODS, quantity=1, price=Money("1", "CNY"), firm=True)
+    tx.offer(by="seller", goods=GOODS, quantity=1, price=Money("1", "CNY"), firm=True)
     tx.fire("withdraw", by="seller")  # even a firm offer, before it arrives (CISG 15(2))
-    tx.offer("seller", goods=GOODS, quantity=1, price=Money("1", "CNY"))
+    tx.offer(by="seller", goods=GOODS, quantity=1, price=Money("1", "CNY"))
     tx.fire("arrive")
     with pytest.raises(
         TransitionNotAllowed, match="the offer has reached the offeree; revoke it instead"
@@ -778,7 +778,7 @@ def test_a_late_acceptance_counts_only_if_the_offeror_confirms():
     deal = negotiate(tx, clock, valid_until=T0 + timedelta(days=3))
     clock.now = T0 + timedelta(days=4)
     with pytest.raises(GuardRejected, match="the offer lapsed at 2026-11-27T09:00:00"):
-        tx.accept("buyer", **deal, actor="mill")
+        tx.accept(by="buyer", **deal, actor="mill")
     tx.fire("accept_late", by="buyer", actor="mill", **deal)
     with pytest.raises(GuardRejected, match=r"only the offeror \(seller\)"):
         tx.fire("confirm_late_acceptance", by="buyer")
@@ -792,7 +792,7 @@ def test_claims_must_come_within_two_years_of_handover():
     clock = Clock()
     tx = FLOW.start("B-6", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     tx.fire("draw_up", **B2BMachine.contract_terms(200, Money("15800", "CNY"), "on_delivery"))
     tx.fire("sign", by="seller", actor="coop")
     tx.fire("sign", by="buyer", actor="mill")
@@ -827,22 +827,22 @@ def test_the_typed_methods_drive_a_whole_trade():
     clock = Clock()
     tx = FLOW.start("B-8", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     terms = ContractTerms(**B2BMachine.contract_terms(200, Money("15800", "CNY"), "prepayment"))
-    tx.draw_up(terms)
-    tx.act("sign", "buyer", actor="mill")
-    tx.act("sign", "seller", note="signed with a digital certificate", actor="coop")
+    tx.draw_up(terms=terms)
+    tx.sign(by="buyer", actor="mill")
+    tx.sign(by="seller", note="signed with a digital certificate", actor="coop")
     tx.fire("complete_formalities", reference="licence")
     assert not tx.is_finished and tx.in_state("performance")  # regions: a list inside
     tx.pay(bank="ICBC", amount=terms.value, reference="prepaid", actor="ICBC")
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
         tx.fire(trigger, reference=trigger)
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
     tx.file_claim(
-        "buyer",
+        by="buyer",
         actor="mill",
         reason="short delivery",
         amount=Money("20000", "CNY"),
@@ -851,8 +851,10 @@ def test_the_typed_methods_drive_a_whole_trade():
     tx.fire("survey", surveyor="CCIC", findings="3 bales short")
     tx.fire("reject_claim", reference="tally sheet signed on receipt")
     with pytest.raises(GuardRejected, match="exceeds the claim"):
-        tx.resolve_dispute(Basis.LAW, decision="award", payout=Money("25000", "CNY"))
-    paid = tx.resolve_dispute("practice", decision="arbitration award", payout=Money("9000", "CNY"))
+        tx.resolve_dispute(basis=Basis.LAW, decision="award", payout=Money("25000", "CNY"))
+    paid = tx.resolve_dispute(
+        basis="practice", decision="arbitration award", payout=Money("9000", "CNY")
+    )
     assert [e.name for e in paid] == ["dispute_resolved", "claim_paid"]
     assert paid[1].data["from"] == "coop" and paid[1].data["to"] == "mill"
     assert tx.state == "closed" and FLOW.replay(tx.events) == tx
@@ -865,7 +867,7 @@ def in_performance(terms="on_delivery", delivery_date=date(2027, 1, 15)):
     clock = Clock()
     tx = FLOW.start("B-9", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     contract = B2BMachine.contract_terms(200, Money("15800", "CNY"), terms)
     tx.fire("draw_up", **{**contract, "delivery_date": delivery_date})
     tx.fire("sign", by="seller", actor="coop")
@@ -888,13 +890,13 @@ def test_only_the_buyer_records_receipt_of_the_goods():
     tx, _ = shipped()
     before = (tx.state, tx.version, tx.events, tx.context)
     with pytest.raises(GuardRejected, match=r"only the buyer \(mill\) can record receipt") as info:
-        tx.act("receive", "seller", actor="coop")
+        tx.receive(by="seller", actor="coop")
     assert "'B-9'" in str(info.value) and "performance.logistics.in_transit" in str(info.value)
     assert (tx.state, tx.version, tx.events, tx.context) == before
     assert tx.context.received_at is None  # no claim clock started, no payment due
     with pytest.raises(GuardRejected, match="payment is on delivery"):
         tx.fire("pay", actor="mill", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     assert tx.context.received_at is not None
 
 
@@ -920,11 +922,11 @@ def test_a_delivery_date_before_the_contract_was_concluded_is_refused():
 
 def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state():
     tx, _ = shipped()
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     before = (tx.state, tx.version, tx.events)
     with pytest.raises(GuardRejected, match=r"in USD.*the contract is in CNY") as info:
         tx.file_claim(
-            "buyer", actor="mill", reason="wet", amount=Money("10", "USD"), evidence="photos"
+            by="buyer", actor="mill", reason="wet", amount=Money("10", "USD"), evidence="photos"
         )
     assert "'B-9'" in str(info.value) and "'performance." in str(info.value)
     assert (tx.state, tx.version, tx.events) == before
@@ -933,9 +935,9 @@ def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state()
 @pytest.mark.parametrize("how", ["settle", "resolve"])
 def test_a_payout_in_another_currency_is_refused_with_the_transaction_and_state(how):
     tx, _ = shipped()
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     tx.file_claim(
-        "buyer", actor="mill", reason="wet", amount=Money("1000", "CNY"), evidence="photos"
+        by="buyer", actor="mill", reason="wet", amount=Money("1000", "CNY"), evidence="photos"
     )
     tx.fire("survey", surveyor="CCIC", findings="wet")
     if how == "resolve":
@@ -944,7 +946,7 @@ def test_a_payout_in_another_currency_is_refused_with_the_transaction_and_state(
     fire = (
         (lambda: tx.settle_claim(payout=Money("10", "USD")))
         if how == "settle"
-        else (lambda: tx.resolve_dispute("law", decision="award", payout=Money("10", "USD")))
+        else (lambda: tx.resolve_dispute(basis="law", decision="award", payout=Money("10", "USD")))
     )
     with pytest.raises(
         GuardRejected, match=r"payout USD 10.00 is in USD, but the contract is in CNY"
@@ -969,9 +971,9 @@ def test_a_claim_filed_during_performance_leaves_the_payment_due():
     from ecomflow.testing import books_by_party
 
     tx, _ = shipped("on_delivery")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     tx.file_claim(
-        "buyer",
+        by="buyer",
         actor="mill",
         reason="12 bales wet",
         amount=Money("50000", "CNY"),
@@ -999,11 +1001,11 @@ def test_a_breach_decided_during_performance_can_end_the_contract():
 
     tx, _ = shipped("against_documents")
     tx.file_claim(
-        "seller", actor="coop", reason="not paid", amount=Money("100000", "CNY"), evidence="L/C"
+        by="seller", actor="coop", reason="not paid", amount=Money("100000", "CNY"), evidence="L/C"
     )
     tx.fire("survey", surveyor="arbitrator", findings="no payment made")
     tx.fire("reject_claim", reference="buyer disputes")
-    tx.resolve_dispute("law", decision="award", payout=Money("80000", "CNY"))
+    tx.resolve_dispute(basis="law", decision="award", payout=Money("80000", "CNY"))
     events = tx.fire("avoid", by="seller", reason="fundamental breach: price never paid")
     assert [e.name for e in events] == ["contract_avoided"]
     assert tx.state == "avoided" and tx.is_finished
@@ -1015,8 +1017,8 @@ def test_avoiding_a_paid_and_delivered_contract_returns_the_price_and_the_goods(
     from ecomflow.testing import books_by_party
 
     tx, _ = shipped("prepayment")
-    tx.act("receive", "buyer", actor="mill")
-    tx.file_claim("buyer", actor="mill", reason="wrong goods", amount=VALUE, evidence="survey")
+    tx.receive(by="buyer", actor="mill")
+    tx.file_claim(by="buyer", actor="mill", reason="wrong goods", amount=VALUE, evidence="survey")
     tx.fire("survey", surveyor="CCIC", findings="not cotton lint")
     tx.settle_claim(payout=Money("10000", "CNY"))
     events = tx.fire("avoid", by="buyer", reason="fundamental breach: wrong goods")
@@ -1037,13 +1039,13 @@ def performed_trade(terms="against_documents"):
     tx, _ = shipped(terms)
     if terms == "against_documents":
         tx.fire("pay", actor="mill", bank="ICBC", amount=VALUE, reference="P")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     if terms == "on_delivery":
         tx.fire("pay", actor="mill", bank="ICBC", amount=VALUE, reference="P")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
     tx.file_claim(
-        "buyer", actor="mill", reason="wet", amount=Money("50000", "CNY"), evidence="photos"
+        by="buyer", actor="mill", reason="wet", amount=Money("50000", "CNY"), evidence="photos"
     )
     tx.fire("survey", surveyor="CCIC", findings="wet")
     tx.settle_claim(payout=Money("30000", "CNY"))
@@ -1217,12 +1219,12 @@ def at_act(trigger):
     if trigger == "accept_late":
         clock.now = T0 + timedelta(days=4)
         return tx, {"by": "buyer", **deal}, "buyer"
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     tx.fire("draw_up", **B2BMachine.contract_terms(200, Money("15800", "CNY"), "prepayment"))
     if trigger == "sign":
         return tx, {"by": "seller"}, "seller"
-    tx.act("sign", "seller", actor="coop")
-    tx.act("sign", "buyer", actor="mill")
+    tx.sign(by="seller", actor="coop")
+    tx.sign(by="buyer", actor="mill")
     tx.fire("complete_formalities", reference="licence")
     if trigger == "pay":
         return tx, {"bank": "ICBC", "amount": VALUE, "reference": "P"}, "buyer"
@@ -1232,7 +1234,7 @@ def at_act(trigger):
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
     if trigger == "receive":
         return tx, {"by": "buyer"}, "buyer"
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     claim = {"by": "seller", "reason": "r", "amount": Money("10", "CNY"), "evidence": "e"}
     return tx, claim, "seller"
 
@@ -1275,7 +1277,7 @@ def test_an_act_the_seed_names_no_party_for_takes_any_actor_or_none():
     tx.fire("track", reference="Lanzhou")  # no actor needed
     (event,) = tx.fire("track", reference="Xi'an", actor="China Railway")
     assert event.actor == "China Railway"
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
 
 
 def test_the_offeree_accepts_through_the_repository_and_a_refusal_writes_nothing(tmp_path):
