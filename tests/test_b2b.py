@@ -1439,7 +1439,7 @@ def test_every_trigger_has_a_keyword_only_typed_method():
         if spec.trigger == "draw_up":  # takes the ContractTerms whole
             parameters = list(inspect.signature(method).parameters.values())[1:]
             assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
-            assert [p.name for p in parameters][0] == "terms"
+            assert parameters[0].name == "terms"
             continue
         assert isinstance(method, TriggerMethod), spec.trigger  # keyword-only by construction
         fields = set() if spec.payload is None else set(attrs.fields_dict(spec.payload))
