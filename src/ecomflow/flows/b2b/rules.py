@@ -10,6 +10,7 @@ invariants are what :mod:`ecomflow.testing` checks after every step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,7 @@ from .terms import (
     Payment,
     PaymentTerms,
     Resolution,
+    Step,
 )
 
 __all__ = [
@@ -486,7 +488,8 @@ def _was_received(context: B2BContext, _: object) -> bool:
     return context.received_at is not None
 
 
-def _logged(step: str) -> Any:
+def _logged(step: str) -> Callable[[B2BContext, Step], B2BContext]:
+    """Return the effect that logs the logistics ``step`` done in the context."""
     return lambda c, p: replace(c, logistics=(*c.logistics, step))
 
 
