@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from ecomflow import FLOWS, GuardRejected, Money, Stream, TransitionNotAllowed
+from ecomflow._vocabulary import CLAIM_PAID, CONTRACT_CONCLUDED
 from ecomflow.flows.b2b import FLOW
+from ecomflow.flows.b2b.terms import (
+    CLAIM_FILED,
+    GOODS_RECEIVED,
+    HANDED_TO_CARRIER,
+    OFFER_REJECTED_BY_COUNTER_OFFER,
+    PAYMENT_MADE,
+)
 from ecomflow.projections import Ledger, fold
 from ecomflow.testing import books_by_party
 from tests.oracle import OracleMachine
@@ -627,7 +635,7 @@ class B2BMachine(OracleMachine):
 
     @invariant()
     def the_contract_is_concluded_at_most_once(self):
-        concluded = [e for e in self.tx.events if e.name == "contract_concluded"]
+        concluded = [e for e in self.tx.events if e.name == CONTRACT_CONCLUDED.name]
         assert len(concluded) == self.concluded <= 1
 
     @invariant()
@@ -640,15 +648,15 @@ class B2BMachine(OracleMachine):
     @invariant()
     def payment_follows_the_contract_terms(self):
         order = [e.name for e in self.tx.events]
-        if "payment_made" not in order or self.terms is None:
+        if PAYMENT_MADE.name not in order or self.terms is None:
             return
-        paid_at = order.index("payment_made")
+        paid_at = order.index(PAYMENT_MADE.name)
         if self.terms[2] == "against_documents":
-            assert "handed_to_carrier" in order[:paid_at]
+            assert HANDED_TO_CARRIER.name in order[:paid_at]
         elif self.terms[2] == "on_delivery":
-            assert "goods_received" in order[:paid_at]
-        elif "handed_to_carrier" in order:
-            assert order.index("handed_to_carrier") > paid_at
+            assert GOODS_RECEIVED.name in order[:paid_at]
+        elif HANDED_TO_CARRIER.name in order:
+            assert order.index(HANDED_TO_CARRIER.name) > paid_at
 
     def possible_now(self, trigger):
         """Whether some valid payload gets ``trigger`` through now (the oracle's view)."""
@@ -700,7 +708,7 @@ class B2BMachine(OracleMachine):
     @invariant()
     def claim_payouts_never_exceed_the_claim(self):
         for event in self.tx.events:
-            if event.name == "claim_paid":
+            if event.name == CLAIM_PAID.name:
                 assert Money(event.data["amount"]["amount"], "CNY") <= self.claim
 
 
@@ -721,7 +729,7 @@ class Clock:
 def negotiate(tx, clock, **offer):
     deal = {"goods": GOODS, "quantity": 200, "price": Money("15800", "CNY")}
     tx.fire("prepare", by="buyer", note="research")
-    tx.offer("seller", **{**deal, **offer})
+    tx.offer(by="seller", **{**deal, **offer})
     tx.fire("arrive")
     return deal
 
@@ -736,16 +744,16 @@ def test_counter_offers_swap_roles_and_only_the_offeree_accepts():
     tx = FLOW.start("B-2", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
     with pytest.raises(GuardRejected, match=r"only the offeree \(buyer\) can do this"):
-        tx.accept("seller", **deal, actor="coop")
-    events = tx.counter_offer("buyer", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
+        tx.accept(by="seller", **deal, actor="coop")
+    events = tx.counter_offer(by="buyer", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
     assert [e.name for e in events] == ["counter_offer_made", "offer_rejected_by_counter_offer"]
     assert events[1].data["price"] == {"amount": "15800.00", "currency": "CNY"}
     tx.fire("arrive")
     with pytest.raises(
         GuardRejected, match="an acceptance that changes the terms is a counter-offer"
     ):
-        tx.accept("seller", **deal, actor="coop")  # the old terms no longer stand
-    tx.accept("seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"), actor="coop")
+        tx.accept(by="seller", **deal, actor="coop")  # the old terms no longer stand
+    tx.accept(by="seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"), actor="coop")
     assert tx.state == "contract.drafting"
     assert tx.context.agreed.price == Money("15500", "CNY")
 
@@ -762,9 +770,9 @@ def test_a_firm_offer_cannot_be_revoked_but_can_be_rejected():
 def test_an_offer_can_be_withdrawn_only_before_it_arrives():
     tx = FLOW.start("B-4", buyer="mill", seller="coop", clock=Clock())
     tx.fire("prepare", by="buyer", note="n")
-    tx.offer("seller", goods=GOODS, quantity=1, price=Money("1", "CNY"), firm=True)
+    tx.offer(by="seller", goods=GOODS, quantity=1, price=Money("1", "CNY"), firm=True)
     tx.fire("withdraw", by="seller")  # even a firm offer, before it arrives (CISG 15(2))
-    tx.offer("seller", goods=GOODS, quantity=1, price=Money("1", "CNY"))
+    tx.offer(by="seller", goods=GOODS, quantity=1, price=Money("1", "CNY"))
     tx.fire("arrive")
     with pytest.raises(
         TransitionNotAllowed, match="the offer has reached the offeree; revoke it instead"
@@ -778,7 +786,7 @@ def test_a_late_acceptance_counts_only_if_the_offeror_confirms():
     deal = negotiate(tx, clock, valid_until=T0 + timedelta(days=3))
     clock.now = T0 + timedelta(days=4)
     with pytest.raises(GuardRejected, match="the offer lapsed at 2026-11-27T09:00:00"):
-        tx.accept("buyer", **deal, actor="mill")
+        tx.accept(by="buyer", **deal, actor="mill")
     tx.fire("accept_late", by="buyer", actor="mill", **deal)
     with pytest.raises(GuardRejected, match=r"only the offeror \(seller\)"):
         tx.fire("confirm_late_acceptance", by="buyer")
@@ -792,7 +800,7 @@ def test_claims_must_come_within_two_years_of_handover():
     clock = Clock()
     tx = FLOW.start("B-6", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     tx.fire("draw_up", **B2BMachine.contract_terms(200, Money("15800", "CNY"), "on_delivery"))
     tx.fire("sign", by="seller", actor="coop")
     tx.fire("sign", by="buyer", actor="mill")
@@ -827,22 +835,22 @@ def test_the_typed_methods_drive_a_whole_trade():
     clock = Clock()
     tx = FLOW.start("B-8", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     terms = ContractTerms(**B2BMachine.contract_terms(200, Money("15800", "CNY"), "prepayment"))
-    tx.draw_up(terms)
-    tx.act("sign", "buyer", actor="mill")
-    tx.act("sign", "seller", note="signed with a digital certificate", actor="coop")
+    tx.draw_up(terms=terms)
+    tx.sign(by="buyer", actor="mill")
+    tx.sign(by="seller", note="signed with a digital certificate", actor="coop")
     tx.fire("complete_formalities", reference="licence")
     assert not tx.is_finished and tx.in_state("performance")  # regions: a list inside
     tx.pay(bank="ICBC", amount=terms.value, reference="prepaid", actor="ICBC")
     for trigger in ("stock_goods", "declare_customs", "insure", "obtain_certificates"):
         tx.fire(trigger, reference=trigger)
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
     tx.file_claim(
-        "buyer",
+        by="buyer",
         actor="mill",
         reason="short delivery",
         amount=Money("20000", "CNY"),
@@ -851,8 +859,10 @@ def test_the_typed_methods_drive_a_whole_trade():
     tx.fire("survey", surveyor="CCIC", findings="3 bales short")
     tx.fire("reject_claim", reference="tally sheet signed on receipt")
     with pytest.raises(GuardRejected, match="exceeds the claim"):
-        tx.resolve_dispute(Basis.LAW, decision="award", payout=Money("25000", "CNY"))
-    paid = tx.resolve_dispute("practice", decision="arbitration award", payout=Money("9000", "CNY"))
+        tx.resolve_dispute(basis=Basis.LAW, decision="award", payout=Money("25000", "CNY"))
+    paid = tx.resolve_dispute(
+        basis="practice", decision="arbitration award", payout=Money("9000", "CNY")
+    )
     assert [e.name for e in paid] == ["dispute_resolved", "claim_paid"]
     assert paid[1].data["from"] == "coop" and paid[1].data["to"] == "mill"
     assert tx.state == "closed" and FLOW.replay(tx.events) == tx
@@ -865,7 +875,7 @@ def in_performance(terms="on_delivery", delivery_date=date(2027, 1, 15)):
     clock = Clock()
     tx = FLOW.start("B-9", buyer="mill", seller="coop", clock=clock)
     deal = negotiate(tx, clock)
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     contract = B2BMachine.contract_terms(200, Money("15800", "CNY"), terms)
     tx.fire("draw_up", **{**contract, "delivery_date": delivery_date})
     tx.fire("sign", by="seller", actor="coop")
@@ -888,13 +898,13 @@ def test_only_the_buyer_records_receipt_of_the_goods():
     tx, _ = shipped()
     before = (tx.state, tx.version, tx.events, tx.context)
     with pytest.raises(GuardRejected, match=r"only the buyer \(mill\) can record receipt") as info:
-        tx.act("receive", "seller", actor="coop")
+        tx.receive(by="seller", actor="coop")
     assert "'B-9'" in str(info.value) and "performance.logistics.in_transit" in str(info.value)
     assert (tx.state, tx.version, tx.events, tx.context) == before
     assert tx.context.received_at is None  # no claim clock started, no payment due
     with pytest.raises(GuardRejected, match="payment is on delivery"):
         tx.fire("pay", actor="mill", bank="ICBC", amount=Money("3160000", "CNY"), reference="P")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     assert tx.context.received_at is not None
 
 
@@ -920,11 +930,11 @@ def test_a_delivery_date_before_the_contract_was_concluded_is_refused():
 
 def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state():
     tx, _ = shipped()
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     before = (tx.state, tx.version, tx.events)
     with pytest.raises(GuardRejected, match=r"in USD.*the contract is in CNY") as info:
         tx.file_claim(
-            "buyer", actor="mill", reason="wet", amount=Money("10", "USD"), evidence="photos"
+            by="buyer", actor="mill", reason="wet", amount=Money("10", "USD"), evidence="photos"
         )
     assert "'B-9'" in str(info.value) and "'performance." in str(info.value)
     assert (tx.state, tx.version, tx.events) == before
@@ -933,9 +943,9 @@ def test_a_claim_in_another_currency_is_refused_with_the_transaction_and_state()
 @pytest.mark.parametrize("how", ["settle", "resolve"])
 def test_a_payout_in_another_currency_is_refused_with_the_transaction_and_state(how):
     tx, _ = shipped()
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     tx.file_claim(
-        "buyer", actor="mill", reason="wet", amount=Money("1000", "CNY"), evidence="photos"
+        by="buyer", actor="mill", reason="wet", amount=Money("1000", "CNY"), evidence="photos"
     )
     tx.fire("survey", surveyor="CCIC", findings="wet")
     if how == "resolve":
@@ -944,7 +954,7 @@ def test_a_payout_in_another_currency_is_refused_with_the_transaction_and_state(
     fire = (
         (lambda: tx.settle_claim(payout=Money("10", "USD")))
         if how == "settle"
-        else (lambda: tx.resolve_dispute("law", decision="award", payout=Money("10", "USD")))
+        else (lambda: tx.resolve_dispute(basis="law", decision="award", payout=Money("10", "USD")))
     )
     with pytest.raises(
         GuardRejected, match=r"payout USD 10.00 is in USD, but the contract is in CNY"
@@ -969,9 +979,9 @@ def test_a_claim_filed_during_performance_leaves_the_payment_due():
     from ecomflow.testing import books_by_party
 
     tx, _ = shipped("on_delivery")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     tx.file_claim(
-        "buyer",
+        by="buyer",
         actor="mill",
         reason="12 bales wet",
         amount=Money("50000", "CNY"),
@@ -999,11 +1009,11 @@ def test_a_breach_decided_during_performance_can_end_the_contract():
 
     tx, _ = shipped("against_documents")
     tx.file_claim(
-        "seller", actor="coop", reason="not paid", amount=Money("100000", "CNY"), evidence="L/C"
+        by="seller", actor="coop", reason="not paid", amount=Money("100000", "CNY"), evidence="L/C"
     )
     tx.fire("survey", surveyor="arbitrator", findings="no payment made")
     tx.fire("reject_claim", reference="buyer disputes")
-    tx.resolve_dispute("law", decision="award", payout=Money("80000", "CNY"))
+    tx.resolve_dispute(basis="law", decision="award", payout=Money("80000", "CNY"))
     events = tx.fire("avoid", by="seller", reason="fundamental breach: price never paid")
     assert [e.name for e in events] == ["contract_avoided"]
     assert tx.state == "avoided" and tx.is_finished
@@ -1015,8 +1025,8 @@ def test_avoiding_a_paid_and_delivered_contract_returns_the_price_and_the_goods(
     from ecomflow.testing import books_by_party
 
     tx, _ = shipped("prepayment")
-    tx.act("receive", "buyer", actor="mill")
-    tx.file_claim("buyer", actor="mill", reason="wrong goods", amount=VALUE, evidence="survey")
+    tx.receive(by="buyer", actor="mill")
+    tx.file_claim(by="buyer", actor="mill", reason="wrong goods", amount=VALUE, evidence="survey")
     tx.fire("survey", surveyor="CCIC", findings="not cotton lint")
     tx.settle_claim(payout=Money("10000", "CNY"))
     events = tx.fire("avoid", by="buyer", reason="fundamental breach: wrong goods")
@@ -1037,13 +1047,13 @@ def performed_trade(terms="against_documents"):
     tx, _ = shipped(terms)
     if terms == "against_documents":
         tx.fire("pay", actor="mill", bank="ICBC", amount=VALUE, reference="P")
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     if terms == "on_delivery":
         tx.fire("pay", actor="mill", bank="ICBC", amount=VALUE, reference="P")
     tx.fire("issue_bank_documents", reference="docs")
     tx.fire("complete")
     tx.file_claim(
-        "buyer", actor="mill", reason="wet", amount=Money("50000", "CNY"), evidence="photos"
+        by="buyer", actor="mill", reason="wet", amount=Money("50000", "CNY"), evidence="photos"
     )
     tx.fire("survey", surveyor="CCIC", findings="wet")
     tx.settle_claim(payout=Money("30000", "CNY"))
@@ -1106,16 +1116,16 @@ def test_the_declared_books_hold_on_every_exit():
     ("mutant", "message"),
     [
         (
-            lambda es: copied(es, "payment_made"),
+            lambda es: copied(es, PAYMENT_MADE.name),
             "account 'coop' is at CNY 6290000.00; the b2b books say CNY 3130000.00",
         ),
-        (lambda es: copied(es, "claim_paid"), "account 'coop' is at CNY 3100000.00"),
+        (lambda es: copied(es, CLAIM_PAID.name), "account 'coop' is at CNY 3100000.00"),
         (
-            lambda es: renamed(es, "payment_made", to="the bank"),
+            lambda es: renamed(es, PAYMENT_MADE.name, to="the bank"),
             "account 'coop' is at CNY -30000.00; the b2b books say CNY 3130000.00",
         ),
         (
-            lambda es: [e for e in es if e.name != "claim_paid"],
+            lambda es: [e for e in es if e.name != CLAIM_PAID.name],
             "account 'coop' is at CNY 3160000.00; the b2b books say CNY 3130000.00",
         ),
     ],
@@ -1138,51 +1148,53 @@ RULES = {rule.__name__: rule for rule in FLOW.definition.invariants}
     [
         (
             "_concluded_exactly_once",
-            lambda es: copied(es, "contract_concluded"),
+            lambda es: copied(es, CONTRACT_CONCLUDED.name),
             "concluded 2 times, not 1",
         ),
         (
             "_concluded_exactly_once",
-            lambda es: renamed(es, "contract_concluded", "offer_accepted_again"),
+            lambda es: renamed(es, CONTRACT_CONCLUDED.name, "offer_accepted_again"),
             "concluded 0 times, not 1",
         ),
         (
             "_receipt_only_after_shipment",
-            lambda es: moved_before(es, "goods_received", "handed_to_carrier"),
+            lambda es: moved_before(es, GOODS_RECEIVED.name, HANDED_TO_CARRIER.name),
             "before they were shipped",
         ),
         (
             "_receipt_only_after_shipment",
-            lambda es: renamed(es, "goods_received", by="seller"),
+            lambda es: renamed(es, GOODS_RECEIVED.name, by="seller"),
             "receipt recorded by",
         ),
-        ("_receipt_only_after_shipment", lambda es: copied(es, "goods_received"), "2 times"),
-        ("_paid_once_as_the_terms_say", lambda es: copied(es, "payment_made"), "paid 2 times"),
+        ("_receipt_only_after_shipment", lambda es: copied(es, GOODS_RECEIVED.name), "2 times"),
+        ("_paid_once_as_the_terms_say", lambda es: copied(es, PAYMENT_MADE.name), "paid 2 times"),
         (
             "_paid_once_as_the_terms_say",
-            lambda es: moved_before(es, "payment_made", "handed_to_carrier"),
+            lambda es: moved_before(es, PAYMENT_MADE.name, HANDED_TO_CARRIER.name),
             "before handed_to_carrier",
         ),
         (
             "_paid_once_as_the_terms_say",
-            lambda es: renamed(es, "payment_made", amount={"amount": "1.00", "currency": "CNY"}),
+            lambda es: renamed(es, PAYMENT_MADE.name, amount={"amount": "1.00", "currency": "CNY"}),
             "but the contract value is",
         ),
         (
             "_payouts_within_the_claim",
-            lambda es: renamed(es, "claim_paid", amount={"amount": "60000.00", "currency": "CNY"}),
+            lambda es: renamed(
+                es, CLAIM_PAID.name, amount={"amount": "60000.00", "currency": "CNY"}
+            ),
             "on a claim of",
         ),
         (
             "_payouts_within_the_claim",
-            lambda es: renamed(es, "claim_paid", amount={"amount": "10.00", "currency": "USD"}),
+            lambda es: renamed(es, CLAIM_PAID.name, amount={"amount": "10.00", "currency": "USD"}),
             "on a claim of",
         ),
-        ("_payouts_within_the_claim", lambda es: copied(es, "claim_filed"), "2 claims filed"),
-        ("_payouts_within_the_claim", lambda es: copied(es, "claim_paid"), "paid 2 times"),
+        ("_payouts_within_the_claim", lambda es: copied(es, CLAIM_FILED.name), "2 claims filed"),
+        ("_payouts_within_the_claim", lambda es: copied(es, CLAIM_PAID.name), "paid 2 times"),
         (
             "_payouts_within_the_claim",
-            lambda es: [e for e in es if e.name != "claim_filed"],
+            lambda es: [e for e in es if e.name != CLAIM_FILED.name],
             "none was filed",
         ),
     ],
@@ -1200,7 +1212,7 @@ def test_a_contract_concluded_in_negotiation_is_caught():
     negotiate(tx, None)
     with pytest.raises(AssertionError, match="concluded 1 times, not 0"):
         RULES["_concluded_exactly_once"](
-            tampered(tx, lambda es: [*es, attrs.evolve(es[-1], name="contract_concluded")])
+            tampered(tx, lambda es: [*es, attrs.evolve(es[-1], name=CONTRACT_CONCLUDED.name)])
         )
 
 
@@ -1217,12 +1229,12 @@ def at_act(trigger):
     if trigger == "accept_late":
         clock.now = T0 + timedelta(days=4)
         return tx, {"by": "buyer", **deal}, "buyer"
-    tx.accept("buyer", **deal, actor="mill")
+    tx.accept(by="buyer", **deal, actor="mill")
     tx.fire("draw_up", **B2BMachine.contract_terms(200, Money("15800", "CNY"), "prepayment"))
     if trigger == "sign":
         return tx, {"by": "seller"}, "seller"
-    tx.act("sign", "seller", actor="coop")
-    tx.act("sign", "buyer", actor="mill")
+    tx.sign(by="seller", actor="coop")
+    tx.sign(by="buyer", actor="mill")
     tx.fire("complete_formalities", reference="licence")
     if trigger == "pay":
         return tx, {"bank": "ICBC", "amount": VALUE, "reference": "P"}, "buyer"
@@ -1232,7 +1244,7 @@ def at_act(trigger):
     tx.fire("hand_to_carrier", carrier="rail", bill_of_lading="BL")
     if trigger == "receive":
         return tx, {"by": "buyer"}, "buyer"
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
     claim = {"by": "seller", "reason": "r", "amount": Money("10", "CNY"), "evidence": "e"}
     return tx, claim, "seller"
 
@@ -1275,7 +1287,7 @@ def test_an_act_the_seed_names_no_party_for_takes_any_actor_or_none():
     tx.fire("track", reference="Lanzhou")  # no actor needed
     (event,) = tx.fire("track", reference="Xi'an", actor="China Railway")
     assert event.actor == "China Railway"
-    tx.act("receive", "buyer", actor="mill")
+    tx.receive(by="buyer", actor="mill")
 
 
 def test_the_offeree_accepts_through_the_repository_and_a_refusal_writes_nothing(tmp_path):
@@ -1297,3 +1309,196 @@ def test_the_offeree_accepts_through_the_repository_and_a_refusal_writes_nothing
         assert concluded.name == "contract_concluded" and concluded.actor == "mill"
         assert [t.tx_id for t in repo.find(actor="mill")] == ["R-1"]
         assert [t.tx_id for t in repo.find(actor="coop")] == []
+
+
+# -- the package's layout: declared events, one guard style, typed methods ----------------
+
+# Every event the flow records, by hand from 『捌』 and the streams it names (the oracle the
+# declarations are checked against).
+RECORDED = {
+    "trade_preparation_started": Stream.INFORMATION,
+    "preparation_recorded": Stream.INFORMATION,
+    "inquiry_sent": Stream.INFORMATION,
+    "offer_made": Stream.COMMERCE,
+    "offer_withdrawn": Stream.COMMERCE,
+    "offer_received": Stream.INFORMATION,
+    "offer_revoked": Stream.COMMERCE,
+    "offer_rejected": Stream.COMMERCE,
+    "counter_offer_made": Stream.COMMERCE,
+    "offer_rejected_by_counter_offer": Stream.COMMERCE,
+    "offer_accepted": Stream.COMMERCE,
+    "contract_concluded": Stream.COMMERCE,
+    "late_acceptance_sent": Stream.COMMERCE,
+    "late_acceptance_confirmed": Stream.COMMERCE,
+    "late_acceptance_refused": Stream.COMMERCE,
+    "negotiation_broken_off": Stream.COMMERCE,
+    "contract_drawn_up": Stream.COMMERCE,
+    "contract_signed_by": Stream.COMMERCE,
+    "contract_signed": Stream.COMMERCE,
+    "formalities_completed": Stream.INFORMATION,
+    "goods_stocked": Stream.LOGISTICS,
+    "customs_declared": Stream.LOGISTICS,
+    "cargo_insured": Stream.COMMERCE,
+    "certificates_obtained": Stream.INFORMATION,
+    "handed_to_carrier": Stream.LOGISTICS,
+    "shipping_documents_sent": Stream.INFORMATION,
+    "shipment_tracked": Stream.LOGISTICS,
+    "goods_received": Stream.LOGISTICS,
+    "ownership_transferred": Stream.COMMERCE,
+    "payment_made": Stream.MONEY,
+    "bank_documents_issued": Stream.MONEY,
+    "contract_performed": Stream.COMMERCE,
+    "contract_avoided": Stream.COMMERCE,
+    "payment_returned": Stream.MONEY,
+    "goods_returned": Stream.LOGISTICS,
+    "claim_filed": Stream.COMMERCE,
+    "survey_reported": Stream.INFORMATION,
+    "claim_paid": Stream.MONEY,
+    "claim_rejected": Stream.COMMERCE,
+    "dispute_resolved": Stream.COMMERCE,
+    "trade_closed": Stream.COMMERCE,
+}
+
+
+def _declared():
+    """Every EventType the flow can name: its own (terms) and the shared vocabulary."""
+    from ecomflow import _vocabulary
+    from ecomflow._definition import EventType
+    from ecomflow.flows.b2b import terms
+
+    return {
+        value.name: value
+        for module in (_vocabulary, terms)
+        for value in vars(module).values()
+        if isinstance(value, EventType)
+    }
+
+
+def test_every_recorded_event_is_declared_once_with_its_stream_and_labels():
+    declared = _declared()
+    emits = [e for t in (FLOW.definition.start, *FLOW.definition.transitions) for e in t.emits]
+    assert {(e.name, e.stream) for e in emits} == set(RECORDED.items())
+    for emit in emits:
+        kind = declared[emit.name]
+        assert (kind.stream, kind.label) == (emit.stream, emit.label)
+        assert kind.label.en and kind.label.zh  # bilingual, for show and the diagrams
+    from ecomflow._definition import EventType
+    from ecomflow.flows.b2b import terms
+
+    own = {n: v for n, v in vars(terms).items() if isinstance(v, EventType)}
+    assert set(own) <= set(terms.__all__)
+    assert all(kind.name.upper() == name for name, kind in own.items())
+
+
+def test_every_guard_is_a_guard_constant_of_the_rules():
+    from ecomflow import Guard
+    from ecomflow.flows import b2b
+    from ecomflow.flows.b2b import rules
+
+    constants = {v for v in vars(rules).values() if isinstance(v, Guard)}
+    used = {g for t in FLOW.definition.transitions for g in t.guards}
+    assert used == constants
+    for guard in used:
+        assert getattr(b2b, {g: n for n, g in vars(rules).items() if g is guard}[guard]) is guard
+
+
+def test_the_rules_are_the_flows_own_invariants():
+    from ecomflow.flows.b2b import (
+        contract_concluded_at_most_once,
+        counter_offer_ends_the_standing_offer,
+    )
+
+    assert contract_concluded_at_most_once in FLOW.definition.invariants
+    assert counter_offer_ends_the_standing_offer in FLOW.definition.invariants
+    tx = FLOW.start("B-9", buyer="mill", seller="coop", clock=Clock())
+    negotiate(tx, None)
+    tx.counter_offer(by="buyer", goods=GOODS, quantity=200, price=Money("15500", "CNY"))
+    tx.arrive()
+    tx.accept(by="seller", goods=GOODS, quantity=200, price=Money("15500", "CNY"), actor="coop")
+    contract_concluded_at_most_once(tx)
+    counter_offer_ends_the_standing_offer(tx)
+    twice = tampered(tx, lambda es: copied(es, CONTRACT_CONCLUDED.name))
+    with pytest.raises(AssertionError, match="concluded 2 times"):
+        contract_concluded_at_most_once(twice)
+    standing = tampered(
+        tx, lambda es: [e for e in es if e.name != OFFER_REJECTED_BY_COUNTER_OFFER.name]
+    )
+    with pytest.raises(AssertionError, match="at version 4 left the offer standing"):
+        counter_offer_ends_the_standing_offer(standing)
+
+
+def test_every_trigger_has_a_keyword_only_typed_method():
+    import inspect
+
+    from ecomflow._flow import TriggerMethod
+    from ecomflow.flows.b2b import B2B
+
+    for spec in FLOW.definition.transitions:
+        method = vars(B2B)[spec.trigger]
+        assert method.__doc__, spec.trigger
+        if spec.trigger == "draw_up":  # takes the ContractTerms whole
+            parameters = list(inspect.signature(method).parameters.values())[1:]
+            assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
+            assert parameters[0].name == "terms"
+            continue
+        assert isinstance(method, TriggerMethod), spec.trigger  # keyword-only by construction
+        fields = set() if spec.payload is None else set(attrs.fields_dict(spec.payload))
+        assert method.parameters == fields | {"actor"}, spec.trigger
+        assert ("actor" in method.required) is spec.requires_actor, spec.trigger
+    assert not hasattr(B2B, "act")  # one method per act instead
+
+
+def test_the_typed_methods_take_their_payload_by_keyword_only():
+    tx = FLOW.start("B-10", buyer="mill", seller="coop", clock=Clock())
+    tx.prepare(by="buyer", note="research")
+    with pytest.raises(TypeError):
+        tx.offer("seller", goods=GOODS, quantity=1, price=Money("1", "CNY"))
+    assert tx.version == 1  # nothing fired
+    events = tx.offer(by="seller", goods=GOODS, quantity=1, price=Money("1", "CNY"), actor="coop")
+    assert [(e.name, e.actor) for e in events] == [("offer_made", "coop")]
+    assert [e.name for e in tx.withdraw(by="seller", note="typo")] == ["offer_withdrawn"]
+    assert tx.context.offer is None and tx.state == "negotiation.open"
+    assert [e.name for e in tx.break_off(by="buyer", reason="no")] == ["negotiation_broken_off"]
+
+
+def test_draw_up_takes_the_contract_terms_whole_by_keyword():
+    from ecomflow.flows.b2b import ContractTerms
+
+    clock = Clock()
+    tx = FLOW.start("B-11", buyer="mill", seller="coop", clock=clock)
+    deal = negotiate(tx, clock)
+    tx.accept(by="buyer", **deal, actor="mill")
+    terms = ContractTerms(
+        rights_and_obligations="r",
+        delivery_place="Suzhou",
+        delivery_date=date(2027, 1, 15),
+        trade_method="CIF",
+        transport_method="rail",
+        payment_terms="prepayment",
+        breach_and_claims="b",
+        **deal,
+    )
+    with pytest.raises(TypeError):
+        tx.draw_up(terms)
+    (event,) = tx.draw_up(terms=terms, actor="coop", correlation_id="deal-11")
+    assert (event.name, event.actor, event.correlation_id) == (
+        "contract_drawn_up",
+        "coop",
+        "deal-11",
+    )
+    assert tx.context.terms == terms and tx.context.contract_value == Money("3160000", "CNY")
+
+
+def test_payloads_and_context_are_slotted_and_survive_pickling():
+    import pickle
+
+    from ecomflow.flows.b2b import B2BContext, Offer
+
+    offer = Offer(by="seller", goods=GOODS, quantity=200, price=Money("15800", "CNY"))
+    assert not hasattr(offer, "__dict__") and not hasattr(B2BContext("a", "b"), "__dict__")
+    assert offer.value == Money("3160000", "CNY")  # a cached property on a slotted class
+    again = pickle.loads(pickle.dumps(offer))
+    assert again == offer and again.value == offer.value
+    tx = FLOW.start("B-12", buyer="mill", seller="coop", clock=Clock())
+    negotiate(tx, None)
+    assert pickle.loads(pickle.dumps(tx.context)) == tx.context
