@@ -65,7 +65,7 @@ def _to_steps(value: Iterable[Sequence[Any]]) -> tuple[DemoStep, ...]:
                 f"Sample step {step!r} is not a (trigger, keyword arguments) pair such as "
                 "('settle', {'statement_ref': 'STMT-1'})"
             )
-    return steps  # type: ignore[return-value]
+    return steps
 
 
 @final
@@ -207,8 +207,10 @@ class Registry(Mapping[str, Flow[Any]]):
         """
         entry = self._loaded()[name]
         if entry.sample is None:
-            where = "its package's sample module" if entry.module is None else (
-                f"{entry.module}.sample"
+            where = (
+                "its package's sample module"
+                if entry.module is None
+                else (f"{entry.module}.sample")
             )
             raise NoSample(
                 f"Flow {name!r} has no sample, so it cannot be demonstrated or simulated: "
@@ -219,7 +221,7 @@ class Registry(Mapping[str, Flow[Any]]):
         return entry.sample
 
     def scenario(self, name: str) -> Scenario:
-        """Return the random scenario of flow ``name``'s sample; :class:`~ecomflow.NoSample` if none.
+        """Return flow ``name``'s random scenario; :class:`~ecomflow.NoSample` if it has none.
 
         ``KeyError`` if there is no flow of that name.
         """

@@ -113,7 +113,10 @@ SAMPLE = Sample(
             },
         ),
         ("arrive", {}),
-        ("counter_offer", {"by": "buyer", "goods": "cotton lint", "quantity": 200, "price": _PRICE}),
+        (
+            "counter_offer",
+            {"by": "buyer", "goods": "cotton lint", "quantity": 200, "price": _PRICE},
+        ),
         ("arrive", {}),
         (
             "accept",

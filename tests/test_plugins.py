@@ -1,0 +1,310 @@
+"""Flows as plug-ins: an installed package's flow gets the CLI and the testing kit for free.
+
+The example package examples/returns (a returns flow, 退货) is installed into a temporary
+folder, as ``pip install --target`` does, and found there through the ``ecomflow.flows``
+entry point its pyproject.toml declares; ``python -m ecomflow`` and ``ecomflow.testing``
+then run on it in child processes with that folder on PYTHONPATH.
+"""
+
+import base64
+import csv
+import hashlib
+import importlib
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+import types
+import zipfile
+from importlib.metadata import EntryPoint
+from pathlib import Path
+
+import pytest
+
+from ecomflow import (
+    Emit,
+    Flow,
+    FlowDefinition,
+    Label,
+    NoSample,
+    State,
+    Stream,
+    Transition,
+)
+from ecomflow.cli import main
+from ecomflow.flows import FLOWS, Registry, Sample
+from ecomflow.flows import _registry as registry
+from ecomflow.flows._registry import PluginWarning
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "returns"
+SRC = ROOT / "src"
+BUILTIN = ["b2b", "direct-sale", "intermediary", "operation"]
+
+cli = importlib.import_module("ecomflow.cli.main")  # the module (ecomflow.cli.main is the function)
+
+
+def _wheel_by_hand(project: Path, folder: Path) -> Path:
+    """Build the example's wheel without a build backend: its package and entry points."""
+    import tomllib  # only here: Python 3.11+, where a fresh venv brings no backend
+
+    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    name, version = meta["name"].replace("-", "_"), meta["version"]
+    info = f"{name}-{version}.dist-info"
+    files = {
+        path.relative_to(project).as_posix(): path.read_bytes()
+        for path in sorted((project / name).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    points = "".join(
+        f"[{group}]\n" + "".join(f"{key} = {value}\n" for key, value in table.items()) + "\n"
+        for group, table in meta["entry-points"].items()
+    )
+    files[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {version}\n".encode()
+    )
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    files[f"{info}/entry_points.txt"] = points.encode()
+    record = io.StringIO()
+    writer = csv.writer(record, lineterminator="\n")
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        writer.writerow([path, f"sha256={digest}", len(data)])
+    writer.writerow([f"{info}/RECORD", "", ""])
+    files[f"{info}/RECORD"] = record.getvalue().encode()
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+def install(project: Path, target: Path, scratch: Path) -> None:
+    """``pip install --no-deps --target target project``, offline.
+
+    With the example's build backend (hatchling) in this environment, pip builds the
+    package itself (``--no-build-isolation``: nothing is downloaded); without it (a fresh
+    venv has none), the wheel is put together here from the same pyproject.toml and pip
+    installs that.
+    """
+    pip = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet"]
+    if importlib.util.find_spec("hatchling") is not None:
+        what = [str(project), "--no-build-isolation"]
+    else:
+        what = [str(_wheel_by_hand(project, scratch))]
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run(
+        [*pip, "--target", str(target), *what], check=True, timeout=120, env=env, cwd=scratch
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A folder the example flow package is installed in (``pip install --target``)."""
+    target = tmp_path_factory.mktemp("site")
+    install(EXAMPLE, target, tmp_path_factory.mktemp("build"))
+    assert (target / "ecomflow_returns" / "definition.py").is_file()
+    return target
+
+
+def ecomflow(*argv, path=(), cwd=None):
+    """Start ``python -m ecomflow *argv`` with ``path`` (and ecomflow's sources) importable."""
+    pythonpath = os.pathsep.join([*map(str, path), str(SRC)])
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecomflow", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": pythonpath},
+    )
+
+
+def finish(child):
+    out, err = child.communicate(timeout=120)
+    return child.returncode, out, err
+
+
+def test_the_cli_runs_an_installed_flow(site, tmp_path):
+    # Started together: each child imports ecomflow and finds the plug-in on its own.
+    db = f"sqlite:///{tmp_path}/shop.db"
+    children = {
+        "list": ecomflow("list", path=[site]),
+        "show": ecomflow("show", "returns", "--lang", "zh", path=[site]),
+        "demo": ecomflow("demo", "returns", path=[site]),
+        "simulate": ecomflow(
+            "simulate", "returns", "--orders", "30", "--db", db, "--seed", "3", path=[site]
+        ),
+    }
+    results = {name: finish(child) for name, child in children.items()}
+    for name, (code, _, err) in results.items():
+        assert (code, err) == (0, ""), f"{name}: {err}"
+
+    listed = results["list"][1].splitlines()
+    assert [line.split()[0] for line in listed] == sorted([*BUILTIN, "returns"])
+    assert "returns       Returns / 退货  『陆』 售后" in listed
+
+    diagram = results["show"][1]
+    assert diagram.startswith("stateDiagram-v2") and "已退款" in diagram
+
+    demo = results["demo"][1]
+    assert demo.startswith("Returns (returns, 『陆』 售后)\n")
+    assert "[money] refund_paid" in demo and "[logistics] return_shipped" in demo
+    assert demo.splitlines()[-1] == (
+        "Finished in state 'refunded' after 4 transitions; "
+        "9 events in 4 streams: commerce, information, logistics, money."
+    )
+
+    simulated = results["simulate"][1]
+    assert simulated.startswith("Simulated 30 returns transactions")
+    assert "refunded" in simulated and "rejected" in simulated
+    assert "balanced" in simulated and "NOT" not in simulated
+    code, out, err = finish(ecomflow("replay", "--db", db, path=[site]))
+    assert (code, err) == (0, "")
+    assert "of 30 transactions: 30 rebuilt, 0 failed" in out and "NOT" not in out
+
+
+KIT_TEST = """
+from hypothesis import settings
+
+from ecomflow.flows import FLOWS
+from ecomflow.testing import flow_machine
+
+TestReturns = flow_machine(FLOWS["returns"]).TestCase
+TestReturns.settings = settings(max_examples=30, stateful_step_count=20, deadline=None)
+"""
+
+
+def test_the_testing_kit_runs_on_an_installed_flow(site, tmp_path):
+    (tmp_path / "test_returns_kit.py").write_text(KIT_TEST, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_returns_kit.py"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(SRC)])},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_a_plugin_that_fails_to_load_is_one_warning_and_the_rest_works(site, tmp_path):
+    broken = tmp_path / "broken"
+    info = broken / "shop_broken-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shop-broken\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[ecomflow.flows]\nbroken = shop_broken\n")
+    (broken / "shop_broken.py").write_text("raise ImportError('no module named shop_db')\n")
+    code, out, err = finish(ecomflow("list", path=[broken, site]))
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == sorted([*BUILTIN, "returns"])
+    assert err == (
+        "ecomflow: warning: ecomflow.flows entry point 'broken' (shop_broken) was not loaded: "
+        "no module named shop_db\n"
+    )
+
+
+# -- in this process: the registry and the command's messages ----------------------------
+
+
+def _bare_flow(name="bare"):
+    """A module holding a flow and no sample."""
+    opened = Transition(
+        "open", (), "open", Label("open", "打开"), emits=[Emit(Stream.COMMERCE, "opened")]
+    )
+    module = types.ModuleType(f"shop_{name}")
+    module.FLOW = Flow(
+        FlowDefinition(
+            name=name,
+            title=Label("Bare", "无样例"),
+            source="tests",
+            context_type=type(None),
+            states=[
+                State("open", Label("open", "打开")),
+                State("closed", Label("closed", "关闭"), terminal=True),
+            ],
+            start=opened,
+            transitions=[
+                Transition(
+                    "close",
+                    "open",
+                    "closed",
+                    Label("close", "关闭"),
+                    emits=[Emit(Stream.COMMERCE, "closed")],
+                )
+            ],
+        )
+    )
+    return module
+
+
+def test_a_flow_without_a_sample_gets_no_sample_naming_it():
+    flows = Registry([_bare_flow()])
+    with pytest.raises(NoSample) as info:
+        flows.sample("bare")
+    assert info.value.flow == "bare" and isinstance(info.value, LookupError)
+    assert str(info.value) == (
+        "Flow 'bare' has no sample, so it cannot be demonstrated or simulated: add SAMPLE = "
+        "ecomflow.flows.Sample(...) to shop_bare.sample (see docs/defining-flows.md)."
+    )
+    with pytest.raises(NoSample, match="Flow 'bare' has no sample"):
+        flows.scenario("bare")
+    with pytest.raises(KeyError):
+        flows.sample("nope")
+
+
+def test_a_sample_without_a_scenario_can_demo_but_not_simulate():
+    module = _bare_flow()
+    module.SAMPLE = Sample(steps=[("close", {})])
+    flows = Registry([module])
+    tx, before = flows.sample("bare").demo(flows["bare"])
+    assert (tx.id, tx.state, before) == ("bare-demo-1", "closed", [])
+    with pytest.raises(NoSample, match=r"^Flow 'bare' has a sample without a scenario"):
+        flows.scenario("bare")
+
+
+@pytest.mark.parametrize("command", ["demo", "simulate"])
+def test_demo_and_simulate_without_a_sample_print_one_line_and_exit_2(
+    command, monkeypatch, capsys, tmp_path
+):
+    monkeypatch.setattr(cli, "FLOWS", Registry([_bare_flow()]))
+    argv = [command, "bare"]
+    if command == "simulate":
+        argv += ["--db", f"sqlite:///{tmp_path}/shop.db"]
+    out = io.StringIO()
+    code = main(argv, out=out)
+    err = capsys.readouterr().err
+    assert (code, out.getvalue()) == (2, "")
+    assert err.startswith("ecomflow: error: Flow 'bare' has no sample") and err.count("\n") == 1
+    assert "add SAMPLE = ecomflow.flows.Sample(...) to shop_bare.sample" in err
+    assert list(tmp_path.iterdir()) == []  # simulate refused before opening a store
+
+
+def test_a_broken_or_clashing_plugin_is_left_out_with_a_warning(monkeypatch):
+    points = [
+        EntryPoint("broken", "shop_that_is_not_installed", registry.ENTRY_POINT_GROUP),
+        EntryPoint("again", "ecomflow.flows.operation", registry.ENTRY_POINT_GROUP),
+        EntryPoint("no-flow", "ecomflow.flows._shared", registry.ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: points)
+    from ecomflow.flows import direct_sale
+
+    flows = Registry([direct_sale])
+    with pytest.warns(PluginWarning) as caught:
+        names = sorted(flows)
+    assert names == ["direct-sale", "operation"]
+    messages = [str(warning.message) for warning in caught]
+    assert messages[0].startswith(
+        "ecomflow.flows entry point 'broken' (shop_that_is_not_installed) was not loaded: "
+    )
+    assert messages[1].endswith("has no FLOW that is an ecomflow.Flow")
+    assert len(messages) == 2 and issubclass(PluginWarning, RuntimeWarning)
+
+
+def test_the_shipped_flows_have_samples():
+    for name in ("b2b", "direct-sale", "operation"):
+        sample = FLOWS.sample(name)
+        assert sample.steps and sample.scenario is not None
