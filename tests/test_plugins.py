@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import io
 import os
+import re
 import subprocess
 import sys
 import types
@@ -205,6 +206,21 @@ def test_a_plugin_that_fails_to_load_is_one_warning_and_the_rest_works(site, tmp
         "ecomflow: warning: ecomflow.flows entry point 'broken' (shop_broken) was not loaded: "
         "no module named shop_db\n"
     )
+
+
+DOCS = ROOT / "docs" / "defining-flows.md"
+
+
+def test_the_docs_show_the_example_package_word_for_word():
+    # docs/defining-flows.md walks through the package: a block headed by one of its files
+    # must be that file's text, so that what the page shows is what the tests above run.
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```(?:python|toml)\n# (\S+)\n(.*?)```", text, flags=re.DOTALL)
+    shown = [(name, body) for name, body in blocks if (EXAMPLE / name).is_file()]
+    assert len(shown) >= 10, [name for name, _ in blocks]
+    for name, body in shown:
+        source = (EXAMPLE / name).read_text(encoding="utf-8")
+        assert body in source, f"{DOCS.name} shows {name} otherwise:\n{body}"
 
 
 # -- in this process: the registry and the command's messages ----------------------------
