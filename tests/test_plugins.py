@@ -109,11 +109,11 @@ def site(tmp_path_factory):
     return target
 
 
-def ecomflow(*argv, path=(), cwd=None):
-    """Start ``python -m ecomflow *argv`` with ``path`` (and ecomflow's sources) importable."""
+def child(*argv, path=(), cwd=None):
+    """Start ``python *argv`` with ``path`` (and ecomflow's sources) importable."""
     pythonpath = os.pathsep.join([*map(str, path), str(SRC)])
     return subprocess.Popen(
-        [sys.executable, "-m", "ecomflow", *argv],
+        [sys.executable, *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -122,48 +122,9 @@ def ecomflow(*argv, path=(), cwd=None):
     )
 
 
-def finish(child):
-    out, err = child.communicate(timeout=120)
-    return child.returncode, out, err
-
-
-def test_the_cli_runs_an_installed_flow(site, tmp_path):
-    # Started together: each child imports ecomflow and finds the plug-in on its own.
-    db = f"sqlite:///{tmp_path}/shop.db"
-    children = {
-        "list": ecomflow("list", path=[site]),
-        "show": ecomflow("show", "returns", "--lang", "zh", path=[site]),
-        "demo": ecomflow("demo", "returns", path=[site]),
-        "simulate": ecomflow(
-            "simulate", "returns", "--orders", "30", "--db", db, "--seed", "3", path=[site]
-        ),
-    }
-    results = {name: finish(child) for name, child in children.items()}
-    for name, (code, _, err) in results.items():
-        assert (code, err) == (0, ""), f"{name}: {err}"
-
-    listed = results["list"][1].splitlines()
-    assert [line.split()[0] for line in listed] == sorted([*BUILTIN, "returns"])
-    assert "returns       Returns / 退货  『陆』 售后" in listed
-
-    diagram = results["show"][1]
-    assert diagram.startswith("stateDiagram-v2") and "已退款" in diagram
-
-    demo = results["demo"][1]
-    assert demo.startswith("Returns (returns, 『陆』 售后)\n")
-    assert "[money] refund_paid" in demo and "[logistics] return_shipped" in demo
-    assert demo.splitlines()[-1] == (
-        "Finished in state 'refunded' after 4 transitions; "
-        "9 events in 4 streams: commerce, information, logistics, money."
-    )
-
-    simulated = results["simulate"][1]
-    assert simulated.startswith("Simulated 30 returns transactions")
-    assert "refunded" in simulated and "rejected" in simulated
-    assert "balanced" in simulated and "NOT" not in simulated
-    code, out, err = finish(ecomflow("replay", "--db", db, path=[site]))
-    assert (code, err) == (0, "")
-    assert "of 30 transactions: 30 rebuilt, 0 failed" in out and "NOT" not in out
+def finish(started):
+    out, err = started.communicate(timeout=300)
+    return started.returncode, out, err
 
 
 KIT_TEST = """
@@ -177,29 +138,104 @@ TestReturns.settings = settings(max_examples=30, stateful_step_count=20, deadlin
 """
 
 
-def test_the_testing_kit_runs_on_an_installed_flow(site, tmp_path):
-    (tmp_path / "test_returns_kit.py").write_text(KIT_TEST, encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_returns_kit.py"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(SRC)])},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
-
-
-def test_a_plugin_that_fails_to_load_is_one_warning_and_the_rest_works(site, tmp_path):
-    broken = tmp_path / "broken"
-    info = broken / "shop_broken-1.0.dist-info"
+def _broken_plugin(folder):
+    """A folder with an installed distribution whose flow plug-in fails to import."""
+    info = folder / "shop_broken-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shop-broken\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[ecomflow.flows]\nbroken = shop_broken\n")
-    (broken / "shop_broken.py").write_text("raise ImportError('no module named shop_db')\n")
-    code, out, err = finish(ecomflow("list", path=[broken, site]))
+    (folder / "shop_broken.py").write_text("raise ImportError('no module named shop_db')\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def children(site, tmp_path_factory):
+    """Every child process these tests read, started at once (each imports ecomflow anew)."""
+    folder = tmp_path_factory.mktemp("children")
+    (folder / "test_returns_kit.py").write_text(KIT_TEST, encoding="utf-8")
+    broken = _broken_plugin(folder / "broken")
+    db = f"sqlite:///{folder}/shop.db"
+    ecomflow = ["-m", "ecomflow"]
+    started = {
+        "site": site,
+        "db": db,
+        "kit": child(
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_returns_kit.py",
+            path=[site],
+            cwd=folder,
+        ),
+        "list": child(*ecomflow, "list", path=[site]),
+        "show": child(*ecomflow, "show", "returns", "--lang", "zh", path=[site]),
+        "demo": child(*ecomflow, "demo", "returns", path=[site]),
+        "simulate": child(
+            *ecomflow,
+            "simulate",
+            "returns",
+            "--orders",
+            "30",
+            "--db",
+            db,
+            "--seed",
+            "3",
+            path=[site],
+        ),
+        "broken": child(*ecomflow, "list", path=[broken, site]),
+    }
+    yield started
+    for process in started.values():
+        if isinstance(process, subprocess.Popen) and process.poll() is None:
+            process.kill()  # a test that did not read it was deselected or failed early
+            process.communicate()
+
+
+def test_list_and_show_an_installed_flow(children):
+    code, out, err = finish(children["list"])
+    assert (code, err) == (0, "")
+    listed = out.splitlines()
+    assert [line.split()[0] for line in listed] == sorted([*BUILTIN, "returns"])
+    assert "returns       Returns / 退货  『陆』 售后" in listed
+    code, out, err = finish(children["show"])
+    assert (code, err) == (0, "")
+    assert out.startswith("stateDiagram-v2") and "已退款" in out
+
+
+def test_demo_an_installed_flow(children):
+    code, out, err = finish(children["demo"])
+    assert (code, err) == (0, "")
+    assert out.startswith("Returns (returns, 『陆』 售后)\n")
+    assert "[money] refund_paid" in out and "[logistics] return_shipped" in out
+    assert out.splitlines()[-1] == (
+        "Finished in state 'refunded' after 4 transitions; "
+        "9 events in 4 streams: commerce, information, logistics, money."
+    )
+
+
+def test_simulate_and_replay_an_installed_flow(children):
+    code, out, err = finish(children["simulate"])
+    assert (code, err) == (0, "")
+    assert out.startswith("Simulated 30 returns transactions")
+    assert "refunded" in out and "rejected" in out
+    assert "balanced" in out and "NOT" not in out
+    code, out, err = finish(
+        child("-m", "ecomflow", "replay", "--db", children["db"], path=[children["site"]])
+    )
+    assert (code, err) == (0, "")
+    assert "of 30 transactions: 30 rebuilt, 0 failed" in out and "NOT" not in out
+
+
+def test_the_testing_kit_runs_on_an_installed_flow(children):
+    code, out, err = finish(children["kit"])
+    assert code == 0, out + err
+    assert "1 passed" in out
+
+
+def test_a_plugin_that_fails_to_load_is_one_warning_and_the_rest_works(children):
+    code, out, err = finish(children["broken"])
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == sorted([*BUILTIN, "returns"])
     assert err == (
