@@ -1,15 +1,18 @@
 """ecomflow ls (the current-state table, page by page) and ecomflow events (who did what)."""
 
+import importlib
 import io
 import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ecomflow import Event, Stream, cli
+from ecomflow import Event, Stream
 from ecomflow.cli import main
 from ecomflow.store import MemoryStore, open_store
 from ecomflow.store._base import Head
+
+cli = importlib.import_module("ecomflow.cli.main")  # the module (ecomflow.cli.main is the function)
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
 

@@ -19,10 +19,10 @@ import importlib
 import random
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 import attrs
 
@@ -33,7 +33,16 @@ from .._flow import Flow, Transaction
 if TYPE_CHECKING:
     from ..store import Repository
 
-__all__ = ["ENTRY_POINT_GROUP", "FLOWS", "DemoStep", "Registry", "Sample", "Scenario", "sample_of"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "FLOWS",
+    "DemoStep",
+    "PluginWarning",
+    "Registry",
+    "Sample",
+    "Scenario",
+    "sample_of",
+]
 
 ENTRY_POINT_GROUP = "ecomflow.flows"
 """The entry-point group that installed packages declare their flow packages in."""
@@ -48,46 +57,81 @@ Begin = Callable[[], tuple[Transaction[Any], Sequence[Event]]]
 """Start the demo's transaction elsewhere; return it and the events recorded before it."""
 
 
+def _to_steps(value: Iterable[Sequence[Any]]) -> tuple[DemoStep, ...]:
+    steps = tuple(tuple(step) for step in value)
+    for step in steps:
+        if len(step) != 2 or not isinstance(step[0], str) or not isinstance(step[1], Mapping):
+            raise TypeError(
+                f"Sample step {step!r} is not a (trigger, keyword arguments) pair such as "
+                "('settle', {'statement_ref': 'STMT-1'})"
+            )
+    return steps
+
+
+@final
 @attrs.frozen
 class Sample:
     """How to drive a flow with valid payloads: what ``demo`` and ``simulate`` run.
 
     ``start`` is the demo's start payload and ``steps`` the triggers it walks, each with
-    its keyword arguments; ``begin``, for a flow whose transactions are started by
-    something else (an exchange matching a trade), replaces ``start``. ``scenario``
-    drives one random, valid transaction through a repository, for ``simulate``.
+    its keyword arguments (the payload, and ``actor`` where one is needed); ``begin``,
+    for a flow whose transactions are started by something else (an exchange matching a
+    trade), replaces ``start``. ``scenario(rng, repo, tx_id)`` drives one random, valid
+    transaction through a repository, for ``simulate``. A flow package declares its
+    sample as ``SAMPLE`` in its ``sample`` module.
     """
 
     start: Mapping[str, Any] = attrs.field(factory=dict)
-    steps: tuple[DemoStep, ...] = attrs.field(default=(), converter=tuple)
+    steps: tuple[DemoStep, ...] = attrs.field(default=(), converter=_to_steps)
     scenario: Scenario | None = attrs.field(default=None, eq=False)
     begin: Begin | None = attrs.field(default=None, eq=False)
 
-    def run_demo(
+    def start_demo(
         self, flow: Flow[Any], tx_id: str | None = None, **options: Any
     ) -> tuple[Transaction[Any], list[Event]]:
-        """Start the demo's transaction; return it and the events recorded so far.
+        """Start the demo's transaction; return it and the events recorded before it.
 
-        ``options`` go to :meth:`Flow.start`; with ``begin``, that starts it instead and
-        the events include those recorded before the transaction (an exchange's).
+        ``options`` go to :meth:`Flow.start` (a clock, a bus); with ``begin``, that
+        starts it instead, and the events before it are those it returns (an
+        exchange's postings and match). The transaction is ``<flow>-demo-1`` unless
+        ``tx_id`` says otherwise.
         """
         if self.begin is not None:
             tx, before = self.begin()
             return tx, [*before]
-        tx = flow.start(tx_id or f"{flow.name}-demo", **options, **self.start)
-        return tx, list(tx.events)
+        return flow.start(tx_id or f"{flow.name}-demo-1", **options, **self.start), []
+
+    def demo(
+        self, flow: Flow[Any], tx_id: str | None = None, **options: Any
+    ) -> tuple[Transaction[Any], list[Event]]:
+        """Start the demo's transaction and walk every step; return it and the events before it.
+
+        >>> from ecomflow.flows import FLOWS
+        >>> tx, before = FLOWS.sample("operation").demo(FLOWS["operation"])
+        >>> tx.state, before
+        ('delivered', [])
+        """
+        tx, before = self.start_demo(flow, tx_id, **options)
+        for trigger, kwargs in self.steps:
+            tx.fire(trigger, **kwargs)
+        return tx, before
 
 
 @attrs.frozen
 class _Entry:
     flow: Flow[Any]
     sample: Sample | None
+    module: str | None  # the flow package, where its ``sample`` module belongs
+
+
+class PluginWarning(RuntimeWarning):
+    """A flow plug-in was left out: it failed to load, or its flow's name is taken."""
 
 
 def _entry(found: object, where: str) -> _Entry:
     """Return the flow (and sample) that a flow package or a Flow object gives."""
     if isinstance(found, Flow):
-        return _Entry(found, None)
+        return _Entry(found, None, None)
     flow = getattr(found, "FLOW", None)
     sample = getattr(found, "SAMPLE", None)
     if sample is None and isinstance(found, ModuleType) and hasattr(found, "__path__"):
@@ -100,7 +144,8 @@ def _entry(found: object, where: str) -> _Entry:
         raise TypeError(f"{where} has no FLOW that is an ecomflow.Flow")
     if sample is not None and not isinstance(sample, Sample):
         raise TypeError(f"{where}'s SAMPLE is not an ecomflow.flows.Sample")
-    return _Entry(flow, sample)
+    module = found.__name__ if isinstance(found, ModuleType) else None
+    return _Entry(flow, sample, module)
 
 
 class Registry(Mapping[str, Flow[Any]]):
@@ -135,14 +180,14 @@ class Registry(Mapping[str, Flow[Any]]):
             try:
                 entry = _entry(point.load(), where)
             except Exception as error:  # a broken plug-in must not break the others
-                warnings.warn(f"{where} was not loaded: {error}", RuntimeWarning, stacklevel=3)
+                warnings.warn(f"{where} was not loaded: {error}", PluginWarning, stacklevel=3)
                 continue
             name = entry.flow.name
             if name in entries:
                 if entries[name].flow is not entry.flow:
                     warnings.warn(
                         f"{where} was not loaded: a flow named {name!r} is already registered",
-                        RuntimeWarning,
+                        PluginWarning,
                         stacklevel=3,
                     )
                 continue
@@ -162,13 +207,33 @@ class Registry(Mapping[str, Flow[Any]]):
         """
         entry = self._loaded()[name]
         if entry.sample is None:
+            where = (
+                "its package's sample module"
+                if entry.module is None
+                else (f"{entry.module}.sample")
+            )
             raise NoSample(
-                f"Flow {name!r} has no sample, so it cannot be demonstrated or simulated: its "
-                "package must define SAMPLE, an ecomflow.flows.Sample (see "
-                "docs/defining-flows.md).",
+                f"Flow {name!r} has no sample, so it cannot be demonstrated or simulated: "
+                f"add SAMPLE = ecomflow.flows.Sample(...) to {where} "
+                "(see docs/defining-flows.md).",
                 flow=name,
             )
         return entry.sample
+
+    def scenario(self, name: str) -> Scenario:
+        """Return flow ``name``'s random scenario; :class:`~ecomflow.NoSample` if it has none.
+
+        ``KeyError`` if there is no flow of that name.
+        """
+        scenario = self.sample(name).scenario
+        if scenario is None:
+            raise NoSample(
+                f"Flow {name!r} has a sample without a scenario, so it cannot be simulated: "
+                "give its Sample a scenario(rng, repo, tx_id) that drives one random, valid "
+                "transaction (see docs/defining-flows.md).",
+                flow=name,
+            )
+        return scenario
 
     def __getitem__(self, name: str) -> Flow[Any]:
         return self._loaded()[name].flow

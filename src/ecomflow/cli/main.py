@@ -1,4 +1,9 @@
-"""The ``ecomflow`` command: list, show, demo, simulate, ls, events, replay."""
+"""The ``ecomflow`` command: list, show, demo, simulate, ls, events, replay.
+
+``demo`` and ``simulate`` drive a flow with its package's :class:`~ecomflow.flows.Sample`
+(a flow without one gets a one-line error, not a traceback); a flow plug-in that fails to
+load is one warning line on stderr, and the other flows work as before.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import random
 import sys
 import time
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timezone
@@ -22,17 +28,16 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
-from ._demos import DEMOS, start_demo
-from ._diagram import FORMATS, LANGS
-from ._errors import EcomflowError, StoreError
-from ._events import Event
-from ._simulate import SCENARIOS
-from .flows import FLOWS
-from .projections import ContractRegister, Inbox, Ledger, ShipmentTracker
-from .store import EventStore, Recorded, Repository, open_store
-from .store._base import Query as _Query
-from .store._base import check_query as _check_query
+from .. import __version__
+from .._diagram import FORMATS, LANGS
+from .._errors import EcomflowError, StoreError
+from .._events import Event
+from ..flows import FLOWS
+from ..flows._registry import PluginWarning
+from ..projections import ContractRegister, Inbox, Ledger, ShipmentTracker
+from ..store import EventStore, Recorded, Repository, open_store
+from ..store._base import Query as _Query
+from ..store._base import check_query as _check_query
 
 __all__ = ["main"]
 
@@ -126,7 +131,7 @@ def _positive(value: str) -> int:
 
 def _list(out: TextIO) -> None:
     width = max(len(name) for name in FLOWS)
-    for name, flow in FLOWS.items():
+    for name, flow in sorted(FLOWS.items()):
         out.write(f"{name:<{width}}  {flow.title.en} / {flow.title.zh}  {flow.source}\n")
 
 
@@ -139,15 +144,16 @@ def _print_events(events: Sequence[Event], lang: str, out: TextIO) -> None:
 
 def _demo(name: str, lang: str, out: TextIO) -> None:
     flow = FLOWS[name]
+    sample = FLOWS.sample(name)  # NoSample, before anything is printed
     out.write(f"{flow.title(lang)} ({flow.name}, {flow.source})\n")
-    tx, prelude = start_demo(name)
+    tx, prelude = sample.start_demo(flow)
     if prelude:
         out.write(f"Before the transaction, on {prelude[0].tx_id}:\n")
         _print_events(prelude, lang, out)
     first = " + ".join(flow.state(name).label(lang) for name in tx.active_states)
     out.write(f"0. {flow.definition.start.label(lang)} -> {first}\n")
     _print_events(tx.events, lang, out)
-    for number, (trigger, payload) in enumerate(DEMOS[name][1], start=1):
+    for number, (trigger, payload) in enumerate(sample.steps, start=1):
         step = flow.engine.transition(tx.state, trigger).label(lang)
         before = tx.state
         events = tx.fire(trigger, **payload)
@@ -162,6 +168,7 @@ def _demo(name: str, lang: str, out: TextIO) -> None:
 
 
 def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: TextIO) -> None:
+    scenario = FLOWS.scenario(name)  # NoSample, before a store is opened
     rng = random.Random(seed)
     store = open_store(url)
     repo = Repository(store, FLOWS)
@@ -184,7 +191,7 @@ def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: Te
         with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task(f"simulating {name}", total=orders)
             for number in range(1, orders + 1):
-                tx = SCENARIOS[name](rng, repo, f"{name}-{run}-{number}")
+                tx = scenario(rng, repo, f"{name}-{run}-{number}")
                 states[tx.state] += 1
                 bar.advance(task)
     finally:
@@ -453,7 +460,22 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 141
 
 
+def _load_flows() -> None:
+    """Load every flow, plug-ins included; one that fails to load is a warning line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        len(FLOWS)
+    for warning in caught:
+        if issubclass(warning.category, PluginWarning):
+            sys.stderr.write(f"ecomflow: warning: {' '.join(str(warning.message).split())}\n")
+        else:  # not ours to reword
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 def _run(argv: Sequence[str] | None, out: TextIO) -> int:
+    _load_flows()
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
