@@ -338,12 +338,12 @@ def find_times(folder: str) -> None:
 
 def replay_rate(folder: str) -> tuple[float, float]:
     """Events/s for Flow.replay alone, and for Repository.load (SQLite read + replay)."""
-    from ecomflow._demos import DEMOS
+    from ecomflow.flows import sample_of
 
     store = SQLiteStore(Path(folder) / "replay.db", synchronous="NORMAL")
     repo = Repository(store, FLOWS)
-    start, steps = DEMOS["direct-sale"]
-    assert isinstance(start, dict)
+    sample = sample_of("direct-sale")
+    start, steps = sample.start, sample.steps
     ids = [f"R-{n}" for n in range(200)]
     for tx_id in ids:
         tx = repo.start("direct-sale", tx_id, **start)

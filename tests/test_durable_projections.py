@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 
 from ecomflow import FLOWS, ConcurrencyConflict, InvalidPayload, Money, StoreUnavailable
-from ecomflow._demos import DEMOS, start_demo
 from ecomflow.projections import (
     ContractRegister,
     DurableProjection,
@@ -128,12 +127,10 @@ def test_consume_runs_a_durable_projection_durably(reopen):
 def demo_store(reopen):
     store = reopen()
     repo = Repository(store, FLOWS)
-    for name in DEMOS:
-        tx, before = start_demo(name)
+    for name in ("direct-sale", "operation", "intermediary", "b2b"):
+        tx, before = FLOWS.sample(name).demo(FLOWS[name])
         if before:
             store.append("exchange", before, -1)
-        for trigger, payload in DEMOS[name][1]:
-            tx.fire(trigger, **payload)
         repo.add(tx)
     return store
 

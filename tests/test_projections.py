@@ -5,17 +5,14 @@ from decimal import Decimal
 import pytest
 
 from ecomflow import FLOWS, Money, Stream
-from ecomflow._demos import DEMOS, start_demo
 from ecomflow.projections import ContractRegister, Inbox, Ledger, ShipmentTracker, fold
 from ecomflow.store import MemoryStore, Repository, SQLiteStore, consume
 
 
 def all_demo_events():
     events = []
-    for name in DEMOS:
-        tx, before = start_demo(name)
-        for trigger, payload in DEMOS[name][1]:
-            tx.fire(trigger, **payload)
+    for name in ("direct-sale", "operation", "intermediary", "b2b"):
+        tx, before = FLOWS.sample(name).demo(FLOWS[name])
         events.extend(before)
         events.extend(tx.events)
     return events

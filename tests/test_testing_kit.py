@@ -310,11 +310,9 @@ def test_matched_within_posted():
 
 
 def test_b2b_invariants_catch_a_double_conclusion_and_a_standing_offer():
-    from ecomflow._demos import DEMOS, start_demo
+    from ecomflow.flows import FLOWS
 
-    tx, _ = start_demo("b2b")
-    for trigger, payload in DEMOS["b2b"][1]:
-        tx.fire(trigger, **payload)
+    tx, _ = FLOWS.sample("b2b").demo(FLOWS["b2b"])
     contract_concluded_at_most_once(tx)
     counter_offer_ends_the_standing_offer(tx)
     concluded = next(e for e in tx._events if e.name == "contract_concluded")
