@@ -45,7 +45,9 @@ __all__ = [
 # -- the events only this flow records ---------------------------------------------------
 
 PARTIES_NOTIFIED = EventType(
-    "parties_notified", Stream.INFORMATION, Label("Parties told of the match", "通知买卖双方撮合结果")
+    "parties_notified",
+    Stream.INFORMATION,
+    Label("Parties told of the match", "通知买卖双方撮合结果"),
 )
 TRADE_DECLINED = EventType(
     "trade_declined", Stream.COMMERCE, Label("Trade declined", "一方拒签，交易取消")
