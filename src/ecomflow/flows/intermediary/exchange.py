@@ -159,7 +159,7 @@ class Exchange:
         self._trade_bus = (
             repository.bus if repository is not None else EventBus() if bus is None else bus
         )
-        self._trade_bus.subscribe(self._on_trade_event, Stream.COMMERCE)
+        self._listening = self._trade_bus.subscribe(self._on_trade_event, Stream.COMMERCE)
         self._trades: dict[str, Intermediary] = {}
         # Trades that ended while the exchange was busy with a step: reopened right after it.
         self._pending: deque[Reopening] = deque()
@@ -186,7 +186,7 @@ class Exchange:
     def _recover(self) -> tuple[list[Intermediary], list[BaseException]]:
         """Finish what a crash left undone; queue the trades that ended unheard."""
         assert self._repo is not None
-        trades, errors = self._record_pending()
+        trades, errors = self._record_pending(recovering=True)
         for fill in self.book.fills:
             try:
                 trade = self._repo.load(fill.trade)
@@ -197,6 +197,10 @@ class Exchange:
             for event in trade.events[-2:]:
                 self._on_trade_event(event)
         return trades, errors
+
+    def detach(self) -> None:
+        """Stop hearing of the trades' ends (leave the bus); its book stays as it is."""
+        self._listening.cancel()
 
     # -- what the exchange shows --------------------------------------------------------
 
@@ -378,13 +382,16 @@ class Exchange:
         trades, failed = self._record_pending()
         return trades, errors + failed
 
-    def _record_pending(self) -> tuple[list[Intermediary], list[BaseException]]:
+    def _record_pending(
+        self, recovering: bool = False
+    ) -> tuple[list[Intermediary], list[BaseException]]:
+        """Record each pending match and start its trade (adopt it, when ``recovering``)."""
         trades: list[Intermediary] = []
         errors: list[BaseException] = []
         while self.book.pending:
             events, publish = self._fire("record_match", {})
             fill = self.book.fills[-1]
-            adopted = self._adopt(fill)
+            adopted = self._adopt(fill) if recovering else None
             if adopted is None:
                 trade, failed = self._start_trade(fill, events[0])
                 errors.extend(failed)
