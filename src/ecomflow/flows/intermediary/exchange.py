@@ -403,7 +403,7 @@ class Exchange:
 
     def _adopt(self, fill: Fill) -> Intermediary | None:
         """Return the trade of ``fill`` if a crash left it started but its match unrecorded."""
-        if self._repo is None or self._repo.store.version(fill.trade) is None:
+        if self._repo is None or self._repo.store.version(fill.trade) < 0:
             return None
         trade: Intermediary = self._repo.load(fill.trade)  # type: ignore[assignment]
         return trade
