@@ -6,7 +6,6 @@ from decimal import Decimal
 import attrs
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from ecomflow import FLOWS, Money, StoreError, Stream
 from ecomflow.flows.intermediary import EXCHANGE, Exchange, matched_within_posted
@@ -134,7 +133,7 @@ def test_the_exchange_flow_is_a_flow_of_its_own_not_a_listed_deal():
     assert DEFINITION.name == "exchange" and EXCHANGE.states == ("open",)
     assert "exchange" not in FLOWS
     assert set(EXCHANGE.triggers) == {"post_supply", "post_demand", "record_match", "reopen"}
-    assert {p for p in ExchangeRecord.record_match.parameters} == set()
+    assert ExchangeRecord.record_match.parameters == frozenset()
     assert ExchangeRecord.post_supply.parameters == {"party", "goods", "quantity", "price"}
 
 
