@@ -152,3 +152,26 @@ def test_a_stored_exchange_matches_as_the_memory_one_and_reopens_the_same(items)
     assert again.book == stored.book and again.events == stored.events
     assert attrs.asdict(again.book) == attrs.asdict(EXCHANGE.replay(again.events).context)
     matched_within_posted(again)
+
+
+def test_an_exchange_is_made_once_and_then_reopened():
+    repo = Repository(MemoryStore(), FLOWS_AND_EXCHANGE)
+    Exchange("X", designated_banks=BANKS, repository=repo)
+    with pytest.raises(StoreError, match=r"already stored .* Exchange.open\(repository, 'X'\)"):
+        Exchange("X", designated_banks=BANKS, repository=repo)
+    with pytest.raises(KeyError):
+        Exchange.open(repo, "Y")
+
+
+def test_a_match_recorded_but_never_started_is_started_on_reopening():
+    repo = Repository(MemoryStore(), FLOWS_AND_EXCHANGE)
+    exchange = Exchange("X", designated_banks=BANKS, repository=repo)
+    rice(exchange, "supply", "farm", 10, "1")
+    record = exchange.transaction
+    record.post_demand(party="mill", goods="rice", quantity=4, price=Money("1", "CNY"))
+    record.record_match()  # recorded, then the process stopped before the trade started
+    repo.save(record)
+    reopened = Exchange.open(repo, "X")
+    (trade,) = reopened.trades
+    assert trade.id == "X-T1" and trade.events[0].causation_id == record.events[-2].event_id
+    matched_within_posted(reopened)

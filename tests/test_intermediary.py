@@ -530,3 +530,33 @@ def test_a_default_waits_for_the_payment_term_when_the_contract_has_one():
     assert tx.state == "defaulted" and FLOW.replay(tx.events) == tx
     with pytest.raises(InvalidPayload, match="pay_by must be a timezone-aware datetime"):
         FLOW.start("T-29", **{**TERMS, "pay_by": datetime(2026, 12, 1)})
+
+
+def test_typed_methods_are_keyword_only_declarations_of_the_payloads():
+    from ecomflow.flows.intermediary import Intermediary
+
+    assert Intermediary.sign.parameters == {"party", "signatory"}
+    assert Intermediary.release.required == {"warehouse"}
+    assert Intermediary.deliver.required == frozenset()
+    tx = FLOW.start("T-kw", **TERMS)
+    with pytest.raises(TypeError):
+        tx.sign("buyer", signatory="Zhou")  # one calling style: by name
+    (event,) = tx.sign(party="buyer", signatory="Zhou")
+    assert event.data == {"party": "buyer", "signatory": "Zhou"}
+
+
+def test_every_event_is_a_declaration_with_its_stream_and_labels():
+    from ecomflow import _vocabulary
+    from ecomflow.flows.intermediary import terms
+
+    declared = {
+        value.name: value
+        for module in (_vocabulary, terms)
+        for value in vars(module).values()
+        if isinstance(value, type(terms.TRADE_DECLINED))
+    }
+    definition = FLOW.definition
+    for transition in (definition.start, *definition.transitions):
+        for emit in transition.emits:
+            assert emit.label is not None and emit.label.zh, emit.name
+            assert declared[emit.name].stream is emit.stream, emit.name

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, final
 import attrs
 
 from ..._bus import EventBus
-from ..._errors import InvalidPayload, StoreError, SubscriberError
+from ..._errors import ConcurrencyConflict, InvalidPayload, StoreError, SubscriberError
 from ..._events import Clock, Event, Stream, utc_now
 from ..._money import MAX_AMOUNT_DIGITS, Money
 from ..._sensitive import find_sensitive
@@ -134,7 +134,13 @@ class Exchange:
         tx = EXCHANGE.start(self.id, clock=self._clock, **attrs.asdict(terms, recurse=False))
         self._tx = tx
         if repository is not None:
-            repository.add(tx)
+            try:
+                repository.add(tx)
+            except ConcurrencyConflict:
+                raise StoreError(
+                    f"Exchange {name!r} is already stored in this repository: reopen it with "
+                    f"Exchange.open(repository, {name!r})."
+                ) from None
 
     def _setup(
         self, name: str, clock: Clock | None, bus: EventBus | None, repository: Repository | None
