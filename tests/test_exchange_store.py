@@ -175,3 +175,17 @@ def test_a_match_recorded_but_never_started_is_started_on_reopening():
     (trade,) = reopened.trades
     assert trade.id == "X-T1" and trade.events[0].causation_id == record.events[-2].event_id
     matched_within_posted(reopened)
+
+
+def test_the_book_snapshots_as_json_and_restores_equal():
+    import json
+    from datetime import timedelta
+
+    exchange = Exchange("X", designated_banks=BANKS, payment_term=timedelta(days=7, microseconds=5))
+    rice(exchange, "supply", "farm", 10, "1")
+    (trade,) = rice(exchange, "demand", "mill", 6, "1")
+    trade.decline(party="buyer", reason="no")
+    snapshot = json.loads(json.dumps(EXCHANGE.snapshot(exchange.transaction)))
+    restored = EXCHANGE.restore(snapshot, history=lambda: list(exchange.events))
+    assert restored == exchange.transaction
+    assert restored.context.terms.payment_term == timedelta(days=7, microseconds=5)
