@@ -189,10 +189,10 @@ def test_registered_with_its_seed_section():
 def test_a_trade_from_match_to_settlement(clock):
     tx = FLOW.start("T-9", clock=clock, **TERMS)
     assert tx.context.match.value == Money("1600.00", "CNY")
-    tx.sign("seller", signatory="Chen")
+    tx.sign(party="seller", signatory="Chen")
     with pytest.raises(GuardRejected, match="the seller has already signed"):
-        tx.sign("seller", signatory="Chen again")
-    concluded = tx.sign(Party.BUYER, signatory="Zhou")
+        tx.sign(party="seller", signatory="Chen again")
+    concluded = tx.sign(party=Party.BUYER, signatory="Zhou")
     assert [e.name for e in concluded] == ["contract_signed_by", "contract_concluded"]
     with pytest.raises(GuardRejected) as info:
         tx.pay(bank="Shady Bank", amount=Money("1500", "CNY"), reference="X")
@@ -216,8 +216,8 @@ def test_a_trade_from_match_to_settlement(clock):
 
 def test_either_party_may_decline(clock):
     tx = FLOW.start("T-10", clock=clock, **TERMS)
-    tx.sign("buyer", signatory="Zhou")
-    tx.decline("seller", reason="found a better price")
+    tx.sign(party="buyer", signatory="Zhou")
+    tx.decline(party="seller", reason="found a better price")
     assert tx.state == "cancelled" and tx.allowed_triggers() == ()
 
 
@@ -297,6 +297,7 @@ def test_the_flow_declares_its_own_rules():
         intermediary.paid_exactly_the_contract_value,
         intermediary.settled_at_most_once,
         intermediary.default_only_while_unpaid,
+        intermediary.paid_out_within_what_was_paid,  # was in testing.payouts_within_what_was_paid
     }
 
 
@@ -436,8 +437,8 @@ def test_a_buyer_who_never_pays_is_declared_in_default(clock):
     tx = FLOW.start("T-25", clock=clock, **TERMS)
     with pytest.raises(TransitionNotAllowed, match="the contract is not signed by both"):
         tx.declare_default(reason="no transfer")
-    tx.sign("seller", signatory="Chen")
-    tx.sign("buyer", signatory="Zhou")
+    tx.sign(party="seller", signatory="Chen")
+    tx.sign(party="buyer", signatory="Zhou")
     events = tx.declare_default(reason="no transfer within the payment period")
     assert tx.state == "defaulted" and tx.is_finished and tx.allowed_triggers() == ()
     assert [(e.stream, e.name) for e in events] == [
@@ -463,8 +464,8 @@ def test_a_buyer_who_never_pays_is_declared_in_default(clock):
 
 def test_no_default_once_the_buyer_has_paid(clock):
     tx = FLOW.start("T-26", clock=clock, **TERMS)
-    tx.sign("seller", signatory="Chen")
-    tx.sign("buyer", signatory="Zhou")
+    tx.sign(party="seller", signatory="Chen")
+    tx.sign(party="buyer", signatory="Zhou")
     with pytest.raises(InvalidPayload, match="reason must be a non-empty string"):
         tx.declare_default(reason=" ")
     tx.pay(bank="ICBC", amount=Money("1600", "CNY"), reference="R")
@@ -516,8 +517,8 @@ def test_a_default_waits_for_the_payment_term_when_the_contract_has_one():
     clock = ManualClock(datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc))
     pay_by = datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)
     tx = FLOW.start("T-28", clock=clock, **{**TERMS, "pay_by": pay_by})
-    tx.sign("seller", signatory="Chen")
-    tx.sign("buyer", signatory="Zhou")
+    tx.sign(party="seller", signatory="Chen")
+    tx.sign(party="buyer", signatory="Zhou")
     assert tx.allowed_triggers() == ("pay",)
     before = (tx.state, tx.version, tx.events)
     with pytest.raises(GuardRejected, match="the buyer has until 2026-12-01T08:00:00"):
@@ -529,3 +530,33 @@ def test_a_default_waits_for_the_payment_term_when_the_contract_has_one():
     assert tx.state == "defaulted" and FLOW.replay(tx.events) == tx
     with pytest.raises(InvalidPayload, match="pay_by must be a timezone-aware datetime"):
         FLOW.start("T-29", **{**TERMS, "pay_by": datetime(2026, 12, 1)})
+
+
+def test_typed_methods_are_keyword_only_declarations_of_the_payloads():
+    from ecomflow.flows.intermediary import Intermediary
+
+    assert Intermediary.sign.parameters == {"party", "signatory"}
+    assert Intermediary.release.required == {"warehouse"}
+    assert Intermediary.deliver.required == frozenset()
+    tx = FLOW.start("T-kw", **TERMS)
+    with pytest.raises(TypeError):
+        tx.sign("buyer", signatory="Zhou")  # one calling style: by name
+    (event,) = tx.sign(party="buyer", signatory="Zhou")
+    assert event.data == {"party": "buyer", "signatory": "Zhou"}
+
+
+def test_every_event_is_a_declaration_with_its_stream_and_labels():
+    from ecomflow import _vocabulary
+    from ecomflow.flows.intermediary import terms
+
+    declared = {
+        value.name: value
+        for module in (_vocabulary, terms)
+        for value in vars(module).values()
+        if isinstance(value, type(terms.TRADE_DECLINED))
+    }
+    definition = FLOW.definition
+    for transition in (definition.start, *definition.transitions):
+        for emit in transition.emits:
+            assert emit.label is not None and emit.label.zh, emit.name
+            assert declared[emit.name].stream is emit.stream, emit.name

@@ -304,7 +304,8 @@ def test_matched_within_posted():
     exchange.post_demand("mill", quantity=20, **rice)
     exchange.post_demand("farm", quantity=5, **rice)  # no self-trade: stays open
     matched_within_posted(exchange)
-    exchange._open["S1"] += 1  # a bug: the remainder grows
+    book = exchange.book  # a bug: the remainder grows
+    exchange.transaction._context = attrs.evolve(book, open=(book.open[0] + 1, *book.open[1:]))
     with pytest.raises(AssertionError, match="'S1' of 50: 20 matched and 31 open"):
         matched_within_posted(exchange)
 
