@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from ecomflow import FLOWS, GuardRejected, Money, Stream, TransitionNotAllowed
-from ecomflow._vocabulary import CLAIM_PAID, CONTRACT_CONCLUDED
 from ecomflow.flows.b2b import FLOW
 from ecomflow.flows.b2b.terms import (
     CLAIM_FILED,
@@ -21,6 +20,7 @@ from ecomflow.flows.b2b.terms import (
 )
 from ecomflow.projections import Ledger, fold
 from ecomflow.testing import books_by_party
+from ecomflow.vocabulary import CLAIM_PAID, CONTRACT_CONCLUDED
 from tests.oracle import OracleMachine
 from tests.strategies import names
 
@@ -1179,21 +1179,21 @@ RULES = {rule.__name__: rule for rule in FLOW.definition.invariants}
             "but the contract value is",
         ),
         (
-            "_payouts_within_the_claim",
+            "payouts_within_the_claim",
             lambda es: renamed(
                 es, CLAIM_PAID.name, amount={"amount": "60000.00", "currency": "CNY"}
             ),
             "on a claim of",
         ),
         (
-            "_payouts_within_the_claim",
+            "payouts_within_the_claim",
             lambda es: renamed(es, CLAIM_PAID.name, amount={"amount": "10.00", "currency": "USD"}),
             "on a claim of",
         ),
-        ("_payouts_within_the_claim", lambda es: copied(es, CLAIM_FILED.name), "2 claims filed"),
-        ("_payouts_within_the_claim", lambda es: copied(es, CLAIM_PAID.name), "paid 2 times"),
+        ("payouts_within_the_claim", lambda es: copied(es, CLAIM_FILED.name), "2 claims filed"),
+        ("payouts_within_the_claim", lambda es: copied(es, CLAIM_PAID.name), "paid 2 times"),
         (
-            "_payouts_within_the_claim",
+            "payouts_within_the_claim",
             lambda es: [e for e in es if e.name != CLAIM_FILED.name],
             "none was filed",
         ),
@@ -1362,7 +1362,7 @@ RECORDED = {
 
 def _declared():
     """Every EventType the flow can name: its own (terms) and the shared vocabulary."""
-    from ecomflow import _vocabulary
+    from ecomflow import vocabulary as _vocabulary
     from ecomflow._definition import EventType
     from ecomflow.flows.b2b import terms
 

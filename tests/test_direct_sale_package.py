@@ -12,8 +12,7 @@ import attrs
 import pytest
 
 import ecomflow.flows.direct_sale as package
-from ecomflow import EventType, Flow, Money, Stream
-from ecomflow import _vocabulary as vocabulary
+from ecomflow import EventType, Flow, Money, Stream, vocabulary
 from ecomflow._flow import TriggerMethod
 from ecomflow.flows.direct_sale import (
     FLOW,

@@ -546,7 +546,7 @@ def test_typed_methods_are_keyword_only_declarations_of_the_payloads():
 
 
 def test_every_event_is_a_declaration_with_its_stream_and_labels():
-    from ecomflow import _vocabulary
+    from ecomflow import vocabulary as _vocabulary
     from ecomflow.flows.intermediary import terms
 
     declared = {

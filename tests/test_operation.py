@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, invariant, precondition, rule
 
-import ecomflow._vocabulary
+import ecomflow.vocabulary
 from ecomflow import (
     FLOWS,
     EventType,
@@ -24,12 +24,6 @@ from ecomflow import (
     TransitionNotAllowed,
 )
 from ecomflow._flow import TriggerMethod
-from ecomflow._vocabulary import (
-    BUYER_NOTIFIED,
-    ORDER_ENDED,
-    PAYMENT_TRANSFERRED,
-    SELLER_NOTIFIED,
-)
 from ecomflow.flows import operation
 from ecomflow.flows.operation import (
     FLOW,
@@ -45,6 +39,12 @@ from ecomflow.flows.operation import rules as operation_rules
 from ecomflow.flows.operation import terms as operation_terms
 from ecomflow.projections import Ledger, fold
 from ecomflow.testing import books_by_party, drive, transition_paths
+from ecomflow.vocabulary import (
+    BUYER_NOTIFIED,
+    ORDER_ENDED,
+    PAYMENT_TRANSFERRED,
+    SELLER_NOTIFIED,
+)
 from tests.conftest import TickingClock
 from tests.oracle import OracleMachine
 from tests.strategies import money, names
@@ -502,7 +502,7 @@ def _declarations(module):
 
 
 def test_every_event_is_declared_once_with_both_labels():
-    own, shared = _declarations(operation_terms), _declarations(ecomflow._vocabulary)
+    own, shared = _declarations(operation_terms), _declarations(ecomflow.vocabulary)
     assert not {kind.name for kind in own} & {kind.name for kind in shared}
     emits = [
         emit for t in (FLOW.definition.start, *FLOW.definition.transitions) for emit in t.emits

@@ -27,8 +27,8 @@ import attrs
 
 from ._errors import CorruptHistory
 from ._events import Event, Stream
-from ._vocabulary import DEAL_OPENED, OWNERSHIP_TRANSFERRED
 from .store._consumer import DurableProjection, Projector
+from .vocabulary import DEAL_OPENED, OWNERSHIP_TRANSFERRED
 
 __all__ = [
     "ContractRegister",

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
 from .._events import Event
 from .._flow import Transaction
+from ..flows.b2b.rules import (
+    contract_concluded_at_most_once,
+    counter_offer_ends_the_standing_offer,
+    payouts_within_the_claim,
+)
+from ..flows.direct_sale.rules import settled_within_the_authorization
+from ..flows.intermediary.exchange import matched_within_posted
+from ..flows.intermediary.rules import paid_out_within_what_was_paid
 from ..projections import Ledger, fold
-
-if TYPE_CHECKING:
-    from ..flows.exchange import Exchange
 
 __all__ = [
     "INVARIANTS",
@@ -163,90 +168,23 @@ def flow_rules_hold(tx: Transaction[Any]) -> None:
         check(tx)
 
 
-def _amount(event: Event, key: str = "amount") -> Decimal:
-    return Decimal(event.data[key]["amount"])
+_PAYOUT_RULES: dict[str, tuple[Callable[[Transaction[Any]], None], ...]] = {
+    "direct-sale": (settled_within_the_authorization,),
+    "intermediary": (paid_out_within_what_was_paid,),
+    "b2b": (payouts_within_the_claim,),
+}
 
 
 def payouts_within_what_was_paid(tx: Transaction[Any]) -> None:
-    """Check that nothing paid out exceeds what was authorized, paid or claimed."""
-    events = list(tx.events)
-    authorized = [_amount(e) for e in events if e.name == "payment_authorized"]
-    settled = [_amount(e) for e in events if e.name == "payment_settled"]
-    if authorized and settled:
-        _require(settled[-1] <= authorized[-1], f"{tx.id!r}: settled {settled} > authorized")
-    paid = sum((_amount(e) for e in events if e.name == "payment_transferred"), Decimal(0))
-    out = sum((_amount(e) for e in events if e.name in ("fee_recorded", "seller_paid")), Decimal(0))
-    _require(out <= paid, f"{tx.id!r}: paid out {out} of the {paid} received")
-    claims = [_amount(e) for e in events if e.name == "claim_filed"]
-    payouts = [_amount(e) for e in events if e.name == "claim_paid"]
-    if payouts:
-        _require(claims, f"{tx.id!r}: a claim was paid but none was filed")
-        _require(sum(payouts) <= claims[-1], f"{tx.id!r}: payouts {payouts} exceed the claim")
+    """Check that nothing paid out exceeds what was authorized, paid or claimed.
 
-
-def contract_concluded_at_most_once(tx: Transaction[Any]) -> None:
-    """Check that a contract is concluded at most once."""
-    count = sum(1 for e in tx.events if e.name == "contract_concluded")
-    _require(count <= 1, f"{tx.id!r}: the contract was concluded {count} times")
-
-
-def counter_offer_ends_the_standing_offer(tx: Transaction[Any]) -> None:
-    """Check that every counter-offer rejects the offer that stood, in the same transition."""
-    by_version: dict[int, list[str]] = {}
-    for event in tx.events:
-        by_version.setdefault(event.version, []).append(event.name)
-    for version, names in by_version.items():
-        if "counter_offer_made" in names:
-            _require(
-                "offer_rejected_by_counter_offer" in names,
-                f"{tx.id!r}: the counter-offer at version {version} left the offer standing",
-            )
-
-
-def matched_within_posted(exchange: Exchange) -> None:
-    """Check an exchange: no posting matched beyond its quantity, no party traded with itself.
-
-    For every posting, what its trades took plus what is still open equals what was
-    posted. A trade that ended unsettled (declined, or the buyer in default) took only the
-    part of the party that walked away: the other side's quantity was reopened, and the
-    trade no longer counts in the market volume. Every trade's buyer and seller differ,
-    neither is the exchange, and each trade's price lies between the ask and the bid.
+    The rules are the flows' own (a direct sale settles within its authorization, an
+    intermediary's fee and payout stay within what the buyer paid, a claim is paid at
+    most what was claimed), which :func:`flow_rules_hold` also runs; a flow of your own
+    declares its payout rules in its ``invariants``.
     """
-    taken: dict[str, int] = {}
-    volume: dict[str, int] = {}
-    for trade in exchange.trades:
-        demand, supply = exchange.postings_of(trade.id)
-        match = trade.context.match
-        _require(match.buyer != match.seller, f"{trade.id!r}: {match.buyer!r} traded with itself")
-        _require(
-            exchange.name not in (match.buyer, match.seller),
-            f"{trade.id!r}: the exchange {exchange.name!r} is a party to its own trade",
-        )
-        _require(
-            supply.price <= match.price <= demand.price,
-            f"{trade.id!r}: price {match.price} outside ask {supply.price} and bid {demand.price}",
-        )
-        decline = trade.context.decline
-        walked = {"defaulted": "buyer"}.get(trade.state)
-        if trade.state == "cancelled" and decline is not None:
-            walked = decline.party.value
-        if walked is None:
-            volume[match.goods] = volume.get(match.goods, 0) + match.quantity
-        for side, posting in (("buyer", demand), ("seller", supply)):
-            if walked in (None, side):
-                taken[posting.id] = taken.get(posting.id, 0) + match.quantity
-    for posting in exchange.postings:
-        done, left = taken.get(posting.id, 0), exchange.open_quantity(posting.id)
-        _require(
-            left >= 0 and done + left == posting.quantity,
-            f"posting {posting.id!r} of {posting.quantity}: {done} matched and {left} open",
-        )
-    for goods in {posting.goods for posting in exchange.postings}:
-        traded = exchange.market(goods).volume
-        _require(
-            traded == volume.get(goods, 0),
-            f"{goods!r}: the market says {traded} traded, its live trades {volume.get(goods, 0)}",
-        )
+    for rule in _PAYOUT_RULES.get(tx.flow.name, ()):
+        rule(tx)
 
 
 _REFUSALS = (TransitionNotAllowed, GuardRejected, InvalidPayload)
@@ -280,8 +218,11 @@ INVARIANTS: tuple[Callable[[Transaction[Any]], None], ...] = (
     books_by_party,
     flow_rules_hold,
     no_shipping_before_payment,
-    payouts_within_what_was_paid,
     contract_concluded_at_most_once,
-    counter_offer_ends_the_standing_offer,
 )
-"""Every invariant above: the default for :func:`flow_machine`."""
+"""The invariants every flow keeps: the default for :func:`flow_machine`.
+
+A flow's own rules (a counter-offer ends the standing offer, payouts within what was
+paid, an exchange's matches within its postings) are the flow's ``invariants``, which
+:func:`flow_rules_hold` runs.
+"""

@@ -60,14 +60,14 @@ from ..._definition import FlowDefinition, Label, State, Transition
 from ..._events import Event
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
-from ..._vocabulary import (
+from ...fields import replace
+from ...vocabulary import (
     CLAIM_PAID,
     CONTRACT_CONCLUDED,
     CONTRACT_PERFORMED,
     CONTRACT_SIGNED_BY,
     OWNERSHIP_TRANSFERRED,
 )
-from ...fields import replace
 from .rules import (
     BOTH_DONE,
     BUYER_RECEIVES,
@@ -101,7 +101,6 @@ from .rules import (
     _paid_once_as_the_terms_say,
     _parties,
     _payment,
-    _payouts_within_the_claim,
     _performed,
     _previous,
     _price_back,
@@ -114,6 +113,7 @@ from .rules import (
     contract_concluded_at_most_once,
     counter_offer_ends_the_standing_offer,
     offeree_is_the_actor,
+    payouts_within_the_claim,
     summary,
     the_buyer_pays,
     the_party_acts,
@@ -789,7 +789,7 @@ DEFINITION = FlowDefinition(
         counter_offer_ends_the_standing_offer,
         _receipt_only_after_shipment,
         _paid_once_as_the_terms_say,
-        _payouts_within_the_claim,
+        payouts_within_the_claim,
     ),
     summary=summary,
 )

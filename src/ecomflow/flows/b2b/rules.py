@@ -18,8 +18,8 @@ from typing import Any
 from ..._definition import EventType, Guard, Label
 from ..._flow import Transaction
 from ..._money import Money
-from ..._vocabulary import CLAIM_PAID, CONTRACT_CONCLUDED
 from ...fields import replace
+from ...vocabulary import CLAIM_PAID, CONTRACT_CONCLUDED
 from .terms import (
     CLAIM_FILED,
     CONTRACT_DRAWN_UP,
@@ -592,7 +592,7 @@ def _paid_once_as_the_terms_say(tx: Transaction[Any]) -> None:
         )
 
 
-def _payouts_within_the_claim(tx: Transaction[Any]) -> None:
+def payouts_within_the_claim(tx: Transaction[Any]) -> None:
     """Check one claim per trade, paid at most what was claimed, in its currency."""
     claims = [e for e in tx.events if e.name == CLAIM_FILED.name]
     payouts = [e for e in tx.events if e.name == CLAIM_PAID.name]

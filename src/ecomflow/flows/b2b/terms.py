@@ -1,7 +1,7 @@
 """The terms of the B2B flow (『捌』): its payloads, enums, context and the events it records.
 
 Payloads and the context are frozen, slotted attrs classes; the events are declared once
-here (the shared ones come from :mod:`ecomflow._vocabulary`) so that the graph, the rules
+here (the shared ones come from :mod:`ecomflow.vocabulary`) so that the graph, the rules
 and the tests name them by their declaration.
 """
 
@@ -338,7 +338,7 @@ class B2BContext:
         return self.terms.value
 
 
-# -- events: what the flow records (the shared ones are in ecomflow._vocabulary) ----------
+# -- events: what the flow records (the shared ones are in ecomflow.vocabulary) ----------
 
 # 1. preparation 交易前的准备
 TRADE_PREPARATION_STARTED = EventType(

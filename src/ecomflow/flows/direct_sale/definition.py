@@ -47,7 +47,8 @@ from typing import final
 from ..._definition import FlowDefinition, Label, State, Transition
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
-from ..._vocabulary import (
+from ...fields import replace
+from ...vocabulary import (
     AUTHORIZATION_VOIDED,
     BUYER_NOTIFIED,
     DELIVERED,
@@ -59,7 +60,6 @@ from ..._vocabulary import (
     OWNERSHIP_TRANSFERRED,
     SALES_DEPARTMENT_NOTIFIED,
 )
-from ...fields import replace
 from .rules import (
     AMOUNT_MATCHES_TOTAL,
     CASH_ON_DELIVERY,

@@ -19,7 +19,7 @@ from ..._definition import FlowInvariant, Guard, Label
 from ..._events import Event
 from ..._flow import Transaction
 from ..._money import Money
-from ..._vocabulary import (
+from ...vocabulary import (
     AUTHORIZATION_VOIDED,
     DELIVERED,
     DISPATCHED,

@@ -3,7 +3,7 @@
 The vocabulary of :mod:`ecomflow.flows.direct_sale.definition`: what each of the six steps
 of 网络商品直销 (『壹』『贰』) carries (one payload per trigger), what a sale gathers (its
 context), and the events the flow alone records (the ones several flows share are declared
-in :mod:`ecomflow._vocabulary`). The events live here, below the rules, so that the guards,
+in :mod:`ecomflow.vocabulary`). The events live here, below the rules, so that the guards,
 the event data and the flow's own invariants can refer to the declarations.
 """
 

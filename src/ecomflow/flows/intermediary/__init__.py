@@ -10,7 +10,7 @@ re-exports their public names.
 from __future__ import annotations
 
 from .definition import DEFINITION, FLOW, Intermediary
-from .exchange import EXCHANGE, Exchange, MarketInfo
+from .exchange import EXCHANGE, Exchange, MarketInfo, matched_within_posted
 from .rules import (
     DESIGNATED_BANK,
     INVARIANTS,
@@ -21,7 +21,6 @@ from .rules import (
     default_only_while_unpaid,
     exchange_is_not_a_party,
     goods_only_after_payment,
-    matched_within_posted,
     paid_exactly_the_contract_value,
     paid_out_within_what_was_paid,
     settled_at_most_once,

@@ -33,7 +33,8 @@ from typing import final
 from ..._definition import FlowDefinition, Label, State, Transition
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
-from ..._vocabulary import (
+from ...fields import replace
+from ...vocabulary import (
     CONTRACT_CONCLUDED,
     CONTRACT_SIGNED_BY,
     DELIVERED,
@@ -42,7 +43,6 @@ from ..._vocabulary import (
     SELLER_NOTIFIED,
     TRADE_MATCHED,
 )
-from ...fields import replace
 from .rules import (
     DESIGNATED_BANK,
     GOODS_MOVE,

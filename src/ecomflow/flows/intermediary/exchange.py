@@ -56,7 +56,16 @@ from .terms import TRADE_DECLINED, TRADE_DEFAULTED, Match, Party
 if TYPE_CHECKING:
     from ...store import Repository
 
-__all__ = ["EXCHANGE", "Book", "Exchange", "ExchangeRecord", "MarketInfo", "Posting", "Side"]
+__all__ = [
+    "EXCHANGE",
+    "Book",
+    "Exchange",
+    "ExchangeRecord",
+    "MarketInfo",
+    "Posting",
+    "Side",
+    "matched_within_posted",
+]
 
 
 # -- the exchange: matches postings into trades, and keeps its book --------------------------
@@ -492,3 +501,55 @@ class Exchange:
         )
         if not self._busy:  # else the step under way reopens it when it is done
             self._step(lambda: ([], []), f"that trade {fill.trade!r} ended unsettled")
+
+
+def _require(condition: object, message: str) -> None:
+    """Raise ``AssertionError(message)`` unless ``condition`` (also under ``python -O``)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def matched_within_posted(exchange: Exchange) -> None:
+    """Check an exchange: no posting matched beyond its quantity, no party traded with itself.
+
+    For every posting, what its trades took plus what is still open equals what was
+    posted. A trade that ended unsettled (declined, or the buyer in default) took only the
+    part of the party that walked away: the other side's quantity was reopened, and the
+    trade no longer counts in the market volume. Every trade's buyer and seller differ,
+    neither is the exchange, and each trade's price lies between the ask and the bid.
+    """
+    taken: dict[str, int] = {}
+    volume: dict[str, int] = {}
+    for trade in exchange.trades:
+        demand, supply = exchange.postings_of(trade.id)
+        match = trade.context.match
+        _require(match.buyer != match.seller, f"{trade.id!r}: {match.buyer!r} traded with itself")
+        _require(
+            exchange.name not in (match.buyer, match.seller),
+            f"{trade.id!r}: the exchange {exchange.name!r} is a party to its own trade",
+        )
+        _require(
+            supply.price <= match.price <= demand.price,
+            f"{trade.id!r}: price {match.price} outside ask {supply.price} and bid {demand.price}",
+        )
+        decline = trade.context.decline
+        walked = {"defaulted": "buyer"}.get(trade.state)
+        if trade.state == "cancelled" and decline is not None:
+            walked = decline.party.value
+        if walked is None:
+            volume[match.goods] = volume.get(match.goods, 0) + match.quantity
+        for side, posting in (("buyer", demand), ("seller", supply)):
+            if walked in (None, side):
+                taken[posting.id] = taken.get(posting.id, 0) + match.quantity
+    for posting in exchange.postings:
+        done, left = taken.get(posting.id, 0), exchange.open_quantity(posting.id)
+        _require(
+            left >= 0 and done + left == posting.quantity,
+            f"posting {posting.id!r} of {posting.quantity}: {done} matched and {left} open",
+        )
+    for goods in {posting.goods for posting in exchange.postings}:
+        traded = exchange.market(goods).volume
+        _require(
+            traded == volume.get(goods, 0),
+            f"{goods!r}: the market says {traded} traded, its live trades {volume.get(goods, 0)}",
+        )

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..._definition import FlowInvariant, Guard, Label
 from ..._events import Event
 from ..._flow import Transaction
 from ..._money import Money
-from ..._vocabulary import DELIVERED, OWNERSHIP_TRANSFERRED, PAYMENT_TRANSFERRED
+from ...vocabulary import DELIVERED, OWNERSHIP_TRANSFERRED, PAYMENT_TRANSFERRED
 from .terms import (
     FEE_RECORDED,
     IN_TRANSIT,
@@ -30,9 +30,6 @@ from .terms import (
     Signature,
 )
 
-if TYPE_CHECKING:
-    from .exchange import Exchange
-
 __all__ = [
     "DESIGNATED_BANK",
     "GOODS_MOVE",
@@ -44,7 +41,6 @@ __all__ = [
     "default_only_while_unpaid",
     "exchange_is_not_a_party",
     "goods_only_after_payment",
-    "matched_within_posted",
     "paid_exactly_the_contract_value",
     "paid_out_within_what_was_paid",
     "settled_at_most_once",
@@ -327,54 +323,3 @@ def summary(context: IntermediaryContext, state: str) -> dict[str, Any]:
 
 
 # -- the exchange ---------------------------------------------------------------------------
-
-
-def _require(condition: object, message: str) -> None:
-    if not condition:
-        raise AssertionError(message)
-
-
-def matched_within_posted(exchange: Exchange) -> None:
-    """Check an exchange: no posting matched beyond its quantity, no party traded with itself.
-
-    For every posting, what its trades took plus what is still open equals what was
-    posted. A trade that ended unsettled (declined, or the buyer in default) took only the
-    part of the party that walked away: the other side's quantity was reopened, and the
-    trade no longer counts in the market volume. Every trade's buyer and seller differ,
-    neither is the exchange, and each trade's price lies between the ask and the bid.
-    """
-    taken: dict[str, int] = {}
-    volume: dict[str, int] = {}
-    for trade in exchange.trades:
-        demand, supply = exchange.postings_of(trade.id)
-        match = trade.context.match
-        _require(match.buyer != match.seller, f"{trade.id!r}: {match.buyer!r} traded with itself")
-        _require(
-            exchange.name not in (match.buyer, match.seller),
-            f"{trade.id!r}: the exchange {exchange.name!r} is a party to its own trade",
-        )
-        _require(
-            supply.price <= match.price <= demand.price,
-            f"{trade.id!r}: price {match.price} outside ask {supply.price} and bid {demand.price}",
-        )
-        decline = trade.context.decline
-        walked = {"defaulted": "buyer"}.get(trade.state)
-        if trade.state == "cancelled" and decline is not None:
-            walked = decline.party.value
-        if walked is None:
-            volume[match.goods] = volume.get(match.goods, 0) + match.quantity
-        for side, posting in (("buyer", demand), ("seller", supply)):
-            if walked in (None, side):
-                taken[posting.id] = taken.get(posting.id, 0) + match.quantity
-    for posting in exchange.postings:
-        done, left = taken.get(posting.id, 0), exchange.open_quantity(posting.id)
-        _require(
-            left >= 0 and done + left == posting.quantity,
-            f"posting {posting.id!r} of {posting.quantity}: {done} matched and {left} open",
-        )
-    for goods in {posting.goods for posting in exchange.postings}:
-        traded = exchange.market(goods).volume
-        _require(
-            traded == volume.get(goods, 0),
-            f"{goods!r}: the market says {traded} traded, its live trades {volume.get(goods, 0)}",
-        )

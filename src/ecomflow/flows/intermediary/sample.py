@@ -109,6 +109,5 @@ _STEPS: tuple[DemoStep, ...] = (
     ("settle", {"reference": "HGE-SET-0042"}),
 )
 
-# mypy cannot type Sample.steps' ``converter=tuple`` (it reads Iterable[_T_co])
-SAMPLE = Sample(begin=_exchange_start, steps=_STEPS, scenario=_intermediary)  # type: ignore[arg-type]
+SAMPLE = Sample(begin=_exchange_start, steps=_STEPS, scenario=_intermediary)
 """The intermediary trade's demo (begun on an exchange) and its random scenario."""

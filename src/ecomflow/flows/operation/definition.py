@@ -41,7 +41,8 @@ from typing import final
 from ..._definition import FlowDefinition, Label, State, Transition
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
-from ..._vocabulary import (
+from ...fields import replace
+from ...vocabulary import (
     BUYER_NOTIFIED,
     ORDER_CANCELLED,
     ORDER_ENDED,
@@ -51,7 +52,6 @@ from ..._vocabulary import (
     PAYMENT_TRANSFERRED,
     SELLER_NOTIFIED,
 )
-from ...fields import replace
 from .rules import (
     AMOUNT_MATCHES,
     CUSTOMER_IS_NOT_MERCHANT,

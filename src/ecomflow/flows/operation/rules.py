@@ -5,7 +5,7 @@ What :mod:`ecomflow.flows.operation.definition` needs beside its graph. The guar
 new context and the payload; :func:`books` and :data:`INVARIANTS` say, from the business
 rule and not from the event data, what must hold after every step; :func:`summary` gives
 the current-state table's fields. Events are named by their declarations (in
-:mod:`.terms` and :mod:`ecomflow._vocabulary`), never by a string.
+:mod:`.terms` and :mod:`ecomflow.vocabulary`), never by a string.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from ..._definition import EventType, FlowInvariant, Guard, Label
 from ..._flow import Transaction
 from ..._money import Money
-from ..._vocabulary import ORDER_CANCELLED, OWNERSHIP_TRANSFERRED, PAYMENT_TRANSFERRED
+from ...vocabulary import ORDER_CANCELLED, OWNERSHIP_TRANSFERRED, PAYMENT_TRANSFERRED
 from .terms import (
     GOODS_DELIVERED,
     PAYMENT_REFUNDED,

@@ -4,7 +4,7 @@ The vocabulary of :mod:`ecomflow.flows.operation.definition`: what each of the f
 电子商务的运作流程 (『叁』) carries (one payload per trigger), what an order gathers (its
 context), and the events the operation flow alone records (the ones several flows share,
 such as ``order_placed`` or ``payment_transferred``, are declared in
-:mod:`ecomflow._vocabulary`). The events live here, below the rules, so that the event data
+:mod:`ecomflow.vocabulary`). The events live here, below the rules, so that the event data
 and the flow's own invariants can refer to the declarations without an import circle.
 """
 
