@@ -1,6 +1,8 @@
 """The generic checks of the testing kit that read what a flow declares about itself:
 its books per party, its own invariants, and when payment is secured and goods move."""
 
+from typing import Any
+
 import attrs
 import pytest
 from hypothesis import Phase, settings
@@ -316,3 +318,40 @@ def test_flow_machine_catches_an_engine_that_does_not_check_the_actor(monkeypatc
     machine = flow_machine(owned_toy(), invariants=())
     with pytest.raises(AssertionError, match="'finish' from 'b' was accepted with"):
         run_state_machine_as_test(machine, settings=FIND)
+
+
+def test_flow_machine_draws_other_start_terms_when_a_start_guard_refuses():
+    """A start guard that refuses some drawn terms is not a failure: the kit draws again.
+
+    Before, the refusal escaped from the machine's start as GuardRejected and failed the
+    run, so a flow whose start checks its terms could not be tested with the kit.
+    """
+    from hypothesis import HealthCheck
+
+    from ecomflow import Guard, GuardRejected
+    from tests.toy import definition
+
+    def _even(_: object, payload: Any) -> str | None:
+        return None if len(payload.owner) % 2 == 0 else "the owner's name has an odd length"
+
+    base = definition()
+    guarded = attrs.evolve(
+        base.start, guards=[Guard("even_owner", _even, Label("even owner", "偶数名"))]
+    )
+    flow = Flow(definition(start=guarded))
+    refused = 0
+    for owner in ("ab", "abc"):
+        try:
+            flow.start(f"T-{owner}", owner=owner)
+        except GuardRejected:
+            refused += 1
+    assert refused == 1  # the guard refuses some terms and accepts others
+    run_state_machine_as_test(
+        flow_machine(flow),
+        settings=settings(
+            max_examples=30,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.filter_too_much],
+        ),
+    )
