@@ -234,13 +234,28 @@ _CLEAN_KEYS: set[str] = set()  # keys are few (field names): each is scanned onc
 _CLEAN_KEYS_MAX = 10_000
 
 
+# Long or non-ASCII strings found clean, each scanned once: a name, an address or a goods
+# name recurs in the events of every later step of its transaction (and in other
+# transactions). Only the string is remembered, and the answer depends on nothing else.
+_CLEAN_TEXTS: set[str] = set()
+_CLEAN_TEXTS_MAX = 4096
+
+
 def _check(text: str) -> None:
     """Raise :class:`_Refused` if ``text`` may not be stored (the hot path's check)."""
-    if "\x00" in text or (
-        (len(text) >= _MIN_DIGITS or not text.isascii())
-        and ((not text.isascii() and _not_unicode(text)) or looks_like_card_number(text))
-    ):
+    if "\x00" in text:
         raise _Refused
+    if (len(text) >= _MIN_DIGITS or not text.isascii()) and text not in _CLEAN_TEXTS:
+        _check_long(text)
+
+
+def _check_long(text: str) -> None:
+    """Check ``text`` (NUL-free, long or not ASCII) in full, and remember it when clean."""
+    if (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text):
+        raise _Refused
+    if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+        _CLEAN_TEXTS.clear()  # bounded: the recent ones come back
+    _CLEAN_TEXTS.add(text)
 
 
 # Values _scan_dict keeps as they are: scalars, and dicts already scanned (Money's JSON).
@@ -254,17 +269,17 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     three C calls, keys (field names, few) remembered once clean.
     """
     clean_keys = _CLEAN_KEYS
-    if not clean_keys.issuperset(data):
+    if not data.keys() <= clean_keys:  # compared in C, no set made
         _check_keys(data)
     keep = _KEEP
+    clean = _CLEAN_TEXTS
     flat = True
     for value in data.values():
         if type(value) is str:
-            if "\x00" in value or (
-                (len(value) >= 13 or not value.isascii())
-                and ((not value.isascii() and _not_unicode(value)) or looks_like_card_number(value))
-            ):
+            if "\x00" in value:
                 raise _Refused
+            if (len(value) >= 13 or not value.isascii()) and value not in clean:
+                _check_long(value)
         elif type(value) not in keep:
             flat = False
     frozen = cls(data)
@@ -306,6 +321,8 @@ def freeze_scanned(data: Mapping[str, Any]) -> ScannedDict | None:
     value at any depth, so the engine scans each fire's event data once and a store
     need not scan it again; :func:`find_sensitive` then names the culprit.
     """
+    if type(data) is ScannedDict:
+        return data  # read-only and scanned when it was made (Money's JSON, shared empty data)
     try:
         return _scan_dict(data, ScannedDict)  # type: ignore[return-value]
     except _Refused:
