@@ -258,10 +258,6 @@ def _check_long(text: str) -> None:
     _CLEAN_TEXTS.add(text)
 
 
-# Values _scan_dict keeps as they are: scalars, and dicts already scanned (Money's JSON).
-_KEEP = frozenset({*_LEAVES, ScannedDict})
-
-
 def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     """Check every key and string in ``data`` and return it frozen as a ``cls``.
 
@@ -271,7 +267,7 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     clean_keys = _CLEAN_KEYS
     if not data.keys() <= clean_keys:  # compared in C, no set made
         _check_keys(data)
-    keep = _KEEP
+    leaves = _LEAVES
     clean = _CLEAN_TEXTS
     flat = True
     for value in data.values():
@@ -280,11 +276,13 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
                 raise _Refused
             if (len(value) >= 13 or not value.isascii()) and value not in clean:
                 _check_long(value)
-        elif type(value) not in keep:
+        elif type(value) not in leaves:
             flat = False
     frozen = cls(data)
     if not flat:
-        nested = {key: _scan_value(value) for key, value in data.items() if type(value) not in keep}
+        nested = {
+            key: _scan_value(value) for key, value in data.items() if type(value) not in leaves
+        }
         dict.update(frozen, nested)  # still being built: the only write it ever gets
     return frozen
 
@@ -298,12 +296,34 @@ def _check_keys(data: Mapping[str, Any]) -> None:
                 clean_keys.add(key)
 
 
+# Equal read-only values nested in event data (Money's JSON: a total recorded by several
+# events of a sale) are kept once: one object instead of one per event for the collector.
+_SHARED: dict[tuple[tuple[str, Any], ...], ScannedDict] = {}
+_SHARED_MAX = 4096
+
+
+def _shared(value: ScannedDict) -> ScannedDict:
+    """Return the one kept ScannedDict equal to ``value`` (itself the first time)."""
+    key = tuple(value.items())
+    for _, item in key:
+        if type(item) is not str:  # only strings: 1, 1.0 and True are equal, not the same
+            return value
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            _SHARED.clear()
+        _SHARED[key] = found = value
+    return found
+
+
 def _scan_value(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         _check(value)
         return value
-    if kind in _LEAVES or kind is ScannedDict:  # e.g. Money's JSON: clean by construction
+    if kind is ScannedDict:  # e.g. Money's JSON: clean by construction
+        return _shared(value)
+    if kind in _LEAVES:
         return value
     if kind is dict or kind is FrozenDict or isinstance(value, Mapping):
         return _scan_dict(value, FrozenDict)
