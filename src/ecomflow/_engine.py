@@ -29,7 +29,7 @@ from ._errors import (
     TransitionNotAllowed,
     UnknownFlowVersion,
 )
-from ._events import Clock, Event, Stream, check_now
+from ._events import Clock, Event, Stream, check_now, new_event
 from ._frozen import ScannedDict
 from ._graph import Configuration, ancestors, as_lists, entry, freeze, leaves_of, state_name, walk
 from ._money import _show
@@ -811,11 +811,12 @@ class Engine:
         actor, causation_id, correlation_id = who
         flow_version = self.definition.version
         events: list[Event] = []
+        seq = 0
         for when, data_of, stream, name in step.emits:
             if when is not None and not when(context, payload):
                 continue
             data: Mapping[str, Any]
-            if events:  # a later event: derived data only
+            if seq:  # a later event: derived data only
                 data = _NO_DATA if data_of is None else data_of(context, payload)
             else:  # the first event records the payload (which wins over derived keys)
                 data = _NO_DATA if payload is None else step.dump(payload)
@@ -829,15 +830,15 @@ class Engine:
                     else (trigger, tx_id, state_name(configuration))
                 )
                 path, problem = find_sensitive(data) or ("data", "may not be stored")
-                where = path if not events else f"{name}.{path}"
+                where = path if not seq else f"{name}.{path}"
                 raise InvalidPayload(
                     f"{_subject(subject, self.definition.name)}: {where} {problem}."
                 )
             events.append(
-                Event(
+                new_event(
                     tx_id,
                     version,
-                    len(events),
+                    seq,
                     trigger,
                     stream,
                     name,
@@ -849,4 +850,5 @@ class Engine:
                     flow_version,
                 )
             )
+            seq += 1
         return events

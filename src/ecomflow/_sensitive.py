@@ -269,21 +269,23 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
         _check_keys(data)
     leaves = _LEAVES
     clean = _CLEAN_TEXTS
-    flat = True
-    for value in data.values():
-        if type(value) is str:
+    nested: list[str] | None = None
+    for key, value in data.items():
+        kind = type(value)
+        if kind is str:
             if "\x00" in value:
                 raise _Refused
             if (len(value) >= 13 or not value.isascii()) and value not in clean:
                 _check_long(value)
-        elif type(value) not in leaves:
-            flat = False
+        elif kind not in leaves:
+            if nested is None:
+                nested = [key]
+            else:
+                nested.append(key)
     frozen = cls(data)
-    if not flat:
-        nested = {
-            key: _scan_value(value) for key, value in data.items() if type(value) not in leaves
-        }
-        dict.update(frozen, nested)  # still being built: the only write it ever gets
+    if nested is not None:
+        for key in nested:  # still being built: the only writes it ever gets
+            dict.__setitem__(frozen, key, _scan_value(data[key]))
     return frozen
 
 
@@ -304,10 +306,10 @@ _SHARED_MAX = 4096
 
 def _shared(value: ScannedDict) -> ScannedDict:
     """Return the one kept ScannedDict equal to ``value`` (itself the first time)."""
-    key = tuple(value.items())
-    for _, item in key:
+    for item in value.values():
         if type(item) is not str:  # only strings: 1, 1.0 and True are equal, not the same
             return value
+    key = tuple(value.items())
     found = _SHARED.get(key)
     if found is None:
         if len(_SHARED) >= _SHARED_MAX:
