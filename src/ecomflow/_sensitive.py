@@ -239,6 +239,7 @@ _CLEAN_KEYS_MAX = 10_000
 # transactions). Only the string is remembered, and the answer depends on nothing else.
 _CLEAN_TEXTS: set[str] = set()
 _CLEAN_TEXTS_MAX = 4096
+_CLEAN_TEXT_LENGTH = 500
 
 
 def _check(text: str) -> None:
@@ -253,9 +254,10 @@ def _check_long(text: str) -> None:
     """Check ``text`` (NUL-free, long or not ASCII) in full, and remember it when clean."""
     if (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text):
         raise _Refused
-    if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
-        _CLEAN_TEXTS.clear()  # bounded: the recent ones come back
-    _CLEAN_TEXTS.add(text)
+    if len(text) <= _CLEAN_TEXT_LENGTH:  # names and addresses, not documents
+        if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+            _CLEAN_TEXTS.clear()  # bounded: the recent ones come back
+        _CLEAN_TEXTS.add(text)
 
 
 def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
@@ -302,10 +304,13 @@ def _check_keys(data: Mapping[str, Any]) -> None:
 # events of a sale) are kept once: one object instead of one per event for the collector.
 _SHARED: dict[tuple[tuple[str, Any], ...], ScannedDict] = {}
 _SHARED_MAX = 4096
+_SHARED_SIZE = 4
 
 
 def _shared(value: ScannedDict) -> ScannedDict:
     """Return the one kept ScannedDict equal to ``value`` (itself the first time)."""
+    if len(value) > _SHARED_SIZE:  # small values (an amount and a currency), not records
+        return value
     for item in value.values():
         if type(item) is not str:  # only strings: 1, 1.0 and True are equal, not the same
             return value
