@@ -287,7 +287,11 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     frozen = cls(data)
     if nested is not None:
         for key in nested:  # still being built: the only writes it ever gets
-            dict.__setitem__(frozen, key, _scan_value(data[key]))
+            value = data[key]
+            if type(value) is ScannedDict:  # Money's JSON: clean, and shared
+                dict.__setitem__(frozen, key, _shared(value))
+            else:
+                dict.__setitem__(frozen, key, _scan_value(value))
     return frozen
 
 
@@ -311,16 +315,20 @@ def _shared(value: ScannedDict) -> ScannedDict:
     """Return the one kept ScannedDict equal to ``value`` (itself the first time)."""
     if len(value) > _SHARED_SIZE:  # small values (an amount and a currency), not records
         return value
+    key = tuple(value.items())
+    try:
+        found = _SHARED.get(key)
+    except TypeError:  # holds a list or a dict: not shared
+        return value
+    if found is not None:
+        return found  # equal to strings only, so the same strings: the same JSON
     for item in value.values():
         if type(item) is not str:  # only strings: 1, 1.0 and True are equal, not the same
             return value
-    key = tuple(value.items())
-    found = _SHARED.get(key)
-    if found is None:
-        if len(_SHARED) >= _SHARED_MAX:
-            _SHARED.clear()
-        _SHARED[key] = found = value
-    return found
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[key] = value
+    return value
 
 
 def _scan_value(value: Any) -> Any:
