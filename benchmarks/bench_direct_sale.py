@@ -386,7 +386,7 @@ def kept_per_sale(count: int = 2000) -> tuple[float, float]:
 def _goal(ratio: float, goal: float, at_least: bool) -> str:
     met = ratio >= goal if at_least else ratio <= goal
     sign = ">=" if at_least else "<="
-    return f"{ratio:6.2f}x  (goal {sign} {goal:g}x: {'met' if met else 'NOT met'})"
+    return f"{ratio:7.3f}x  (goal {sign} {goal:g}x: {'met' if met else 'NOT met'})"
 
 
 def report(figures: Mapping[str, float], unit: str) -> None:
