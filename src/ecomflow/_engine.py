@@ -12,16 +12,16 @@ transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 from transitions import Machine
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
 from ._codec import converter, structure, unstructure
-from ._definition import Emit, FlowDefinition, State, Transition
+from ._definition import FlowDefinition, State, Transition
 from ._errors import (
     CorruptHistory,
     GuardRejected,
@@ -29,7 +29,8 @@ from ._errors import (
     TransitionNotAllowed,
     UnknownFlowVersion,
 )
-from ._events import Clock, Event, check_now
+from ._events import Clock, Event, Stream, check_now, new_event
+from ._frozen import ScannedDict
 from ._graph import Configuration, ancestors, as_lists, entry, freeze, leaves_of, state_name, walk
 from ._money import _show
 from ._sensitive import find_sensitive, freeze_scanned
@@ -49,6 +50,12 @@ class _Scratch:
 
 
 _FIXED = (timezone, type(None))
+_NO_DATA = ScannedDict()  # the data of an event that records none: read-only, so shared
+
+
+def _at_offsets(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``kwargs`` with every datetime in a named zone taken at its fixed offset."""
+    return {name: _at_offset(item) for name, item in kwargs.items()}
 
 
 def _at_offset(value: Any) -> Any:
@@ -62,7 +69,7 @@ def _at_offset(value: Any) -> Any:
 
 @attrs.frozen
 class _Step:
-    """A transition compiled for the hot path."""
+    """A transition compiled for the hot path: what every fire would otherwise look up."""
 
     spec: Transition
     accepted: frozenset[str]
@@ -70,6 +77,30 @@ class _Step:
     context_guards: tuple[Any, ...]
     dump: Callable[[Any], Any]
     checks_actor: bool = False  # requires an actor, or checks one when given
+    # The payload class, the guards as (check, uses_clock), the effect and the events
+    # as (when, data, stream, name): read off the spec once, not on every fire.
+    payload: type[Any] | None = None
+    guards: tuple[tuple[Callable[..., str | None], bool], ...] = ()
+    effect: Callable[..., Any] | None = None
+    effect_uses_clock: bool = False
+    emits: tuple[tuple[Any, Any, Stream, str], ...] = ()
+
+
+def _compile(transition: Transition) -> _Step:
+    accepted, required = _payload_fields(transition.payload)
+    return _Step(
+        spec=transition,
+        accepted=accepted,
+        required=required,
+        context_guards=tuple(g for g in transition.guards if not g.uses_payload),
+        dump=_dumper(transition.payload),
+        checks_actor=transition.requires_actor or transition.actor_check is not None,
+        payload=transition.payload,
+        guards=tuple((guard.check, guard.uses_clock) for guard in transition.guards),
+        effect=transition.effect,
+        effect_uses_clock=transition.effect_uses_clock,
+        emits=tuple((emit.when, emit.data, emit.stream, emit.name) for emit in transition.emits),
+    )
 
 
 def _payload_fields(payload: type[Any] | None) -> tuple[frozenset[str], frozenset[str]]:
@@ -190,8 +221,8 @@ class Engine:
         "_allowed",
         "_moves",
         "_nodes",
-        "_start_dump",
         "_start_fields",
+        "_start_step",
         "_steps",
         "_triggers",
         "definition",
@@ -224,25 +255,20 @@ class Engine:
         else:
             self.machine = Machine(states=list(self._nodes), **options)
         for transition in definition.transitions:
-            accepted, required = _payload_fields(transition.payload)
-            step = _Step(
-                spec=transition,
-                accepted=accepted,
-                required=required,
-                context_guards=tuple(g for g in transition.guards if not g.uses_payload),
-                dump=_dumper(transition.payload),
-                checks_actor=transition.requires_actor or transition.actor_check is not None,
-            )
+            step = _compile(transition)
             for source in transition.source:
                 steps[(source, transition.trigger)] = step
                 allowed[source].append(transition.trigger)
         self._steps = steps
-        # (configuration, trigger) -> (step, the configuration the machine computed)
-        self._moves: dict[tuple[Configuration, str], tuple[_Step, Configuration]] = {}
+        # trigger -> configuration -> (step, the configuration the machine computed):
+        # two lookups, and no key tuple to allocate on every fire.
+        self._moves: dict[str, dict[Configuration, tuple[_Step, Configuration]]] = {
+            trigger: {} for trigger in dict.fromkeys(t.trigger for t in definition.transitions)
+        }
         self._allowed = {state: tuple(triggers) for state, triggers in allowed.items()}
         self._triggers = frozenset(t.trigger for t in definition.transitions)
         self._start_fields = _payload_fields(definition.start.payload)
-        self._start_dump = _dumper(definition.start.payload)
+        self._start_step = _compile(definition.start)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -264,8 +290,11 @@ class Engine:
         Computed once per (configuration, trigger): the machine moves a stand-in model
         (it runs no callbacks, so the answer never changes) and the result is kept.
         """
-        move = self._moves.get((configuration, trigger))
-        if move is not None or trigger not in self._triggers:
+        moves = self._moves.get(trigger)
+        if moves is None:
+            return None
+        move = moves.get(configuration)
+        if move is not None:
             return move
         step = self._step(configuration, trigger)
         if step is None:
@@ -275,7 +304,7 @@ class Engine:
             self.machine.trigger_event(scratch, trigger)
         else:
             self.machine.events[trigger].trigger(scratch)
-        move = self._moves[(configuration, trigger)] = (step, freeze(scratch.state))
+        move = moves[configuration] = (step, freeze(scratch.state))
         return move
 
     def triggers_from(self, configuration: Configuration) -> tuple[str, ...]:
@@ -346,38 +375,62 @@ class Engine:
         stands; ``clock`` gives the time of the events; ``who`` is ``(actor,
         causation_id, correlation_id)``, stamped on every event (checked by the caller).
         Nothing is changed: a refusal raises, and the caller stores what is returned.
+
+        The hot path: what a fire needs of its transition was compiled once (a
+        :class:`_Step`, and the move per (configuration, trigger)); the names an error
+        message needs (the state's name) are made only when something is refused.
         """
-        if type(trigger) is not str:
-            raise InvalidPayload(
-                f"Cannot fire {_show(trigger)} on transaction {tx_id!r} in state "
-                f"{state_name(configuration)!r}: a trigger is a string, one of "
-                f"{', '.join(self.triggers_from(configuration)) or 'none'}."
-            )
-        move = self._moves.get((configuration, trigger)) or self._move(configuration, trigger)
+        moves = self._moves.get(trigger) if type(trigger) is str else None
+        move = None if moves is None else moves.get(configuration)
         if move is None:
-            raise self._not_allowed(tx_id, configuration, trigger)
+            if type(trigger) is not str:
+                raise InvalidPayload(
+                    f"Cannot fire {_show(trigger)} on transaction {tx_id!r} in state "
+                    f"{state_name(configuration)!r}: a trigger is a string, one of "
+                    f"{', '.join(self.triggers_from(configuration)) or 'none'}."
+                )
+            move = self._move(configuration, trigger)
+            if move is None:
+                raise self._not_allowed(tx_id, configuration, trigger)
         step, after = move
-        state = configuration if type(configuration) is str else state_name(configuration)
-        spec = step.spec
-        subject = (trigger, tx_id, state)
-        payload = self._build(subject, step.accepted, step.required, spec, kwargs)
+        keys = kwargs.keys()
+        payload_type = step.payload
+        if not (keys <= step.accepted and keys >= step.required):  # refused, and named
+            subject = (trigger, tx_id, state_name(configuration))
+            self._build(subject, step.accepted, step.required, step.spec, kwargs)
+        if payload_type is None:
+            payload = None
+        else:
+            if datetime in map(type, kwargs.values()):
+                kwargs = _at_offsets(kwargs)  # a named zone's time at its offset
+            try:
+                payload = payload_type(**kwargs)
+            except Exception as error:  # a payload class's converters may raise anything
+                self._refuse_payload((trigger, tx_id, state_name(configuration)), kwargs, error)
         now = clock()
         if type(now) is not datetime or type(now.tzinfo) is not timezone:
             # Subclasses, naive times and named zones: checked in full, a zone's time
             # taken at its fixed offset, as the store returns it (see check_now).
+            subject = (trigger, tx_id, state_name(configuration))
             now = check_now(now, clock, _subject(subject, self.definition.name))
-        if spec.guards:
-            self._check_guards(spec, context, payload, subject, now, kwargs)
-        if step.checks_actor and (spec.requires_actor or who[0] is not None):
-            self._check_actor(spec, context, payload, subject, who[0])
-        if spec.effect is None:
+        if step.guards:
+            for check, uses_clock in step.guards:
+                reason = check(context, payload, now) if uses_clock else check(context, payload)
+                if reason is not None:  # refused: every guard's reason is named
+                    subject = (trigger, tx_id, state_name(configuration))
+                    self._check_guards(step.spec, context, payload, subject, now, kwargs)
+        if step.checks_actor and (step.spec.requires_actor or who[0] is not None):
+            subject = (trigger, tx_id, state_name(configuration))
+            self._check_actor(step.spec, context, payload, subject, who[0])
+        effect = step.effect
+        if effect is None:
             new_context = context
-        elif spec.effect_uses_clock:
-            new_context = spec.effect(context, payload, now)
+        elif step.effect_uses_clock:
+            new_context = effect(context, payload, now)
         else:
-            new_context = spec.effect(context, payload)
-        events = self._events(
-            subject, version + 1, spec.emits, new_context, payload, now, step.dump, who
+            new_context = effect(context, payload)
+        events = self._record(
+            step, tx_id, version + 1, trigger, new_context, payload, now, who, configuration
         )
         return after, new_context, events
 
@@ -406,8 +459,8 @@ class Engine:
             context = spec.effect(None, payload, now)
         else:
             context = spec.effect(None, payload)
-        return context, self._events(
-            subject, 0, spec.emits, context, payload, now, self._start_dump, who
+        return context, self._record(
+            self._start_step, tx_id, 0, spec.trigger, context, payload, now, who, None
         )
 
     def upcast(self, events: Sequence[Event]) -> Sequence[Event]:
@@ -710,20 +763,23 @@ class Engine:
             raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {problem}.")
         if spec.payload is None:
             return None
-        for value in kwargs.values():
-            if type(value) is datetime and type(value.tzinfo) not in _FIXED:
-                # A named zone's time at its offset, as the store will give it back.
-                kwargs = {name: _at_offset(item) for name, item in kwargs.items()}
-                break
+        if datetime in map(type, kwargs.values()):
+            kwargs = _at_offsets(kwargs)  # a named zone's time at its offset
         try:
             return spec.payload(**kwargs)
         except Exception as error:  # a payload class's converters may raise anything
-            # The message may quote the value: refuse a card number without repeating it.
-            self._refuse_sensitive(subject, kwargs)
-            text = _describe(error)
-            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {text}.") from (
-                None if isinstance(error, (TypeError, ValueError)) else error
-            )
+            self._refuse_payload(subject, kwargs, error)
+
+    def _refuse_payload(
+        self, subject: tuple[str, str, str], kwargs: Mapping[str, Any], error: Exception
+    ) -> NoReturn:
+        """Raise InvalidPayload for a payload class that refused ``kwargs`` with ``error``."""
+        # The message may quote the value: refuse a card number without repeating it.
+        self._refuse_sensitive(subject, kwargs)
+        text = _describe(error)
+        raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {text}.") from (
+            None if isinstance(error, (TypeError, ValueError)) else error
+        )
 
     def _refuse_sensitive(self, subject: tuple[str, str, str], values: Mapping[str, Any]) -> None:
         """Raise InvalidPayload naming the first field of ``values`` that may not be stored."""
@@ -732,54 +788,60 @@ class Engine:
             path, problem = found
             raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {path} {problem}.")
 
-    def _events(
+    def _record(
         self,
-        subject: tuple[str, str, str],
+        step: _Step,
+        tx_id: str,
         version: int,
-        emits: Iterable[Emit],
+        trigger: str,
         context: Any,
         payload: Any,
         now: datetime,
-        dump: Callable[[Any], Any],
         who: tuple[str | None, str | None, str | None],
+        configuration: Configuration | None,
     ) -> list[Event]:
         """Build a transition's events, their data frozen and scanned once.
 
         A string that may not be stored (a card number, a NUL byte) anywhere in the
         data, payload or derived, raises InvalidPayload naming the field; the data is
         then marked scanned (:class:`ScannedDict`) so that stores need not scan it again.
+        ``configuration`` is where the transition began, for that message (``None``: the
+        start). An event without data shares one empty, read-only dict.
         """
-        trigger, tx_id, _ = subject
         actor, causation_id, correlation_id = who
         flow_version = self.definition.version
-        if version == 0:  # the subject says "start"; the events name the start's trigger
-            trigger = self.definition.start.trigger
         events: list[Event] = []
-        for emit in emits:
-            if emit.when is not None and not emit.when(context, payload):
+        seq = 0
+        for when, data_of, stream, name in step.emits:
+            if when is not None and not when(context, payload):
                 continue
             data: Mapping[str, Any]
-            if events:  # a later event: derived data only
-                data = {} if emit.data is None else emit.data(context, payload)
+            if seq:  # a later event: derived data only
+                data = _NO_DATA if data_of is None else data_of(context, payload)
             else:  # the first event records the payload (which wins over derived keys)
-                data = {} if payload is None else dump(payload)
-                if emit.data is not None:
-                    data = {**emit.data(context, payload), **data}
+                data = _NO_DATA if payload is None else step.dump(payload)
+                if data_of is not None:
+                    data = {**data_of(context, payload), **data}
             frozen = freeze_scanned(data)
             if frozen is None:
+                subject = (
+                    ("start", tx_id, "")
+                    if configuration is None
+                    else (trigger, tx_id, state_name(configuration))
+                )
                 path, problem = find_sensitive(data) or ("data", "may not be stored")
-                where = path if not events else f"{emit.name}.{path}"
+                where = path if not seq else f"{name}.{path}"
                 raise InvalidPayload(
                     f"{_subject(subject, self.definition.name)}: {where} {problem}."
                 )
             events.append(
-                Event(
+                new_event(
                     tx_id,
                     version,
-                    len(events),
+                    seq,
                     trigger,
-                    emit.stream,
-                    emit.name,
+                    stream,
+                    name,
                     frozen,
                     now,
                     actor,
@@ -788,4 +850,5 @@ class Engine:
                     flow_version,
                 )
             )
+            seq += 1
         return events

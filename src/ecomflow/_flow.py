@@ -60,6 +60,7 @@ class Transaction(Generic[C]):
         "_loader",
         "_state",
         "_version",
+        "_who",
         "id",
     )
 
@@ -88,6 +89,8 @@ class Transaction(Generic[C]):
         self._clock = clock
         self._bus = bus
         self._correlation = tx_id if correlation_id is None else correlation_id
+        # (actor, causation_id, correlation_id) of a fire that names none: made once.
+        self._who: tuple[str | None, str | None, str | None] = (None, None, self._correlation)
 
     @property
     def flow(self) -> Flow[Any]:
@@ -184,7 +187,7 @@ class Transaction(Generic[C]):
         :class:`InvalidPayload`, and then nothing has changed.
         """
         if actor is None and causation_id is None and correlation_id is None:
-            who: tuple[str | None, str | None, str | None] = (None, None, self._correlation)
+            who = self._who
         else:
             who = check_who(
                 f"Cannot {trigger} transaction {self.id!r} in state {self.state!r}",

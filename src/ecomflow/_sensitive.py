@@ -234,17 +234,30 @@ _CLEAN_KEYS: set[str] = set()  # keys are few (field names): each is scanned onc
 _CLEAN_KEYS_MAX = 10_000
 
 
+# Long or non-ASCII strings found clean, each scanned once: a name, an address or a goods
+# name recurs in the events of every later step of its transaction (and in other
+# transactions). Only the string is remembered, and the answer depends on nothing else.
+_CLEAN_TEXTS: set[str] = set()
+_CLEAN_TEXTS_MAX = 4096
+_CLEAN_TEXT_LENGTH = 500
+
+
 def _check(text: str) -> None:
     """Raise :class:`_Refused` if ``text`` may not be stored (the hot path's check)."""
-    if "\x00" in text or (
-        (len(text) >= _MIN_DIGITS or not text.isascii())
-        and ((not text.isascii() and _not_unicode(text)) or looks_like_card_number(text))
-    ):
+    if "\x00" in text:
         raise _Refused
+    if (len(text) >= _MIN_DIGITS or not text.isascii()) and text not in _CLEAN_TEXTS:
+        _check_long(text)
 
 
-# Values _scan_dict keeps as they are: scalars, and dicts already scanned (Money's JSON).
-_KEEP = frozenset({*_LEAVES, ScannedDict})
+def _check_long(text: str) -> None:
+    """Check ``text`` (NUL-free, long or not ASCII) in full, and remember it when clean."""
+    if (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text):
+        raise _Refused
+    if len(text) <= _CLEAN_TEXT_LENGTH:  # names and addresses, not documents
+        if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+            _CLEAN_TEXTS.clear()  # bounded: the recent ones come back
+        _CLEAN_TEXTS.add(text)
 
 
 def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
@@ -254,23 +267,31 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     three C calls, keys (field names, few) remembered once clean.
     """
     clean_keys = _CLEAN_KEYS
-    if not clean_keys.issuperset(data):
+    if not data.keys() <= clean_keys:  # compared in C, no set made
         _check_keys(data)
-    keep = _KEEP
-    flat = True
-    for value in data.values():
-        if type(value) is str:
-            if "\x00" in value or (
-                (len(value) >= 13 or not value.isascii())
-                and ((not value.isascii() and _not_unicode(value)) or looks_like_card_number(value))
-            ):
+    leaves = _LEAVES
+    clean = _CLEAN_TEXTS
+    nested: list[str] | None = None
+    for key, value in data.items():
+        kind = type(value)
+        if kind is str:
+            if "\x00" in value:
                 raise _Refused
-        elif type(value) not in keep:
-            flat = False
+            if (len(value) >= 13 or not value.isascii()) and value not in clean:
+                _check_long(value)
+        elif kind not in leaves:
+            if nested is None:
+                nested = [key]
+            else:
+                nested.append(key)
     frozen = cls(data)
-    if not flat:
-        nested = {key: _scan_value(value) for key, value in data.items() if type(value) not in keep}
-        dict.update(frozen, nested)  # still being built: the only write it ever gets
+    if nested is not None:
+        for key in nested:  # still being built: the only writes it ever gets
+            value = data[key]
+            if type(value) is ScannedDict:  # Money's JSON: clean, and shared
+                dict.__setitem__(frozen, key, _shared(value))
+            else:
+                dict.__setitem__(frozen, key, _scan_value(value))
     return frozen
 
 
@@ -283,12 +304,41 @@ def _check_keys(data: Mapping[str, Any]) -> None:
                 clean_keys.add(key)
 
 
+# Equal read-only values nested in event data (Money's JSON: a total recorded by several
+# events of a sale) are kept once: one object instead of one per event for the collector.
+_SHARED: dict[tuple[tuple[str, Any], ...], ScannedDict] = {}
+_SHARED_MAX = 4096
+_SHARED_SIZE = 4
+
+
+def _shared(value: ScannedDict) -> ScannedDict:
+    """Return the one kept ScannedDict equal to ``value`` (itself the first time)."""
+    if len(value) > _SHARED_SIZE:  # small values (an amount and a currency), not records
+        return value
+    key = tuple(value.items())
+    try:
+        found = _SHARED.get(key)
+    except TypeError:  # holds a list or a dict: not shared
+        return value
+    if found is not None:
+        return found  # equal to strings only, so the same strings: the same JSON
+    for item in value.values():
+        if type(item) is not str:  # only strings: 1, 1.0 and True are equal, not the same
+            return value
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[key] = value
+    return value
+
+
 def _scan_value(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         _check(value)
         return value
-    if kind in _LEAVES or kind is ScannedDict:  # e.g. Money's JSON: clean by construction
+    if kind is ScannedDict:  # e.g. Money's JSON: clean by construction
+        return _shared(value)
+    if kind in _LEAVES:
         return value
     if kind is dict or kind is FrozenDict or isinstance(value, Mapping):
         return _scan_dict(value, FrozenDict)
@@ -306,6 +356,8 @@ def freeze_scanned(data: Mapping[str, Any]) -> ScannedDict | None:
     value at any depth, so the engine scans each fire's event data once and a store
     need not scan it again; :func:`find_sensitive` then names the culprit.
     """
+    if type(data) is ScannedDict:
+        return data  # read-only and scanned when it was made (Money's JSON, shared empty data)
     try:
         return _scan_dict(data, ScannedDict)  # type: ignore[return-value]
     except _Refused:
