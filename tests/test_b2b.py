@@ -1495,7 +1495,8 @@ def test_payloads_and_context_are_slotted_and_survive_pickling():
     from ecomflow.flows.b2b import B2BContext, Offer
 
     offer = Offer(by="seller", goods=GOODS, quantity=200, price=Money("15800", "CNY"))
-    assert not hasattr(offer, "__dict__") and not hasattr(B2BContext("a", "b"), "__dict__")
+    assert not hasattr(offer, "__dict__")
+    assert hasattr(B2BContext("a", "b"), "__dict__")  # copied whole by fields.replace
     assert offer.value == Money("3160000", "CNY")  # a cached property on a slotted class
     again = pickle.loads(pickle.dumps(offer))
     assert again == offer and again.value == offer.value

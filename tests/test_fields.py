@@ -98,3 +98,26 @@ def test_replace_rebuilds_a_slotted_class_with_checks_through_its_init():
 
     with pytest.raises(InvalidPayload, match="quantity"):
         replace(Payload(2), quantity=0)
+
+
+def test_replace_copies_a_dict_based_context_whole_but_never_a_stale_cached_property():
+    @attrs.frozen(slots=False)
+    class Context:
+        count: int
+        tags: tuple[str, ...] = ()
+
+    @attrs.frozen(slots=False)
+    class Cached:
+        count: int
+
+        @functools.cached_property
+        def double(self) -> int:
+            return self.count * 2
+
+    first = Context(1, ("a",))
+    assert replace(first, count=2) == Context(2, ("a",)) and first == Context(1, ("a",))
+    with pytest.raises(TypeError, match="has no field"):
+        replace(first, colour="red")
+    cached = Cached(1)
+    assert cached.double == 2
+    assert replace(cached, count=5).double == 10  # the cached 2 was not copied along

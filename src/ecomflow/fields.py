@@ -7,6 +7,7 @@ Each helper returns an ``attrs.field`` whose converter or validator raises
 from __future__ import annotations
 
 import enum
+import functools
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -139,7 +140,7 @@ def choice(kind: type[E]) -> Any:
     )
 
 
-_Plan = tuple[tuple[str, ...], bool, tuple[Any, ...] | None]
+_Plan = tuple[tuple[str, ...], bool, tuple[Any, ...] | None, frozenset[str], bool]
 _PLANS: dict[type[Any], _Plan] = {}
 T = TypeVar("T")
 
@@ -170,7 +171,20 @@ def _plan(cls: type[Any]) -> _Plan:
         )
     )
     slots = None if "__dict__" in dir(cls) else _slots_of(cls, names)
-    plan = _PLANS[cls] = (names, plain and ("__dict__" in dir(cls) or slots is not None), slots)
+    # A dict-based class whose __dict__ holds its fields alone (no cached property's
+    # value, which would go stale in the copy) is copied as a whole dict, in C.
+    whole = "__dict__" in dir(cls) and not any(
+        isinstance(value, functools.cached_property)
+        for klass in cls.__mro__
+        for value in vars(klass).values()
+    )
+    plan = _PLANS[cls] = (
+        names,
+        plain and ("__dict__" in dir(cls) or slots is not None),
+        slots,
+        frozenset(names),
+        plain and whole,
+    )
     return plan
 
 
@@ -183,10 +197,16 @@ def replace(instance: T, **changes: Any) -> T:
     its ``__init__``, so its checks run.
     """
     cls = type(instance)
-    names, plain, slots = _PLANS.get(cls) or _plan(cls)
-    unknown = changes.keys() - set(names)
-    if unknown:
+    names, plain, slots, known, whole = _PLANS.get(cls) or _plan(cls)
+    if not changes.keys() <= known:
+        unknown = changes.keys() - known
         raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    if whole:
+        new = object.__new__(cls)
+        fields = new.__dict__
+        fields.update(instance.__dict__)
+        fields.update(changes)
+        return new
     if plain and slots is not None:
         new = object.__new__(cls)
         for name, slot in zip(names, slots, strict=True):

@@ -303,7 +303,7 @@ class Avoidance:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)  # dict-based: fields.replace copies it in two C calls per step
 class B2BContext:
     """What the trade has gathered, phase by phase."""
 

@@ -203,7 +203,7 @@ class Settlement:
 
 
 @final
-@attrs.frozen
+@attrs.frozen(slots=False)  # dict-based: fields.replace copies it in two C calls per step
 class IntermediaryContext:
     """What a matched trade has gathered so far."""
 
