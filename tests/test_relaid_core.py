@@ -288,3 +288,11 @@ def test_an_event_type_emits_what_it_declares_and_matches_its_events():
 def test_a_bad_event_type_is_refused(name: str, stream: Any, problem: str):
     with pytest.raises(InvalidDefinition, match=problem):
         EventType(name, stream)
+
+
+@pytest.mark.parametrize("steps", [[("settle",)], [(1, {})], [("settle", "statement")]])
+def test_a_sample_step_that_is_not_a_trigger_and_its_keywords_is_refused(steps: Any):
+    from ecomflow.flows import Sample
+
+    with pytest.raises(InvalidDefinition, match="is not a \\(trigger, keyword arguments\\) pair"):
+        Sample(steps=steps)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, final
 
 import attrs
 
-from .._errors import NoSample
+from .._errors import InvalidDefinition, NoSample
 from .._events import Event
 from .._flow import Flow, Transaction
 
@@ -61,7 +61,7 @@ def _to_steps(value: Iterable[Sequence[Any]]) -> tuple[DemoStep, ...]:
     steps = tuple(tuple(step) for step in value)
     for step in steps:
         if len(step) != 2 or not isinstance(step[0], str) or not isinstance(step[1], Mapping):
-            raise TypeError(
+            raise InvalidDefinition(
                 f"Sample step {step!r} is not a (trigger, keyword arguments) pair such as "
                 "('settle', {'statement_ref': 'STMT-1'})"
             )
@@ -141,9 +141,9 @@ def _entry(found: object, where: str) -> _Entry:
             if error.name != f"{found.__name__}.sample":
                 raise
     if not isinstance(flow, Flow):
-        raise TypeError(f"{where} has no FLOW that is an ecomflow.Flow")
+        raise InvalidDefinition(f"{where} has no FLOW that is an ecomflow.Flow")
     if sample is not None and not isinstance(sample, Sample):
-        raise TypeError(f"{where}'s SAMPLE is not an ecomflow.flows.Sample")
+        raise InvalidDefinition(f"{where}'s SAMPLE is not an ecomflow.flows.Sample")
     module = found.__name__ if isinstance(found, ModuleType) else None
     return _Entry(flow, sample, module)
 
