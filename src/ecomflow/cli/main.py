@@ -32,7 +32,7 @@ from .. import __version__
 from .._diagram import FORMATS, LANGS
 from .._errors import EcomflowError, StoreError
 from .._events import Event
-from ..flows import FLOWS
+from ..flows import EXCHANGE, FLOWS
 from ..flows._registry import PluginWarning
 from ..projections import ContractRegister, Inbox, Ledger, ShipmentTracker
 from ..store import EventStore, Recorded, Repository, open_store
@@ -336,6 +336,7 @@ def _replay(url: str | None, out: TextIO) -> int:
     store = open_store(url, create=False)
     projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
     flows: dict[str, str] = {}
+    known_flows = {**FLOWS, EXCHANGE.name: EXCHANGE}  # an exchange's book is replayed too
     replay = _Replay()
     count = 0
     try:
@@ -343,8 +344,8 @@ def _replay(url: str | None, out: TextIO) -> int:
             count += 1
             event = record.event
             flows.setdefault(event.tx_id, record.flow)
-            if record.flow in FLOWS:
-                replay.add(FLOWS[record.flow], event)
+            if record.flow in known_flows:
+                replay.add(known_flows[record.flow], event)
             for projection in projections:
                 projection.apply(event)
     finally:
@@ -360,7 +361,7 @@ def _replay(url: str | None, out: TextIO) -> int:
     out.write(
         f"Replayed {count} events of {known} transactions: "
         f"{known - len(failures)} rebuilt, {len(failures)} failed"
-        + (f"; {others} other records (exchanges)" if others else "")
+        + (f"; {others} of flows this process does not know" if others else "")
         + ".\n"
     )
     out.write(
