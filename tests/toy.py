@@ -12,7 +12,7 @@ class Start:
 
 @attrs.frozen
 class Step:
-    amount: int = attrs.field(validator=attrs.validators.ge(0))
+    amount: int = attrs.field(validator=[attrs.validators.instance_of(int), attrs.validators.ge(0)])
 
 
 @attrs.frozen
