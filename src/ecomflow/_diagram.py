@@ -92,8 +92,9 @@ class Trace:
 
     ``current`` are the active innermost states; ``path`` the transitions fired after the
     start, one per version in order (``path[0]`` is version 1); ``visited`` every
-    innermost state it has been in; ``started`` whether its history begins at the start
-    (a transaction restored from a snapshot without its history knows only the steps after).
+    innermost state it has been in; ``started`` whether its history begins at the start.
+    A transaction restored from a snapshot without its history (:meth:`Flow.restore` with
+    no ``history``) cannot tell the way it came: its path is empty.
     """
 
     tx_id: str
@@ -131,15 +132,6 @@ def trace(tx: Transaction[Any]) -> Trace:
             path.append(Fired(version, edge, move[0].spec))
             configuration = move[1]
             visited.update(leaves_of(configuration))
-    else:  # only the steps after a snapshot: those whose trigger has one arrow
-        for version in sorted(by_version):
-            edges = [
-                edge for (_, trigger), edge in declared.items() if trigger == by_version[version]
-            ]
-            if len(edges) == 1:
-                path.append(
-                    Fired(version, edges[0], engine.transition(edges[0].source, edges[0].trigger))
-                )
     return Trace(tx.id, tx.version, tx.active_states, tuple(path), frozenset(visited), started)
 
 

@@ -195,6 +195,10 @@ def _show(args: argparse.Namespace, out: TextIO) -> None:
     """Print a flow's diagram, or write its picture; with ``--tx``, the transaction marked."""
     if args.db is not None and args.tx is None:
         raise InvalidPayload("Cannot show a flow from a store: --db needs --tx TX_ID.")
+    if args.format == "png" and args.output == "-":
+        raise InvalidPayload(
+            "Cannot write a png picture to standard output: name a file with -o FILE."
+        )
     flow = FLOWS[args.flow]
     tx = None if args.tx is None else _stored(args.tx, args.flow, args.db)
     text_format = args.format if args.format in FORMATS else "dot"
@@ -211,11 +215,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> None:
     else:
         content = diagram.render("png")
     path = args.output
-    if path == "-" or (path is None and args.format in FORMATS):
-        if isinstance(content, bytes):
-            raise InvalidPayload(
-                "Cannot write a png picture to standard output: name a file with -o FILE."
-            )
+    if isinstance(content, str) and (path == "-" or (path is None and args.format in FORMATS)):
         out.write(content)
         return
     if path is None:
