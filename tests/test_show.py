@@ -109,6 +109,9 @@ def test_mermaid_marks_the_current_states_and_numbers_the_path(name, lang):
         assert lines[0] == "stateDiagram-v2"
         (current,) = [line for line in lines if line.endswith(" current") and "class " in line]
         assert current.split()[1].split(",") == [mid(leaf) for leaf in tx.active_states]
+        # Mermaid styles no state inside a composite one: the label carries the mark too
+        marked = [line.split(" as ")[1] for line in lines if line.lstrip().startswith('state "▶ ')]
+        assert marked == [mid(leaf) for leaf in tx.active_states]
         marked = {}
         for line in lines:
             if " --> " in line and " : " in line:

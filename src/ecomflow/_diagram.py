@@ -189,13 +189,17 @@ def _mermaid_id(path: str) -> str:
     return path.replace(".", "__")
 
 
-def _mermaid_states(states: Sequence[State], prefix: str, lang: str, depth: int) -> list[str]:
+def _mermaid_states(
+    states: Sequence[State], prefix: str, lang: str, depth: int, current: Sequence[str] = ()
+) -> list[str]:
     pad = "    " * depth
     lines: list[str] = []
     for state in states:
         path = f"{prefix}{state.name}"
         sid = _mermaid_id(path)
-        lines.append(f'{pad}state "{_mermaid_text(state.label(lang))}" as {sid}')
+        # Mermaid cannot style a state inside a composite one: the label says it too.
+        mark = "▶ " if path in current else ""
+        lines.append(f'{pad}state "{mark}{_mermaid_text(state.label(lang))}" as {sid}')
         if not state.children:
             continue
         lines.append(f"{pad}state {sid} {{")
@@ -203,10 +207,10 @@ def _mermaid_states(states: Sequence[State], prefix: str, lang: str, depth: int)
             for index, region in enumerate(state.children):
                 if index:
                     lines.append(f"{pad}    --")
-                lines.extend(_mermaid_states([region], f"{path}.", lang, depth + 1))
+                lines.extend(_mermaid_states([region], f"{path}.", lang, depth + 1, current))
         else:
             lines.append(f"{pad}    [*] --> {_mermaid_id(f'{path}.{state.initial}')}")
-            lines.extend(_mermaid_states(state.children, f"{path}.", lang, depth + 1))
+            lines.extend(_mermaid_states(state.children, f"{path}.", lang, depth + 1, current))
         lines.append(f"{pad}}}")
     return lines
 
@@ -220,7 +224,8 @@ def _mermaid(definition: FlowDefinition, lang: str, marks: Trace | None) -> str:
             "font-weight:bold"
         )
         lines.append(f"    classDef visited fill:{_VISITED},stroke:{_CURRENT[1]}")
-    lines.extend(_mermaid_states(definition.states, "", lang, 1))
+    current = () if marks is None else marks.current
+    lines.extend(_mermaid_states(definition.states, "", lang, 1, current))
     start = _mermaid_text(definition.start.label(lang))
     if marks is not None and marks.started:
         start = _numbered(start, [0])
