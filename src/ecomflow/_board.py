@@ -10,17 +10,14 @@ from __future__ import annotations
 import html
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 import attrs
 
 from ._definition import FlowDefinition, Label
-from ._diagram import LANGS, trace
+from ._diagram import LANGS, Traceable, trace
 from ._errors import InvalidPayload
 from ._events import Event, Stream
-
-if TYPE_CHECKING:
-    from ._flow import Transaction
 
 __all__ = ["LANES", "Board", "BoardRow", "board"]
 
@@ -169,7 +166,7 @@ def _event_text(event: Event, labels: Mapping[tuple[Stream, str], Label], lang: 
     return text
 
 
-def board(tx: Transaction[Any], lang: str = "en") -> Board:
+def board(tx: Traceable, lang: str = "en") -> Board:
     """Return ``tx``'s :class:`Board`: its events per step and stream, labelled in ``lang``."""
     if lang not in LANGS:
         raise InvalidPayload(

@@ -15,16 +15,14 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, final
+from typing import Any, Literal, Protocol, final
 
 import attrs
 
 from ._definition import FlowDefinition, State, Transition
 from ._errors import EcomflowError, InvalidPayload
+from ._events import Event
 from ._graph import Edge, ancestors, entry, leaves_of, walk
-
-if TYPE_CHECKING:
-    from ._flow import Transaction
 
 __all__ = [
     "FONTS",
@@ -33,6 +31,7 @@ __all__ = [
     "GraphvizError",
     "GraphvizNotFound",
     "Trace",
+    "Traceable",
     "draw",
     "html_page",
     "render",
@@ -105,7 +104,31 @@ class Trace:
     started: bool
 
 
-def trace(tx: Transaction[Any]) -> Trace:
+class Traceable(Protocol):
+    """What :func:`trace` reads of a transaction (a :class:`~ecomflow.Transaction` is one)."""
+
+    @property
+    def id(self) -> str:
+        """The transaction's id."""
+
+    @property
+    def flow(self) -> Any:
+        """The :class:`~ecomflow.Flow` it follows."""
+
+    @property
+    def version(self) -> int:
+        """How many transitions it has fired."""
+
+    @property
+    def active_states(self) -> tuple[str, ...]:
+        """Its active innermost states."""
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """Its events, in order."""
+
+
+def trace(tx: Traceable) -> Trace:
     """Return the :class:`Trace` of ``tx``: its current states and the transitions it fired.
 
     The path is what the flow's engine did with the recorded triggers, replayed from the
