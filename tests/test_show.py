@@ -319,3 +319,20 @@ def test_a_transaction_restored_without_its_history_marks_where_it_stands_only()
     assert len(_dot_marks(diagram)[0]) == 1 and _dot_marks(diagram)[1] == []
     full = flow.restore(snapshot, after, history=lambda: [e for e in tx.events if e.version <= 3])
     assert full.diagram().path == tx.diagram().path and len(full.diagram().path) == 4
+
+
+def test_a_transaction_loaded_from_a_snapshot_in_a_store_shows_its_whole_path():
+    from ecomflow.store import MemoryStore, Repository
+
+    name = "b2b"
+    *_, (expected, path) = walk_demo(name)
+    repo = Repository(MemoryStore(), FLOWS, snapshot_every=5, cache_size=0)
+    sample = FLOWS.sample(name)
+    repo.start(name, expected.id, **sample.start)
+    for trigger, kwargs in sample.steps:
+        repo.execute(expected.id, trigger, **kwargs)
+    loaded = repo.load(expected.id)
+    assert loaded._loader is not None  # restored from its snapshot, the history not read yet
+    assert loaded.diagram().path == path and len(path) == len(sample.steps)
+    assert loaded.diagram("dot", "zh") == expected.diagram("dot", "zh")
+    assert loaded.board("zh") == expected.board("zh")
