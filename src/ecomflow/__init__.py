@@ -7,9 +7,10 @@ transactions record what happens as :class:`Event` objects in the four streams o
 This module is the table of contents of the public API.
 """
 
+from ._board import Board
 from ._bus import EventBus, Handler, Subscription
 from ._definition import Emit, EventType, FlowDefinition, Guard, Label, State, Transition
-from ._diagram import Diagram
+from ._diagram import Diagram, GraphvizError, GraphvizNotFound
 from ._errors import (
     ConcurrencyConflict,
     CorruptHistory,
@@ -34,6 +35,7 @@ from .flows import FLOWS
 
 __all__ = [
     "FLOWS",
+    "Board",
     "Clock",
     "ConcurrencyConflict",
     "CorruptHistory",
@@ -46,6 +48,8 @@ __all__ = [
     "EventType",
     "Flow",
     "FlowDefinition",
+    "GraphvizError",
+    "GraphvizNotFound",
     "Guard",
     "GuardRejected",
     "Handler",

@@ -18,10 +18,11 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, final, overloa
 from attrs import NOTHING
 from attrs import fields as attrs_fields
 
+from ._board import Board, board
 from ._bus import EventBus
 from ._codec import converter
 from ._definition import RESERVED, FlowDefinition, Label, State
-from ._diagram import Diagram, draw
+from ._diagram import Diagram, draw, trace
 from ._engine import Engine
 from ._errors import CorruptHistory, InvalidDefinition, InvalidPayload, SubscriberError
 from ._events import Clock, Event, check_now, utc_now
@@ -235,6 +236,18 @@ class Transaction(Generic[C]):
                 errors=errors,
                 transaction=self,
             )
+
+    def diagram(self, format: str = "mermaid", lang: str = "en") -> Diagram:
+        """Draw the flow with this transaction on it: where it stands, and the path it took.
+
+        As :meth:`Flow.diagram` (Mermaid or DOT, English or Chinese), with the current
+        state(s) highlighted and every transition fired drawn bold, numbered by step.
+        """
+        return draw(self._flow.definition, format, lang, marks=trace(self))
+
+    def board(self, lang: str = "en") -> Board:
+        """Return the transaction's events in four lanes (信息流 商流 资金流 物流), by step."""
+        return board(self, lang)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Transaction):

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import random
+import re
 import sys
 import time
 import uuid
@@ -19,6 +20,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import timezone
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 import attrs
@@ -30,8 +32,9 @@ from rich.text import Text
 
 from .. import __version__
 from .._diagram import FORMATS, LANGS
-from .._errors import EcomflowError, StoreError
+from .._errors import EcomflowError, InvalidPayload, StoreError
 from .._events import Event
+from .._flow import Transaction
 from ..flows import EXCHANGE, FLOWS
 from ..flows._registry import PluginWarning
 from ..projections import ContractRegister, Inbox, Ledger, ShipmentTracker
@@ -81,10 +84,27 @@ def _parser() -> _Parser:
         return sub
 
     command("list", "list the flows with their titles and seed sections")
-    show = command("show", "print a flow's state diagram (Mermaid or Graphviz dot)")
+    show = command("show", "draw a flow or a stored transaction: Mermaid, DOT or a picture")
     show.add_argument("flow", type=_flow_name)
-    show.add_argument("--format", choices=FORMATS, default="mermaid")
+    show.add_argument(
+        "--format",
+        choices=(*FORMATS, *_PICTURES),
+        default="mermaid",
+        help="mermaid or dot print the source; svg, png or html write a picture drawn by "
+        "Graphviz (apt-get install graphviz)",
+    )
     show.add_argument("--lang", choices=LANGS, default="en")
+    show.add_argument(
+        "--tx", default=None, metavar="TX_ID", help="mark this stored transaction on the flow"
+    )
+    show.add_argument("--db", default=None, help=f"with --tx: {_DB_HELP}")
+    show.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="FILE",
+        help="write here (default: the text to standard output, a picture to FLOW[-TX_ID].FORMAT)",
+    )
     demo = command("demo", "walk a sample transaction through every step")
     demo.add_argument("flow", type=_flow_name)
     demo.add_argument("--lang", choices=LANGS, default="en")
@@ -165,6 +185,68 @@ def _demo(name: str, lang: str, out: TextIO) -> None:
         f"Finished in state {tx.state!r} after {tx.version} transitions; "
         f"{len(tx.events)} events in {len(touched)} streams: {', '.join(touched)}.\n"
     )
+
+
+_PICTURES = ("svg", "png", "html")
+_WROTE = {"en": "Wrote {path}", "zh": "已写入 {path}"}
+
+
+def _show(args: argparse.Namespace, out: TextIO) -> None:
+    """Print a flow's diagram, or write its picture; with ``--tx``, the transaction marked."""
+    if args.db is not None and args.tx is None:
+        raise InvalidPayload("Cannot show a flow from a store: --db needs --tx TX_ID.")
+    if args.format == "png" and args.output == "-":
+        raise InvalidPayload(
+            "Cannot write a png picture to standard output: name a file with -o FILE."
+        )
+    flow = FLOWS[args.flow]
+    tx = None if args.tx is None else _stored(args.tx, args.flow, args.db)
+    text_format = args.format if args.format in FORMATS else "dot"
+    diagram = (
+        flow.diagram(text_format, args.lang) if tx is None else tx.diagram(text_format, args.lang)
+    )
+    content: str | bytes
+    if args.format in FORMATS:
+        content = diagram + "\n"
+    elif args.format == "html":
+        content = diagram.page(*(() if tx is None else (tx.board(args.lang)._repr_html_(),)))
+    elif args.format == "svg":
+        content = diagram.render("svg").decode("utf-8")
+    else:
+        content = diagram.render("png")
+    path = args.output
+    if isinstance(content, str) and (path == "-" or (path is None and args.format in FORMATS)):
+        out.write(content)
+        return
+    if path is None:
+        stem = args.flow if tx is None else f"{args.flow}-{tx.id}"
+        path = re.sub(r"[^A-Za-z0-9._-]", "_", stem) + f".{args.format}"
+    try:
+        if isinstance(content, bytes):
+            Path(path).write_bytes(content)
+        else:
+            Path(path).write_text(content, encoding="utf-8")
+    except OSError as error:
+        raise InvalidPayload(f"Cannot write {path!r}: {error.strerror or error}.") from None
+    out.write(_WROTE[args.lang].format(path=path) + "\n")
+
+
+def _stored(tx_id: str, flow: str, url: str | None) -> Transaction[Any]:
+    """Return stored transaction ``tx_id`` of ``flow``, rebuilt from its events."""
+    store = open_store(url, create=False)
+    try:
+        found, events = store.load(tx_id)
+    except KeyError:
+        raise StoreError(f"No transaction {tx_id!r} in the store.") from None
+    finally:
+        store.close()
+    if found != flow:
+        raise InvalidPayload(
+            f"Cannot show transaction {tx_id!r} on the {flow} flow: it is a {found} "
+            f"transaction; run ecomflow show {found} --tx {tx_id}."
+        )
+    tx: Transaction[Any] = FLOWS[flow].replay(events)
+    return tx
 
 
 def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: TextIO) -> None:
@@ -482,7 +564,7 @@ def _run(argv: Sequence[str] | None, out: TextIO) -> int:
         if args.command == "list":
             _list(out)
         elif args.command == "show":
-            out.write(FLOWS[args.flow].diagram(args.format, args.lang) + "\n")
+            _show(args, out)
         elif args.command == "demo":
             _demo(args.flow, args.lang, out)
         elif args.command == "simulate":
