@@ -74,7 +74,7 @@ def test_show(fmt, first):
             ["show", "nope"],
             "ecomflow: error: argument flow: unknown flow 'nope'; choose from: b2b, direct-sale, intermediary, operation",
         ),
-        (["show", "direct-sale", "--format", "svg"], "invalid choice: 'svg'"),
+        (["show", "direct-sale", "--format", "gif"], "invalid choice: 'gif'"),
         (["demo", "direct-sale", "--lang", "fr"], "invalid choice: 'fr'"),
         ([], "the following arguments are required: command"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),

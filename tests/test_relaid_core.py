@@ -50,6 +50,7 @@ GROUND = {
     "ecomflow._definition",
     "ecomflow._bus",
     "ecomflow._diagram",
+    "ecomflow._board",
     "ecomflow._engine",
     "ecomflow._flow",
 }

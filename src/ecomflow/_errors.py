@@ -10,6 +10,8 @@ Every error derives from :class:`EcomflowError`::
     ├── IdempotencyMismatch      an idempotency key was reused for a different request
     ├── SubscriberError          a subscriber failed after a transition was applied
     ├── NoSample                 a flow has no sample to demonstrate or simulate (a LookupError)
+    ├── GraphvizError            Graphviz could not draw a picture (also an OSError)
+    │   └── GraphvizNotFound     Graphviz's ``dot`` is not installed
     └── StoreError               the event store failed
         ├── ConcurrencyConflict  the expected version is stale
         ├── CorruptHistory       stored events are not a history the flow could have written
