@@ -279,7 +279,7 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
                 raise _Refused
             if (len(value) >= 13 or not value.isascii()) and value not in clean:
                 _check_long(value)
-        elif kind not in leaves:
+        elif kind not in leaves and kind is not ScannedDict:  # Money's JSON: clean, shared
             if nested is None:
                 nested = [key]
             else:
@@ -287,11 +287,7 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     frozen = cls(data)
     if nested is not None:
         for key in nested:  # still being built: the only writes it ever gets
-            value = data[key]
-            if type(value) is ScannedDict:  # Money's JSON: clean, and shared
-                dict.__setitem__(frozen, key, _shared(value))
-            else:
-                dict.__setitem__(frozen, key, _scan_value(value))
+            dict.__setitem__(frozen, key, _scan_value(data[key]))
     return frozen
 
 
@@ -304,41 +300,12 @@ def _check_keys(data: Mapping[str, Any]) -> None:
                 clean_keys.add(key)
 
 
-# Equal read-only values nested in event data (Money's JSON: a total recorded by several
-# events of a sale) are kept once: one object instead of one per event for the collector.
-_SHARED: dict[tuple[tuple[str, Any], ...], ScannedDict] = {}
-_SHARED_MAX = 4096
-_SHARED_SIZE = 4
-
-
-def _shared(value: ScannedDict) -> ScannedDict:
-    """Return the one kept ScannedDict equal to ``value`` (itself the first time)."""
-    if len(value) > _SHARED_SIZE:  # small values (an amount and a currency), not records
-        return value
-    key = tuple(value.items())
-    try:
-        found = _SHARED.get(key)
-    except TypeError:  # holds a list or a dict: not shared
-        return value
-    if found is not None:
-        return found  # equal to strings only, so the same strings: the same JSON
-    for item in value.values():
-        if type(item) is not str:  # only strings: 1, 1.0 and True are equal, not the same
-            return value
-    if len(_SHARED) >= _SHARED_MAX:
-        _SHARED.clear()
-    _SHARED[key] = value
-    return value
-
-
 def _scan_value(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         _check(value)
         return value
-    if kind is ScannedDict:  # e.g. Money's JSON: clean by construction
-        return _shared(value)
-    if kind in _LEAVES:
+    if kind in _LEAVES or kind is ScannedDict:  # e.g. Money's JSON: clean by construction
         return value
     if kind is dict or kind is FrozenDict or isinstance(value, Mapping):
         return _scan_dict(value, FrozenDict)
