@@ -42,11 +42,13 @@ __all__ = [
     "CARD_PROBLEM",
     "NUL_PROBLEM",
     "SURROGATE_PROBLEM",
+    "Refused",
     "check_text",
     "find_card_number",
     "find_sensitive",
     "freeze_scanned",
     "looks_like_card_number",
+    "scan_dict",
     "text_problem",
     "unstorable",
 ]
@@ -226,8 +228,8 @@ def check_text(value: str, what: str) -> None:
         raise InvalidPayload(f"The {what} given {problem}.")
 
 
-class _Refused(Exception):
-    """Raised inside :func:`freeze_scanned` at the first string that may not be stored."""
+class Refused(Exception):
+    """Raised by :func:`scan_dict` at the first string that may not be stored."""
 
 
 _CLEAN_KEYS: set[str] = set()  # keys are few (field names): each is scanned once
@@ -243,9 +245,9 @@ _CLEAN_TEXT_LENGTH = 500
 
 
 def _check(text: str) -> None:
-    """Raise :class:`_Refused` if ``text`` may not be stored (the hot path's check)."""
+    """Raise :class:`Refused` if ``text`` may not be stored (the hot path's check)."""
     if "\x00" in text:
-        raise _Refused
+        raise Refused
     if (len(text) >= _MIN_DIGITS or not text.isascii()) and text not in _CLEAN_TEXTS:
         _check_long(text)
 
@@ -253,19 +255,26 @@ def _check(text: str) -> None:
 def _check_long(text: str) -> None:
     """Check ``text`` (NUL-free, long or not ASCII) in full, and remember it when clean."""
     if (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text):
-        raise _Refused
+        raise Refused
     if len(text) <= _CLEAN_TEXT_LENGTH:  # names and addresses, not documents
         if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
             _CLEAN_TEXTS.clear()  # bounded: the recent ones come back
         _CLEAN_TEXTS.add(text)
 
 
-def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
+def scan_dict(data: Mapping[str, Any], cls: type[FrozenDict] | None) -> FrozenDict:
     """Check every key and string in ``data`` and return it frozen as a ``cls``.
+
+    Raises :class:`Refused` at the first string that may not be stored. ``data`` that
+    is a ScannedDict already is returned as is when ``cls`` is ScannedDict; ``cls``
+    ``None`` means ``data`` is a ScannedDict the caller has just made and not yet
+    scanned: it is checked and completed in place (no copy).
 
     The hot path of every fire: one loop, the common short ASCII string decided by
     three C calls, keys (field names, few) remembered once clean.
     """
+    if cls is ScannedDict and type(data) is ScannedDict:
+        return data  # read-only and scanned when it was made (Money's JSON, shared empty data)
     clean_keys = _CLEAN_KEYS
     if not data.keys() <= clean_keys:  # compared in C, no set made
         _check_keys(data)
@@ -276,7 +285,7 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
         kind = type(value)
         if kind is str:
             if "\x00" in value:
-                raise _Refused
+                raise Refused
             if (len(value) >= 13 or not value.isascii()) and value not in clean:
                 _check_long(value)
         elif kind not in leaves and kind is not ScannedDict:  # Money's JSON: clean, shared
@@ -284,7 +293,10 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
                 nested = [key]
             else:
                 nested.append(key)
-    frozen = cls(data)
+    if cls is None:
+        frozen: FrozenDict = data  # type: ignore[assignment]  # the caller's fresh ScannedDict
+    else:
+        frozen = cls(data)
     if nested is not None:
         for key in nested:  # still being built: the only writes it ever gets
             dict.__setitem__(frozen, key, _scan_value(data[key]))
@@ -308,7 +320,7 @@ def _scan_value(value: Any) -> Any:
     if kind in _LEAVES or kind is ScannedDict:  # e.g. Money's JSON: clean by construction
         return value
     if kind is dict or kind is FrozenDict or isinstance(value, Mapping):
-        return _scan_dict(value, FrozenDict)
+        return scan_dict(value, FrozenDict)
     if kind is list or kind is tuple or kind is FrozenList or isinstance(value, (list, tuple)):
         return FrozenList([_scan_value(item) for item in value])
     if isinstance(value, str):  # a str subclass
@@ -323,9 +335,7 @@ def freeze_scanned(data: Mapping[str, Any]) -> ScannedDict | None:
     value at any depth, so the engine scans each fire's event data once and a store
     need not scan it again; :func:`find_sensitive` then names the culprit.
     """
-    if type(data) is ScannedDict:
-        return data  # read-only and scanned when it was made (Money's JSON, shared empty data)
     try:
-        return _scan_dict(data, ScannedDict)  # type: ignore[return-value]
-    except _Refused:
+        return scan_dict(data, ScannedDict)  # type: ignore[return-value]
+    except Refused:
         return None
