@@ -383,9 +383,17 @@ def _typed_call(name: str, doc: str | None) -> Callable[..., tuple[Event, ...]]:
     """
 
     def call(tx: Transaction[Any], /, **payload: Any) -> tuple[Event, ...]:
-        if type(tx).fire is _FIRE and RESERVED.isdisjoint(payload):
-            return tx._apply(name, payload, tx._who)
-        return tx.fire(name, **payload)
+        if type(tx).fire is not _FIRE or not RESERVED.isdisjoint(payload):
+            return tx.fire(name, **payload)
+        # Transaction._apply, inline: this runs on every typed call.
+        tx._state, tx._context, events = tx._flow.engine.fire(
+            tx.id, tx._state, tx._version, tx._context, name, payload, tx._clock, tx._who
+        )
+        tx._version += 1
+        tx._events.extend(events)
+        if tx._bus is not None:
+            tx._publish(events)
+        return tuple(events)
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = doc
