@@ -236,27 +236,30 @@ _CLEAN_KEYS: set[str] = set()  # keys are few (field names): each is scanned onc
 _CLEAN_KEYS_MAX = 10_000
 
 
-# Long or non-ASCII strings found clean, each scanned once: a name, an address or a goods
-# name recurs in the events of every later step of its transaction (and in other
-# transactions). Only the string is remembered, and the answer depends on nothing else.
+# Strings found clean, each scanned once: a name, an address, a goods name or a carrier
+# recurs in the events of every later step of its transaction (and in other
+# transactions), and most short values are the flows' own constants. Only the string is
+# remembered, and the answer depends on nothing else: one set lookup decides it next time.
 _CLEAN_TEXTS: set[str] = set()
-_CLEAN_TEXTS_MAX = 4096
+_CLEAN_TEXTS_MAX = 8192
 _CLEAN_TEXT_LENGTH = 500
 
 
 def _check(text: str) -> None:
     """Raise :class:`Refused` if ``text`` may not be stored (the hot path's check)."""
+    if text not in _CLEAN_TEXTS:
+        _check_new(text)
+
+
+def _check_new(text: str) -> None:
+    """Check ``text``, not known clean, in full, and remember it when clean."""
     if "\x00" in text:
         raise Refused
-    if (len(text) >= _MIN_DIGITS or not text.isascii()) and text not in _CLEAN_TEXTS:
-        _check_long(text)
-
-
-def _check_long(text: str) -> None:
-    """Check ``text`` (NUL-free, long or not ASCII) in full, and remember it when clean."""
-    if (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text):
+    if (len(text) >= _MIN_DIGITS or not text.isascii()) and (
+        (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text)
+    ):
         raise Refused
-    if len(text) <= _CLEAN_TEXT_LENGTH:  # names and addresses, not documents
+    if len(text) <= _CLEAN_TEXT_LENGTH:  # names, addresses and codes, not documents
         if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
             _CLEAN_TEXTS.clear()  # bounded: the recent ones come back
         _CLEAN_TEXTS.add(text)
@@ -284,10 +287,8 @@ def scan_dict(data: Mapping[str, Any], cls: type[FrozenDict] | None) -> FrozenDi
     for key, value in data.items():
         kind = type(value)
         if kind is str:
-            if "\x00" in value:
-                raise Refused
-            if (len(value) >= 13 or not value.isascii()) and value not in clean:
-                _check_long(value)
+            if value not in clean:
+                _check_new(value)
         elif kind not in leaves and kind is not ScannedDict:  # Money's JSON: clean, shared
             if nested is None:
                 nested = [key]
