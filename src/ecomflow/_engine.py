@@ -29,11 +29,29 @@ from ._errors import (
     TransitionNotAllowed,
     UnknownFlowVersion,
 )
-from ._events import Clock, Event, Stream, check_now, new_event
+from ._events import (
+    Clock,
+    Event,
+    Stream,
+    _new_object,
+    _set_actor,
+    _set_causation_id,
+    _set_correlation_id,
+    _set_data,
+    _set_flow_version,
+    _set_name,
+    _set_occurred_at,
+    _set_seq,
+    _set_stream,
+    _set_trigger,
+    _set_tx_id,
+    _set_version,
+    check_now,
+)
 from ._frozen import ScannedDict
 from ._graph import Configuration, ancestors, as_lists, entry, freeze, leaves_of, state_name, walk
 from ._money import _show
-from ._sensitive import find_sensitive, freeze_scanned
+from ._sensitive import Refused, find_sensitive, scan_dict
 
 __all__ = ["Engine"]
 
@@ -816,39 +834,47 @@ class Engine:
             if when is not None and not when(context, payload):
                 continue
             data: Mapping[str, Any]
-            if seq:  # a later event: derived data only
-                data = _NO_DATA if data_of is None else data_of(context, payload)
-            else:  # the first event records the payload (which wins over derived keys)
-                data = _NO_DATA if payload is None else step.dump(payload)
-                if data_of is not None:
-                    data = {**data_of(context, payload), **data}
-            frozen = freeze_scanned(data)
-            if frozen is None:
+            frozen: Mapping[str, Any]
+            try:
+                if seq or payload is None:  # a later event (or no payload): derived data only
+                    if data_of is None:
+                        frozen = _NO_DATA
+                    else:
+                        data = data_of(context, payload)
+                        frozen = scan_dict(data, ScannedDict)
+                elif data_of is None:  # the first event records the payload...
+                    data = step.dump(payload)
+                    frozen = scan_dict(data, ScannedDict)
+                else:  # ...which wins over derived keys: merged once, into the frozen dict
+                    data = ScannedDict(data_of(context, payload))
+                    dict.update(data, step.dump(payload))
+                    frozen = scan_dict(data, None)
+            except Refused:
                 subject = (
                     ("start", tx_id, "")
                     if configuration is None
                     else (trigger, tx_id, state_name(configuration))
                 )
-                path, problem = find_sensitive(data) or ("data", "may not be stored")
+                path, problem = find_sensitive(dict(data)) or ("data", "may not be stored")
                 where = path if not seq else f"{name}.{path}"
                 raise InvalidPayload(
                     f"{_subject(subject, self.definition.name)}: {where} {problem}."
-                )
-            events.append(
-                new_event(
-                    tx_id,
-                    version,
-                    seq,
-                    trigger,
-                    stream,
-                    name,
-                    frozen,
-                    now,
-                    actor,
-                    causation_id,
-                    correlation_id,
-                    flow_version,
-                )
-            )
+                ) from None
+            # The Event, its slots set one by one (see ecomflow._events.new_event), inline:
+            # this runs for every event of every fire.
+            event: Event = _new_object(Event)
+            _set_tx_id(event, tx_id)
+            _set_version(event, version)
+            _set_seq(event, seq)
+            _set_trigger(event, trigger)
+            _set_stream(event, stream)
+            _set_name(event, name)
+            _set_data(event, frozen)
+            _set_occurred_at(event, now)
+            _set_actor(event, actor)
+            _set_causation_id(event, causation_id)
+            _set_correlation_id(event, correlation_id)
+            _set_flow_version(event, flow_version)
+            events.append(event)
             seq += 1
         return events

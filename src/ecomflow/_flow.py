@@ -9,10 +9,10 @@ each. The two classes live together because each names the other.
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from types import MethodType
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, final, overload
 
 from attrs import NOTHING
@@ -196,6 +196,15 @@ class Transaction(Generic[C]):
                 causation_id,
                 self._correlation if correlation_id is None else correlation_id,
             )
+        return self._apply(trigger, payload, who)
+
+    def _apply(
+        self,
+        trigger: str,
+        payload: Mapping[str, Any],
+        who: tuple[str | None, str | None, str | None],
+    ) -> tuple[Event, ...]:
+        """Fire ``trigger`` with the payload's fields and checked ``who``; store the result."""
         self._state, self._context, events = self._flow.engine.fire(
             self.id, self._state, self._version, self._context, trigger, payload, self._clock, who
         )
@@ -311,7 +320,7 @@ class TriggerMethod(Generic[P]):
     :class:`Flow` checks each one against its transition's payload.
     """
 
-    __slots__ = ("__dict__", "parameters", "required")
+    __slots__ = ("__dict__", "_call", "parameters", "required")
 
     def __init__(self, declaration: Callable[Concatenate[Any, P], None]) -> None:
         self.__name__ = declaration.__name__
@@ -326,6 +335,7 @@ class TriggerMethod(Generic[P]):
             )
         self.parameters = frozenset(p.name for p in parameters)
         self.required = frozenset(p.name for p in parameters if p.default is p.empty)
+        self._call = _typed_call(declaration.__name__, declaration.__doc__)
 
     @overload
     def __get__(self, tx: None, owner: type[Any] | None = None) -> TriggerMethod[P]: ...
@@ -340,7 +350,7 @@ class TriggerMethod(Generic[P]):
     ) -> TriggerMethod[P] | Callable[P, tuple[Event, ...]]:
         if tx is None:
             return self
-        return functools.partial(tx.fire, self.__name__)
+        return MethodType(self._call, tx)
 
     def check(self, definition: FlowDefinition, owner: type[Any]) -> None:
         """Refuse, as InvalidDefinition, a declaration that does not match its transition."""
@@ -372,6 +382,35 @@ class TriggerMethod(Generic[P]):
                     else f"payload field {missing[0]!r} is required but not a parameter"
                 )
                 raise InvalidDefinition(f"Typed method {where} is invalid: {problem}.")
+
+
+_FIRE = Transaction.fire
+
+
+def _typed_call(name: str, doc: str | None) -> Callable[..., tuple[Event, ...]]:
+    """Return the function a typed method binds: ``tx.fire(name, **payload)``, made direct.
+
+    A call that names nobody (no ``actor``, ``causation_id`` or ``correlation_id``) on
+    a transaction whose class keeps :meth:`Transaction.fire` goes straight to the
+    engine with the call's own keyword dict; any other call goes through ``fire``.
+    """
+
+    def call(tx: Transaction[Any], /, **payload: Any) -> tuple[Event, ...]:
+        if type(tx).fire is not _FIRE or not RESERVED.isdisjoint(payload):
+            return tx.fire(name, **payload)
+        # Transaction._apply, inline: this runs on every typed call.
+        tx._state, tx._context, events = tx._flow.engine.fire(
+            tx.id, tx._state, tx._version, tx._context, name, payload, tx._clock, tx._who
+        )
+        tx._version += 1
+        tx._events.extend(events)
+        if tx._bus is not None:
+            tx._publish(events)
+        return tuple(events)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = doc
+    return call
 
 
 def trigger(declaration: Callable[Concatenate[Any, P], None]) -> TriggerMethod[P]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -342,4 +343,25 @@ class Money:
         The dict is read-only and marked as scanned: an amount and an ISO code are no
         free text, so event data holding Money is frozen and checked without walking it.
         """
-        return ScannedDict(amount=str(self.amount), currency=self.currency)
+        return self._json
+
+    @functools.cached_property
+    def _json(self) -> ScannedDict:
+        """The JSON of :meth:`to_json`, made once per value and shared by equal values.
+
+        Event data records the same total in several events of a sale: one read-only
+        object for them all, and none made again on each call.
+        """
+        amount = str(self.amount)
+        key = (amount, self.currency)
+        found = _JSON.get(key)
+        if found is None:
+            if len(_JSON) >= _JSON_MAX:
+                _JSON.clear()  # bounded: the recent ones come back
+            found = _JSON[key] = ScannedDict(amount=amount, currency=self.currency)
+        return found
+
+
+_JSON: dict[tuple[str, str], ScannedDict] = {}
+"""Money's JSON by (amount as text, currency): each read-only ScannedDict kept once."""
+_JSON_MAX = 4096

@@ -42,11 +42,13 @@ __all__ = [
     "CARD_PROBLEM",
     "NUL_PROBLEM",
     "SURROGATE_PROBLEM",
+    "Refused",
     "check_text",
     "find_card_number",
     "find_sensitive",
     "freeze_scanned",
     "looks_like_card_number",
+    "scan_dict",
     "text_problem",
     "unstorable",
 ]
@@ -226,46 +228,56 @@ def check_text(value: str, what: str) -> None:
         raise InvalidPayload(f"The {what} given {problem}.")
 
 
-class _Refused(Exception):
-    """Raised inside :func:`freeze_scanned` at the first string that may not be stored."""
+class Refused(Exception):
+    """Raised by :func:`scan_dict` at the first string that may not be stored."""
 
 
 _CLEAN_KEYS: set[str] = set()  # keys are few (field names): each is scanned once
 _CLEAN_KEYS_MAX = 10_000
 
 
-# Long or non-ASCII strings found clean, each scanned once: a name, an address or a goods
-# name recurs in the events of every later step of its transaction (and in other
-# transactions). Only the string is remembered, and the answer depends on nothing else.
+# Strings found clean, each scanned once: a name, an address, a goods name or a carrier
+# recurs in the events of every later step of its transaction (and in other
+# transactions), and most short values are the flows' own constants. Only the string is
+# remembered, and the answer depends on nothing else: one set lookup decides it next time.
 _CLEAN_TEXTS: set[str] = set()
-_CLEAN_TEXTS_MAX = 4096
+_CLEAN_TEXTS_MAX = 8192
 _CLEAN_TEXT_LENGTH = 500
 
 
 def _check(text: str) -> None:
-    """Raise :class:`_Refused` if ``text`` may not be stored (the hot path's check)."""
+    """Raise :class:`Refused` if ``text`` may not be stored (the hot path's check)."""
+    if text not in _CLEAN_TEXTS:
+        _check_new(text)
+
+
+def _check_new(text: str) -> None:
+    """Check ``text``, not known clean, in full, and remember it when clean."""
     if "\x00" in text:
-        raise _Refused
-    if (len(text) >= _MIN_DIGITS or not text.isascii()) and text not in _CLEAN_TEXTS:
-        _check_long(text)
-
-
-def _check_long(text: str) -> None:
-    """Check ``text`` (NUL-free, long or not ASCII) in full, and remember it when clean."""
-    if (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text):
-        raise _Refused
-    if len(text) <= _CLEAN_TEXT_LENGTH:  # names and addresses, not documents
+        raise Refused
+    if (len(text) >= _MIN_DIGITS or not text.isascii()) and (
+        (not text.isascii() and _not_unicode(text)) or looks_like_card_number(text)
+    ):
+        raise Refused
+    if len(text) <= _CLEAN_TEXT_LENGTH:  # names, addresses and codes, not documents
         if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
             _CLEAN_TEXTS.clear()  # bounded: the recent ones come back
         _CLEAN_TEXTS.add(text)
 
 
-def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
+def scan_dict(data: Mapping[str, Any], cls: type[FrozenDict] | None) -> FrozenDict:
     """Check every key and string in ``data`` and return it frozen as a ``cls``.
 
-    The hot path of every fire: one loop, the common short ASCII string decided by
-    three C calls, keys (field names, few) remembered once clean.
+    Raises :class:`Refused` at the first string that may not be stored. ``data`` that
+    is a ScannedDict already is returned as is when ``cls`` is ScannedDict; ``cls``
+    ``None`` means ``data`` is a ScannedDict the caller has just made and not yet
+    scanned: it is checked and completed in place (no copy).
+
+    The hot path of every fire: one loop, a string already found clean decided by one
+    set lookup, keys (field names, few) remembered once clean.
     """
+    if cls is ScannedDict and type(data) is ScannedDict:
+        return data  # read-only and scanned when it was made (Money's JSON, shared empty data)
     clean_keys = _CLEAN_KEYS
     if not data.keys() <= clean_keys:  # compared in C, no set made
         _check_keys(data)
@@ -275,23 +287,20 @@ def _scan_dict(data: Mapping[str, Any], cls: type[FrozenDict]) -> FrozenDict:
     for key, value in data.items():
         kind = type(value)
         if kind is str:
-            if "\x00" in value:
-                raise _Refused
-            if (len(value) >= 13 or not value.isascii()) and value not in clean:
-                _check_long(value)
-        elif kind not in leaves:
+            if value not in clean:
+                _check_new(value)
+        elif kind not in leaves and kind is not ScannedDict:  # Money's JSON: clean, shared
             if nested is None:
                 nested = [key]
             else:
                 nested.append(key)
-    frozen = cls(data)
+    if cls is None:
+        frozen: FrozenDict = data  # type: ignore[assignment]  # the caller's fresh ScannedDict
+    else:
+        frozen = cls(data)
     if nested is not None:
         for key in nested:  # still being built: the only writes it ever gets
-            value = data[key]
-            if type(value) is ScannedDict:  # Money's JSON: clean, and shared
-                dict.__setitem__(frozen, key, _shared(value))
-            else:
-                dict.__setitem__(frozen, key, _scan_value(value))
+            dict.__setitem__(frozen, key, _scan_value(data[key]))
     return frozen
 
 
@@ -304,44 +313,15 @@ def _check_keys(data: Mapping[str, Any]) -> None:
                 clean_keys.add(key)
 
 
-# Equal read-only values nested in event data (Money's JSON: a total recorded by several
-# events of a sale) are kept once: one object instead of one per event for the collector.
-_SHARED: dict[tuple[tuple[str, Any], ...], ScannedDict] = {}
-_SHARED_MAX = 4096
-_SHARED_SIZE = 4
-
-
-def _shared(value: ScannedDict) -> ScannedDict:
-    """Return the one kept ScannedDict equal to ``value`` (itself the first time)."""
-    if len(value) > _SHARED_SIZE:  # small values (an amount and a currency), not records
-        return value
-    key = tuple(value.items())
-    try:
-        found = _SHARED.get(key)
-    except TypeError:  # holds a list or a dict: not shared
-        return value
-    if found is not None:
-        return found  # equal to strings only, so the same strings: the same JSON
-    for item in value.values():
-        if type(item) is not str:  # only strings: 1, 1.0 and True are equal, not the same
-            return value
-    if len(_SHARED) >= _SHARED_MAX:
-        _SHARED.clear()
-    _SHARED[key] = value
-    return value
-
-
 def _scan_value(value: Any) -> Any:
     kind = type(value)
     if kind is str:
         _check(value)
         return value
-    if kind is ScannedDict:  # e.g. Money's JSON: clean by construction
-        return _shared(value)
-    if kind in _LEAVES:
+    if kind in _LEAVES or kind is ScannedDict:  # e.g. Money's JSON: clean by construction
         return value
     if kind is dict or kind is FrozenDict or isinstance(value, Mapping):
-        return _scan_dict(value, FrozenDict)
+        return scan_dict(value, FrozenDict)
     if kind is list or kind is tuple or kind is FrozenList or isinstance(value, (list, tuple)):
         return FrozenList([_scan_value(item) for item in value])
     if isinstance(value, str):  # a str subclass
@@ -356,9 +336,7 @@ def freeze_scanned(data: Mapping[str, Any]) -> ScannedDict | None:
     value at any depth, so the engine scans each fire's event data once and a store
     need not scan it again; :func:`find_sensitive` then names the culprit.
     """
-    if type(data) is ScannedDict:
-        return data  # read-only and scanned when it was made (Money's JSON, shared empty data)
     try:
-        return _scan_dict(data, ScannedDict)  # type: ignore[return-value]
-    except _Refused:
+        return scan_dict(data, ScannedDict)  # type: ignore[return-value]
+    except Refused:
         return None

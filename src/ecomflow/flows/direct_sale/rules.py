@@ -175,13 +175,13 @@ CUSTOMER_NOT_AN_INTERMEDIARY = Guard(
 
 
 def _order_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
-    total = _total(context)
-    assert context.order is not None
+    order = context.order
+    assert order is not None
     return {
         "merchant": context.merchant,
-        "goods_name": context.order.goods_name,
-        "quantity": context.order.quantity,
-        "total": total.to_json(),
+        "goods_name": order.goods_name,
+        "quantity": order.quantity,
+        "total": order.total.to_json(),
     }
 
 
@@ -197,11 +197,12 @@ def _notice(to: str, about: str) -> Any:
 
 
 def _dispatch_data(context: DirectSaleContext, payload: Dispatch) -> dict[str, Any]:
-    assert context.order is not None
+    order = context.order
+    assert order is not None
     return {
-        "address": context.order.address,
-        "goods_name": context.order.goods_name,
-        "quantity": context.order.quantity,
+        "address": order.address,
+        "goods_name": order.goods_name,
+        "quantity": order.quantity,
         "carrier": payload.carrier,
         "tracking_ref": payload.tracking_ref,
         "cash_on_delivery": context.cash_on_delivery,
@@ -209,12 +210,13 @@ def _dispatch_data(context: DirectSaleContext, payload: Dispatch) -> dict[str, A
 
 
 def _ownership_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
-    assert context.order is not None
+    order = context.order
+    assert order is not None
     return {
-        "goods_name": context.order.goods_name,
-        "quantity": context.order.quantity,
+        "goods_name": order.goods_name,
+        "quantity": order.quantity,
         "from": context.merchant,
-        "to": context.order.customer_name,
+        "to": order.customer_name,
     }
 
 
@@ -229,19 +231,16 @@ def _collected_data(context: DirectSaleContext, payload: Delivery) -> dict[str, 
     }
 
 
-def _route(context: DirectSaleContext) -> tuple[str, ...]:
-    assert context.payment is not None
-    return _ROUTES[context.payment.method]
-
-
 def _settlement_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
     # 『壹』(6), four-party settlement: the last intermediary (the card company, the
     # consumer's bank, the e-money issuer, or the courier with the cash) pays the merchant.
-    assert context.payment is not None
+    payment = context.payment
+    assert payment is not None
+    method = payment.method
     return {
         "amount": _total(context).to_json(),
-        "method": context.payment.method.value,
-        "from": _route(context)[-1],
+        "method": method.value,
+        "from": _ROUTES[method][-1],
         "to": context.merchant,
     }
 
@@ -253,21 +252,24 @@ def _card_company_paid_data(context: DirectSaleContext, _: object) -> dict[str, 
 
 def _consumer_charged_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
     # The consumer's own account pays: at the bank (card, cheque) or the e-money issuer.
-    assert context.order is not None
+    order, payment = context.order, context.payment
+    assert order is not None
+    assert payment is not None
     return {
-        "amount": _total(context).to_json(),
-        "from": context.order.customer_name,
-        "to": _route(context)[0],
+        "amount": order.total.to_json(),
+        "from": order.customer_name,
+        "to": _ROUTES[payment.method][0],
     }
 
 
 def _statement_data(context: DirectSaleContext, payload: Settlement) -> dict[str, Any]:
-    assert context.payment is not None
-    assert context.order is not None
+    order, payment = context.order, context.payment
+    assert payment is not None
+    assert order is not None
     return {
-        "issuer": context.payment.method.biller,
-        "to": context.order.customer_name,
-        "amount": _total(context).to_json(),
+        "issuer": payment.method.biller,
+        "to": order.customer_name,
+        "amount": order.total.to_json(),
         "statement_ref": payload.statement_ref,
     }
 
