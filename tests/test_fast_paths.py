@@ -147,3 +147,30 @@ def test_money_json_is_made_once_and_shared_by_equal_values():
     assert (
         first == second and hash(first) == hash(second) and repr(first) == "Money('19.90', 'CNY')"
     )
+
+
+def test_only_a_payload_that_can_hold_a_time_is_looked_through_for_named_zones():
+    """A named zone's time is taken at its fixed offset where a field can hold a time."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ecomflow import Money
+    from ecomflow.flows import FLOWS
+
+    b2b, sale = FLOWS["b2b"].engine, FLOWS["direct-sale"].engine
+    assert {step.spec.trigger for step in b2b._steps.values() if step.takes_times} == {
+        "offer",
+        "counter_offer",
+        "draw_up",
+    }
+    assert not any(step.takes_times for step in sale._steps.values())
+    tx = FLOWS["b2b"].start("Z-1", buyer="mill", seller="coop")
+    tx.fire("prepare", by="seller", note="stock checked")
+    until = datetime(2030, 1, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    tx.fire(
+        "offer", by="seller", goods="rice", quantity=2, price=Money("3", "CNY"), valid_until=until
+    )
+    assert tx.context.offer is not None
+    recorded = tx.context.offer.valid_until
+    assert recorded == until and recorded.utcoffset() == timedelta(hours=8)
+    assert type(recorded.tzinfo) is not ZoneInfo  # at its fixed offset, as the store gives it

@@ -12,6 +12,7 @@ transaction.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, NoReturn
@@ -102,6 +103,26 @@ class _Step:
     effect: Callable[..., Any] | None = None
     effect_uses_clock: bool = False
     emits: tuple[tuple[Any, Any, Stream, str], ...] = ()
+    takes_times: bool = True  # a payload field may hold a datetime (to take at its offset)
+
+
+def _takes_times(payload: type[Any] | None) -> bool:
+    """Whether a field of ``payload`` may hold a datetime: its type names one, or any value.
+
+    A payload whose fields cannot (text, amounts, counts) skips the look for named zones on
+    every fire; a type that cannot be read is taken to allow one.
+    """
+    if payload is None:
+        return False
+    try:
+        hints = typing.get_type_hints(payload)
+    except Exception:  # an annotation that does not resolve: look on every fire
+        return True
+    for field in attrs.fields(payload):
+        text = repr(hints.get(field.name, Any))
+        if "datetime" in text or "Any" in text or "object" in text:
+            return True
+    return False
 
 
 def _compile(transition: Transition) -> _Step:
@@ -118,6 +139,7 @@ def _compile(transition: Transition) -> _Step:
         effect=transition.effect,
         effect_uses_clock=transition.effect_uses_clock,
         emits=tuple((emit.when, emit.data, emit.stream, emit.name) for emit in transition.emits),
+        takes_times=_takes_times(transition.payload),
     )
 
 
@@ -419,7 +441,7 @@ class Engine:
         if payload_type is None:
             payload = None
         else:
-            if datetime in map(type, kwargs.values()):
+            if step.takes_times and datetime in map(type, kwargs.values()):
                 kwargs = _at_offsets(kwargs)  # a named zone's time at its offset
             try:
                 payload = payload_type(**kwargs)
