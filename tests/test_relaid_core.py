@@ -244,7 +244,10 @@ def test_a_typed_method_with_a_positional_parameter_is_refused():
         ("send", lambda self, *, text, colour: None, "'colour' is not a field of its payload"),
         ("send", lambda self, *, urgent=False: None, "'text' is required but not a parameter"),
         ("shred", lambda self, *, text: None, "has no trigger 'shred'"),
-        ("open_desk", lambda self: None, "has no trigger 'open_desk'"),
+        ("open_desk", lambda self: None, "'open_desk' is the desk flow's start"),
+        ("send", lambda self, *, text, urgent=True: None, "'urgent' declares the default True"),
+        ("send", lambda self, *, text="hi": None, "'text' declares the default 'hi'"),
+        ("send", lambda self, *, text, actor="clerk": None, "'actor' declares the default"),
     ],
 )
 def test_a_typed_method_that_does_not_match_its_transition_is_refused(

@@ -259,6 +259,11 @@ class EventType:
     label: Label | None = None
 
     def __attrs_post_init__(self) -> None:
+        if self.label is not None and not isinstance(self.label, Label):
+            raise InvalidDefinition(
+                f"EventType {self.name!r} is invalid: its label must be a Label(en, zh), "
+                f"not {self.label!r}."
+            )
         if type(self.name) is not str or not _is_name(self.name):
             raise InvalidDefinition(
                 f"EventType {self.name!r} is invalid: its name must be an identifier such as "
@@ -283,8 +288,19 @@ def _to_sources(value: str | Sequence[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _to_emits(value: Iterable[Emit]) -> tuple[Emit, ...]:
-    return tuple(value)
+def _to_emits(value: Iterable[Emit | EventType]) -> tuple[Emit, ...]:
+    """Return the emits; an :class:`EventType` given as is records itself (``.emit()``)."""
+    emits = []
+    for item in value:
+        if isinstance(item, EventType):
+            item = item.emit()
+        elif not isinstance(item, Emit):
+            raise InvalidDefinition(
+                f"{item!r} is not an event a transition records: give an Emit, or an "
+                "EventType (or its .emit(data, when=...))."
+            )
+        emits.append(item)
+    return tuple(emits)
 
 
 def _to_guards(value: Iterable[Guard]) -> tuple[Guard, ...]:

@@ -12,6 +12,7 @@ transaction.
 
 from __future__ import annotations
 
+import threading
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -259,6 +260,7 @@ class Engine:
 
     __slots__ = (
         "_allowed",
+        "_machine_lock",
         "_moves",
         "_nodes",
         "_start_fields",
@@ -300,6 +302,7 @@ class Engine:
                 steps[(source, transition.trigger)] = step
                 allowed[source].append(transition.trigger)
         self._steps = steps
+        self._machine_lock = threading.Lock()
         # trigger -> configuration -> (step, the configuration the machine computed):
         # two lookups, and no key tuple to allocate on every fire.
         self._moves: dict[str, dict[Configuration, tuple[_Step, Configuration]]] = {
@@ -339,12 +342,18 @@ class Engine:
         step = self._step(configuration, trigger)
         if step is None:
             return None
-        scratch = _Scratch(as_lists(configuration))
-        if self.nested:
-            self.machine.trigger_event(scratch, trigger)
-        else:
-            self.machine.events[trigger].trigger(scratch)
-        move = moves[configuration] = (step, freeze(scratch.state))
+        # The shared machine keeps its scope on itself while it moves a model (a nested
+        # one swaps its states and events): one thread at a time computes a new move;
+        # a move computed once is read without the lock.
+        with self._machine_lock:
+            move = moves.get(configuration)
+            if move is None:
+                scratch = _Scratch(as_lists(configuration))
+                if self.nested:
+                    self.machine.trigger_event(scratch, trigger)
+                else:
+                    self.machine.events[trigger].trigger(scratch)
+                move = moves[configuration] = (step, freeze(scratch.state))
         return move
 
     def triggers_from(self, configuration: Configuration) -> tuple[str, ...]:

@@ -320,7 +320,7 @@ class TriggerMethod(Generic[P]):
     :class:`Flow` checks each one against its transition's payload.
     """
 
-    __slots__ = ("__dict__", "_call", "parameters", "required")
+    __slots__ = ("__dict__", "_call", "defaults", "parameters", "required")
 
     def __init__(self, declaration: Callable[Concatenate[Any, P], None]) -> None:
         self.__name__ = declaration.__name__
@@ -335,6 +335,7 @@ class TriggerMethod(Generic[P]):
             )
         self.parameters = frozenset(p.name for p in parameters)
         self.required = frozenset(p.name for p in parameters if p.default is p.empty)
+        self.defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
         self._call = _typed_call(declaration.__name__, declaration.__doc__)
 
     @overload
@@ -358,7 +359,12 @@ class TriggerMethod(Generic[P]):
         specs = [
             t for t in (definition.start, *definition.transitions) if t.trigger == self.__name__
         ]
-        if not specs or specs[0] is definition.start:
+        if specs and specs[0] is definition.start:
+            raise InvalidDefinition(
+                f"Typed method {where} is invalid: {self.__name__!r} is the {definition.name} "
+                "flow's start, which Flow.start fires; a typed method fires a later trigger."
+            )
+        if not specs:
             raise InvalidDefinition(
                 f"Typed method {where} is invalid: the {definition.name} flow has no trigger "
                 f"{self.__name__!r} to fire."
@@ -375,6 +381,25 @@ class TriggerMethod(Generic[P]):
                 for name, default in fields.items()
                 if default is NOTHING and name not in self.parameters
             )
+            # A declared default is only a promise of the payload's own: one that differs
+            # would never be used (the call passes what it is given), so it is refused.
+            wrong = []
+            for name, value in sorted(self.defaults.items()):
+                if name in RESERVED:
+                    if value is not None:  # who did it is never assumed
+                        wrong.append(name)
+                elif name in fields:
+                    own = fields[name]
+                    if getattr(own, "factory", None) is not None:
+                        continue  # a factory's value is made per payload: nothing to compare
+                    if own is NOTHING or own != value:
+                        wrong.append(name)
+            if wrong and not unknown and not missing:
+                raise InvalidDefinition(
+                    f"Typed method {where} is invalid: parameter {wrong[0]!r} declares the "
+                    f"default {self.defaults[wrong[0]]!r}, which its payload does not have; "
+                    "declare the payload's default (or none)."
+                )
             if unknown or missing:
                 problem = (
                     f"parameter {unknown[0]!r} is not a field of its payload"
@@ -445,6 +470,7 @@ class Flow(Generic[TxT]):
     """
 
     __slots__ = (
+        "_known",
         "_leaf_states",
         "definition",
         "edges",
@@ -470,6 +496,7 @@ class Flow(Generic[TxT]):
         self.engine = Engine(definition)
         self.name: str = definition.name
         self.version: int = definition.version
+        self._known: frozenset[Any] | None = None
         self._leaf_states = frozenset(
             path for path, state in walk(definition.states) if not state.children
         )
@@ -483,10 +510,10 @@ class Flow(Generic[TxT]):
         self.triggers: tuple[str, ...] = tuple(
             dict.fromkeys(t.trigger for t in definition.transitions)
         )
-        for owner in transaction_type.__mro__:
-            for value in vars(owner).values():
-                if isinstance(value, TriggerMethod):
-                    value.check(definition, transaction_type)
+        for name in dir(transaction_type):  # the methods the class uses, not hidden ones
+            value = inspect.getattr_static(transaction_type, name, None)
+            if isinstance(value, TriggerMethod):
+                value.check(definition, transaction_type)
         self.edges: tuple[Edge, ...] = tuple(
             Edge(source, t.trigger, t.dest, tuple(guard.name for guard in t.guards))
             for t in definition.transitions
@@ -643,6 +670,23 @@ class Flow(Generic[TxT]):
             history,
         )
 
+    def _configurations(self) -> frozenset[Any]:
+        """Every configuration the flow can be in, as the engine gives it (computed once)."""
+        known = self._known
+        if known is None:
+            engine = self.engine
+            found = {engine.initial_state}
+            queue = [engine.initial_state]
+            while queue:
+                configuration = queue.pop()
+                for trigger in engine.triggers_from(configuration):
+                    move = engine._move(configuration, trigger)
+                    if move is not None and move[1] not in found:
+                        found.add(move[1])
+                        queue.append(move[1])
+            known = self._known = frozenset(found)
+        return known
+
     def _parse_snapshot(self, snapshot: Mapping[str, Any]) -> tuple[str, int, Any, str, Any]:
         """Return ``(tx_id, version, configuration, correlation_id, context)`` of a snapshot."""
         tx_id = snapshot.get("tx_id") if isinstance(snapshot, Mapping) else None
@@ -656,6 +700,8 @@ class Flow(Generic[TxT]):
             unknown = [leaf for leaf in leaves_of(state) if leaf not in self._leaf_states]
             if unknown:
                 raise ValueError(f"state {unknown[0]!r} is not one of the flow's")
+            if state not in self._configurations():
+                raise ValueError(f"the flow is never in state {state_name(state)!r} in that form")
             correlation = snapshot.get("correlation_id")
             if correlation is not None and type(correlation) is not str:
                 raise ValueError("its correlation id is not a string")

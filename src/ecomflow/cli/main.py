@@ -174,9 +174,9 @@ def _demo(name: str, lang: str, out: TextIO) -> None:
     out.write(f"0. {flow.definition.start.label(lang)} -> {first}\n")
     _print_events(tx.events, lang, out)
     for number, (trigger, payload) in enumerate(sample.steps, start=1):
-        step = flow.engine.transition(tx.state, trigger).label(lang)
         before = tx.state
-        events = tx.fire(trigger, **payload)
+        events = tx.fire(trigger, **payload)  # a step the flow refuses is a one-line error
+        step = flow.engine.transition(before, trigger).label(lang)
         label = " + ".join(flow.state(name).label(lang) for name in tx.active_states)
         out.write(f"{number}. {step} ({trigger}): {before} -> {tx.state} ({label})\n")
         _print_events(events, lang, out)

@@ -47,6 +47,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "ecomflow.flows"
 """The entry-point group that installed packages declare their flow packages in."""
 
+RESERVED_NAMES = frozenset({"exchange"})
+"""Flow names ecomflow uses beside its registry (the exchange's records): no plug-in takes one."""
+
 DemoStep = tuple[str, Mapping[str, Any]]
 """A trigger and its keyword arguments (the payload, and ``actor`` where one is needed)."""
 
@@ -58,7 +61,13 @@ Begin = Callable[[], tuple[Transaction[Any], Sequence[Event]]]
 
 
 def _to_steps(value: Iterable[Sequence[Any]]) -> tuple[DemoStep, ...]:
-    steps = tuple(tuple(step) for step in value)
+    try:
+        steps = tuple(tuple(step) for step in value)
+    except TypeError:
+        raise InvalidDefinition(
+            f"Sample steps {value!r} are not a sequence of (trigger, keyword arguments) pairs "
+            "such as ('settle', {'statement_ref': 'STMT-1'})"
+        ) from None
     for step in steps:
         if len(step) != 2 or not isinstance(step[0], str) or not isinstance(step[1], Mapping):
             raise InvalidDefinition(
@@ -66,6 +75,18 @@ def _to_steps(value: Iterable[Sequence[Any]]) -> tuple[DemoStep, ...]:
                 "('settle', {'statement_ref': 'STMT-1'})"
             )
     return steps
+
+
+def _check_start(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping) or not all(type(key) is str for key in value):
+        raise InvalidDefinition(
+            f"Sample {field.name} {value!r} is not a mapping of the start payload's fields"
+        )
+
+
+def _callable(_: object, field: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not callable(value):
+        raise InvalidDefinition(f"Sample {field.name} {value!r} is not callable")
 
 
 @final
@@ -81,10 +102,10 @@ class Sample:
     sample as ``SAMPLE`` in its ``sample`` module.
     """
 
-    start: Mapping[str, Any] = attrs.field(factory=dict)
+    start: Mapping[str, Any] = attrs.field(factory=dict, validator=_check_start)
     steps: tuple[DemoStep, ...] = attrs.field(default=(), converter=_to_steps)
-    scenario: Scenario | None = attrs.field(default=None, eq=False)
-    begin: Begin | None = attrs.field(default=None, eq=False)
+    scenario: Scenario | None = attrs.field(default=None, eq=False, validator=_callable)
+    begin: Begin | None = attrs.field(default=None, eq=False, validator=_callable)
 
     def start_demo(
         self, flow: Flow[Any], tx_id: str | None = None, **options: Any
@@ -158,41 +179,58 @@ class Registry(Mapping[str, Flow[Any]]):
     """
 
     def __init__(self, packages: Sequence[ModuleType]) -> None:
-        self._builtin = {
-            entry.flow.name: entry for entry in (_entry(p, p.__name__) for p in packages)
-        }
+        builtin: dict[str, _Entry] = {}
+        for package in packages:
+            entry = _entry(package, package.__name__)
+            if entry.flow.name in builtin:
+                raise InvalidDefinition(
+                    f"Two flow packages are named {entry.flow.name!r}: "
+                    f"{builtin[entry.flow.name].module} and {package.__name__}."
+                )
+            builtin[entry.flow.name] = entry
+        self._builtin = builtin
         self._entries: dict[str, _Entry] | None = None
-        self._lock = threading.Lock()
+        # Discovery imports plug-ins, which may read the registry themselves: the lock is
+        # re-entrant, and the thread discovering sees the entries found so far.
+        self._lock = threading.RLock()
+        self._partial: dict[str, _Entry] | None = None
 
     def _loaded(self) -> dict[str, _Entry]:
         entries = self._entries
         if entries is None:
             with self._lock:
-                if self._entries is None:
-                    self._entries = self._discover()
-                entries = self._entries
+                if self._entries is not None:
+                    return self._entries
+                if self._partial is not None:  # a plug-in being imported reads the registry
+                    return self._partial
+                problems: list[str] = []
+                self._partial = dict(self._builtin)
+                try:
+                    self._discover(self._partial, problems)
+                    self._entries = entries = self._partial
+                finally:
+                    self._partial = None
+            for problem in problems:  # after the entries are kept: a warning made an
+                warnings.warn(problem, PluginWarning, stacklevel=3)  # error breaks nothing
         return entries
 
-    def _discover(self) -> dict[str, _Entry]:
-        entries = dict(self._builtin)
+    def _discover(self, entries: dict[str, _Entry], problems: list[str]) -> None:
+        """Add every plug-in the entry points name to ``entries``; note what is left out."""
         for point in entry_points(group=ENTRY_POINT_GROUP):
             where = f"ecomflow.flows entry point {point.name!r} ({point.value})"
             try:
                 entry = _entry(point.load(), where)
             except Exception as error:  # a broken plug-in must not break the others
-                warnings.warn(f"{where} was not loaded: {error}", PluginWarning, stacklevel=3)
+                problems.append(f"{where} was not loaded: {error}")
                 continue
             name = entry.flow.name
-            if name in entries:
-                if entries[name].flow is not entry.flow:
-                    warnings.warn(
-                        f"{where} was not loaded: a flow named {name!r} is already registered",
-                        PluginWarning,
-                        stacklevel=3,
+            if name in entries or name in RESERVED_NAMES:
+                if name in RESERVED_NAMES or entries[name].flow is not entry.flow:
+                    problems.append(
+                        f"{where} was not loaded: a flow named {name!r} is already registered"
                     )
                 continue
             entries[name] = entry
-        return entries
 
     def refresh(self) -> None:
         """Look for plug-ins again on next use (after installing a package at run time)."""
