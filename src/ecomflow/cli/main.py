@@ -53,11 +53,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _flow_name(value: str, *, exchange: bool = False) -> str:
-    """Check a flow's name: one of FLOWS, or with ``exchange`` also an exchange's book."""
+    """Check a flow's name: one of FLOWS, or with ``exchange`` also an exchange's book.
+
+    The refusal lists FLOWS only: the exchange's book is drawn from a store (``--tx``).
+    """
     known: Mapping[str, Flow[Any]] = _shown() if exchange else FLOWS
     if value not in known:
         raise argparse.ArgumentTypeError(
-            f"unknown flow {value!r}; choose from: {', '.join(sorted(known))}"
+            f"unknown flow {value!r}; choose from: {', '.join(sorted(FLOWS))}"
         )
     return value
 
