@@ -168,3 +168,29 @@ def test_demo_still_knows_only_the_shipped_flows(capsys):
         main(["demo", "exchange"], out=io.StringIO())
     assert exited.value.code == 2
     assert "unknown flow 'exchange'" in capsys.readouterr().err
+
+
+class LosesTheMatch(MemoryStore):
+    """Fails once, as a locked database does, when the exchange records a match."""
+
+    failed = False
+
+    def append(self, flow, events, expected_version, **options):
+        if not self.failed and events and events[0].name == "match_announced":
+            self.failed = True
+            raise StoreError("database is locked")
+        return super().append(flow, events, expected_version, **options)
+
+
+def test_a_trade_started_before_its_match_failed_to_store_is_adopted_by_the_next_step():
+    store = LosesTheMatch()
+    exchange = Exchange(
+        "X", designated_banks=BANKS, repository=Repository(store, FLOWS_AND_EXCHANGE)
+    )
+    exchange.post_supply("farm", goods="rice", quantity=10, price=cny("3"))
+    with pytest.raises(StoreError, match="database is locked"):
+        exchange.post_demand("mill", goods="rice", quantity=10, price=cny("3"))
+    assert store.version("X-T1") == 0 and not exchange.book.fills  # started, not recorded
+    (adopted,) = exchange.post_supply("orchard", goods="tea", quantity=5, price=cny("9"))
+    assert adopted.id == "X-T1" and [t.id for t in exchange.trades] == ["X-T1"]
+    assert store.version("X-T1") == 0  # adopted, not started twice

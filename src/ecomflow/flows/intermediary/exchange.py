@@ -311,13 +311,21 @@ class Exchange:
     def post_supply(
         self, seller: str, *, goods: str, quantity: int, price: Money
     ) -> list[Intermediary]:
-        """Post ``seller``'s supply; return the trades it matched at once."""
+        """Post ``seller``'s supply; return the trades it matched at once.
+
+        Trades an earlier step matched but could not record (its store failed) are
+        recorded first and returned too.
+        """
         return self._post(Side.SUPPLY, seller, goods, quantity, price)
 
     def post_demand(
         self, buyer: str, *, goods: str, quantity: int, price: Money
     ) -> list[Intermediary]:
-        """Post ``buyer``'s demand; return the trades it matched at once."""
+        """Post ``buyer``'s demand; return the trades it matched at once.
+
+        Trades an earlier step matched but could not record (its store failed) are
+        recorded first and returned too.
+        """
         return self._post(Side.DEMAND, buyer, goods, quantity, price)
 
     def _post(
