@@ -34,7 +34,7 @@ from .. import __version__
 from .._diagram import FORMATS, LANGS
 from .._errors import EcomflowError, InvalidPayload, StoreError
 from .._events import Event
-from .._flow import Transaction
+from .._flow import Flow, Transaction
 from ..flows import EXCHANGE, FLOWS
 from ..flows._registry import PluginWarning
 from ..projections import ContractRegister, Inbox, Ledger, ShipmentTracker
@@ -52,12 +52,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"ecomflow: error: {message}\n")
 
 
-def _flow_name(value: str) -> str:
-    if value not in FLOWS:
+def _flow_name(value: str, *, exchange: bool = False) -> str:
+    """Check a flow's name: one of FLOWS, or with ``exchange`` also an exchange's book.
+
+    The refusal lists FLOWS only: the exchange's book is drawn from a store (``--tx``).
+    """
+    known: Mapping[str, Flow[Any]] = _shown() if exchange else FLOWS
+    if value not in known:
         raise argparse.ArgumentTypeError(
             f"unknown flow {value!r}; choose from: {', '.join(sorted(FLOWS))}"
         )
     return value
+
+
+def _shown() -> dict[str, Flow[Any]]:
+    """Return the flows ``show`` draws: FLOWS and the exchange's book, as replay does."""
+    return {**FLOWS, EXCHANGE.name: EXCHANGE}
+
+
+def _shown_flow_name(value: str) -> str:
+    """Check the name of a flow ``show`` draws: it knows an exchange, as replay does."""
+    return _flow_name(value, exchange=True)
 
 
 _DB_HELP = "store URL (default: $ECOMFLOW_DB, else sqlite:///ecomflow.db)"
@@ -85,7 +100,7 @@ def _parser() -> _Parser:
 
     command("list", "list the flows with their titles and seed sections")
     show = command("show", "draw a flow or a stored transaction: Mermaid, DOT or a picture")
-    show.add_argument("flow", type=_flow_name)
+    show.add_argument("flow", type=_shown_flow_name)
     show.add_argument(
         "--format",
         choices=(*FORMATS, *_PICTURES),
@@ -199,7 +214,7 @@ def _show(args: argparse.Namespace, out: TextIO) -> None:
         raise InvalidPayload(
             "Cannot write a png picture to standard output: name a file with -o FILE."
         )
-    flow = FLOWS[args.flow]
+    flow = _shown()[args.flow]
     tx = None if args.tx is None else _stored(args.tx, args.flow, args.db)
     text_format = args.format if args.format in FORMATS else "dot"
     diagram = (
@@ -245,7 +260,7 @@ def _stored(tx_id: str, flow: str, url: str | None) -> Transaction[Any]:
             f"Cannot show transaction {tx_id!r} on the {flow} flow: it is a {found} "
             f"transaction; run ecomflow show {found} --tx {tx_id}."
         )
-    tx: Transaction[Any] = FLOWS[flow].replay(events)
+    tx: Transaction[Any] = _shown()[flow].replay(events)
     return tx
 
 

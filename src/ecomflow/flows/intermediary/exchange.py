@@ -30,8 +30,14 @@ from typing import TYPE_CHECKING, Any, final
 
 import attrs
 
-from ..._bus import EventBus
-from ..._errors import ConcurrencyConflict, InvalidPayload, StoreError, SubscriberError
+from ..._bus import EventBus, Subscription
+from ..._errors import (
+    ConcurrencyConflict,
+    EcomflowError,
+    InvalidPayload,
+    StoreError,
+    SubscriberError,
+)
 from ..._events import Clock, Event, Stream, utc_now
 from ..._money import MAX_AMOUNT_DIGITS, Money
 from ..._sensitive import find_sensitive
@@ -150,6 +156,7 @@ class Exchange:
                     f"Exchange {name!r} is already stored in this repository: reopen it with "
                     f"Exchange.open(repository, {name!r})."
                 ) from None
+        self._listen()  # last: an exchange refused when made leaves no listener behind
 
     def _setup(
         self, name: str, clock: Clock | None, bus: EventBus | None, repository: Repository | None
@@ -174,11 +181,15 @@ class Exchange:
         self._trade_bus = (
             repository.bus if repository is not None else EventBus() if bus is None else bus
         )
-        self._listening = self._trade_bus.subscribe(self._on_trade_event, Stream.COMMERCE)
+        self._listening: Subscription | None = None
         self._trades: dict[str, Intermediary] = {}
         # Trades that ended while the exchange was busy with a step: reopened right after it.
         self._pending: deque[Reopening] = deque()
         self._busy = False
+
+    def _listen(self) -> None:
+        """Start hearing the trades' ends: once the exchange is made or reopened."""
+        self._listening = self._trade_bus.subscribe(self._on_trade_event, Stream.COMMERCE)
 
     @classmethod
     def open(cls, repository: Repository, name: str, *, clock: Clock | None = None) -> Exchange:
@@ -195,13 +206,18 @@ class Exchange:
             raise StoreError(f"Transaction 'exchange:{name}' is not an exchange.")
         tx._clock = exchange._clock
         exchange._tx = tx
-        exchange._step(exchange._recover, "what was left undone")
+        exchange._listen()  # before recovering: a trade it starts may end at once
+        try:
+            exchange._step(exchange._recover, "what was left undone")
+        except BaseException:
+            exchange.detach()  # the caller gets no exchange: none stays on the bus
+            raise
         return exchange
 
     def _recover(self) -> tuple[list[Intermediary], list[BaseException]]:
         """Finish what a crash left undone; queue the trades that ended unheard."""
         assert self._repo is not None
-        trades, errors = self._record_pending(recovering=True)
+        trades, errors = self._record_pending()
         for fill in self.book.fills:
             try:
                 trade = self._repo.load(fill.trade)
@@ -215,7 +231,8 @@ class Exchange:
 
     def detach(self) -> None:
         """Stop hearing of the trades' ends (leave the bus); its book stays as it is."""
-        self._listening.cancel()
+        if self._listening is not None:
+            self._listening.cancel()
 
     # -- what the exchange shows --------------------------------------------------------
 
@@ -294,13 +311,21 @@ class Exchange:
     def post_supply(
         self, seller: str, *, goods: str, quantity: int, price: Money
     ) -> list[Intermediary]:
-        """Post ``seller``'s supply; return the trades it matched at once."""
+        """Post ``seller``'s supply; return the trades it matched at once.
+
+        Trades an earlier step matched but could not record (its store failed) are
+        recorded first and returned too.
+        """
         return self._post(Side.SUPPLY, seller, goods, quantity, price)
 
     def post_demand(
         self, buyer: str, *, goods: str, quantity: int, price: Money
     ) -> list[Intermediary]:
-        """Post ``buyer``'s demand; return the trades it matched at once."""
+        """Post ``buyer``'s demand; return the trades it matched at once.
+
+        Trades an earlier step matched but could not record (its store failed) are
+        recorded first and returned too.
+        """
         return self._post(Side.DEMAND, buyer, goods, quantity, price)
 
     def _post(
@@ -346,17 +371,30 @@ class Exchange:
     ) -> list[Intermediary]:
         """Run one step of the exchange, then reopen what trades ended meanwhile.
 
-        A trade may end while the exchange is matching (a subscriber declines it at once);
-        it is reopened after the step, so that the exchange's versions stay in order. A
-        failing subscriber is reported once everything is recorded.
+        Matches an earlier step found but could not record (its store failed) are recorded
+        first, their trades started or adopted, as :meth:`open` does. A trade may end while
+        the exchange is matching (a subscriber declines it at once); it is reopened after
+        the step, so that the exchange's versions stay in order. A failing subscriber is
+        reported once everything is recorded. Any other failure leaves the exchange's
+        record as stored (reloaded from the repository; without one, as it was before the
+        step) and is raised.
         """
+        tx = self._tx
+        mark = (tx._state, tx._version, tx._context, len(tx._events))
         self._busy = True
         try:
-            trades, errors = step()
+            trades, errors = self._record_pending()
+            more, failed = step()
+            trades.extend(more)
+            errors.extend(failed)
             while self._pending:
-                more, failed = self._record("reopen", attrs.asdict(self._pending.popleft()))
+                more, failed = self._record("reopen", attrs.asdict(self._pending[0]))
+                self._pending.popleft()
                 trades.extend(more)
                 errors.extend(failed)
+        except BaseException:
+            self._roll_back(tx, mark)
+            raise
         finally:
             self._busy = False
         if errors:
@@ -366,6 +404,31 @@ class Exchange:
                 errors=errors,
             )
         return trades
+
+    def _roll_back(self, tx: ExchangeRecord, mark: tuple[Any, int, Book, int]) -> None:
+        """Make the record what is stored (or, without a repository, ``tx`` at ``mark``).
+
+        Reopenings still to record are kept, unless the record holds them already (another
+        object of this exchange recorded them).
+        """
+        reloaded: ExchangeRecord | None = None
+        if self._repo is not None:
+            try:
+                found = self._repo.load(self.id)
+            except Exception:  # the store is down: keep what was before
+                found = None
+            if isinstance(found, ExchangeRecord):
+                found._clock = self._clock
+                reloaded = found
+        if reloaded is None:
+            tx._state, tx._version, tx._context = mark[:3]
+            del tx._events[mark[3] :]
+            reloaded = tx
+        self._tx = reloaded
+        held = {reopening.trade for reopening in self.book.ended}
+        kept = [reopening for reopening in self._pending if reopening.trade not in held]
+        self._pending.clear()
+        self._pending.extend(kept)
 
     def _fire(
         self, trigger: str, payload: dict[str, Any]
@@ -391,22 +454,26 @@ class Exchange:
     def _record(
         self, trigger: str, payload: dict[str, Any]
     ) -> tuple[list[Intermediary], list[BaseException]]:
-        """Fire ``trigger`` (a posting or a reopening), then record and open each match."""
+        """Fire ``trigger`` (a posting or a reopening), then record and open each match.
+
+        A match whose trade id another transaction took is refused before anything is
+        stored (:class:`StoreError`).
+        """
         _, publish = self._fire(trigger, payload)
+        for fill in self.book.pending:
+            self._adopt(fill)
         errors = publish()
         trades, failed = self._record_pending()
         return trades, errors + failed
 
-    def _record_pending(
-        self, recovering: bool = False
-    ) -> tuple[list[Intermediary], list[BaseException]]:
-        """Record each pending match and start its trade (adopt it, when ``recovering``)."""
+    def _record_pending(self) -> tuple[list[Intermediary], list[BaseException]]:
+        """Record each pending match and start its trade (or adopt the one a crash started)."""
         trades: list[Intermediary] = []
         errors: list[BaseException] = []
         while self.book.pending:
+            adopted = self._adopt(self.book.pending[0])  # before anything changes
             events, publish = self._fire("record_match", {})
             fill = self.book.fills[-1]
-            adopted = self._adopt(fill) if recovering else None
             if adopted is None:
                 trade, failed = self._start_trade(fill, events[0])
                 errors.extend(failed)
@@ -417,11 +484,48 @@ class Exchange:
         return trades, errors
 
     def _adopt(self, fill: Fill) -> Intermediary | None:
-        """Return the trade of ``fill`` if a crash left it started but its match unrecorded."""
+        """Return the trade of ``fill`` if a crash left it started but its match unrecorded.
+
+        ``None`` if its id is free; :class:`StoreError` if another transaction took it:
+        only an intermediary trade correlated with this exchange whose match is the fill's
+        is adopted.
+        """
         if self._repo is None or self._repo.store.version(fill.trade) < 0:
             return None
-        trade: Intermediary = self._repo.load(fill.trade)  # type: ignore[assignment]
-        return trade
+        try:
+            found: Any = self._repo.load(fill.trade)
+        except (KeyError, EcomflowError):
+            found = None
+        if (
+            isinstance(found, Intermediary)
+            and found.flow.name == INTERMEDIARY.name
+            and found.correlation_id == self.id
+        ):
+            match = found.context.match
+            expected = self._match_of(fill)
+            if all(getattr(match, key) == value for key, value in expected.items()):
+                return found
+        flow = "unknown" if found is None else found.flow.name
+        raise StoreError(
+            f"Exchange {self.name!r} cannot open trade {fill.trade!r}: the repository holds "
+            f"a {flow} transaction {fill.trade!r} that is not this match's trade; remove it, "
+            "or trade on an exchange of another name."
+        )
+
+    def _match_of(self, fill: Fill) -> dict[str, Any]:
+        """Return the fields of the :class:`Match` that ``fill`` makes (but its ``pay_by``)."""
+        terms = self.book.terms
+        demand, supply = self.book.posting(fill.demand), self.book.posting(fill.supply)
+        return {
+            "exchange": terms.name,
+            "buyer": demand.party,
+            "seller": supply.party,
+            "goods": demand.goods,
+            "quantity": fill.quantity,
+            "price": fill.price,
+            "designated_banks": terms.designated_banks,
+            "fee_rate": terms.fee_rate,
+        }
 
     def _announcement(self, fill: Fill) -> Event:
         for event in self._tx.events:
@@ -434,17 +538,7 @@ class Exchange:
     ) -> tuple[Intermediary, list[BaseException]]:
         """Start the trade ``fill`` made: caused by its announcement, in the exchange's name."""
         terms = self.book.terms
-        demand, supply = self.book.posting(fill.demand), self.book.posting(fill.supply)
-        match: dict[str, Any] = {
-            "exchange": terms.name,
-            "buyer": demand.party,
-            "seller": supply.party,
-            "goods": demand.goods,
-            "quantity": fill.quantity,
-            "price": fill.price,
-            "designated_banks": terms.designated_banks,
-            "fee_rate": terms.fee_rate,
-        }
+        match = self._match_of(fill)
         if terms.payment_term is not None:
             match["pay_by"] = announced.occurred_at + terms.payment_term
         cause, process = announced.event_id, self.id
@@ -499,8 +593,16 @@ class Exchange:
                 by=walked.value,
             )
         )
-        if not self._busy:  # else the step under way reopens it when it is done
-            self._step(lambda: ([], []), f"that trade {fill.trade!r} ended unsettled")
+        if self._busy:  # the step under way reopens it when it is done
+            return
+        what = f"that trade {fill.trade!r} ended unsettled"
+        try:
+            self._step(lambda: ([], []), what)
+        except ConcurrencyConflict:
+            # The record is reloaded as stored; another object of this exchange may have
+            # reopened the trade already (then it is dropped), else try once more.
+            if self._pending:
+                self._step(lambda: ([], []), what)
 
 
 def _require(condition: object, message: str) -> None:
