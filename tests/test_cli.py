@@ -33,23 +33,29 @@ def test_demo_walks_every_step_and_touches_all_four_streams(lang):
     code, out = run("demo", "direct-sale", "--lang", lang)
     assert code == 0
     assert "-> settled" in out
-    assert "16 events in 4 streams: commerce, information, logistics, money." in out
     if lang == "zh":
-        assert "[资金流] payment_authorized" in out and "送货上门" in out
+        assert "16 个事件，涉及 4 个流：商流、信息流、物流、资金流。" in out
+        assert "[资金流] 汇款额被认可 payment_authorized" in out and "送货上门" in out
     else:
+        assert "16 events in 4 streams: commerce, information, logistics, money." in out
         assert "[money] payment_authorized" in out
     steps = [line for line in out.splitlines() if line[:1].isdigit()]
     assert len(steps) == 9  # the start and eight transitions, one decline among them
 
 
-@pytest.mark.parametrize("name", ["operation", "intermediary", "b2b"])
+@pytest.mark.parametrize("name", ["direct-sale", "operation", "intermediary", "b2b"])
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_flow_has_a_demo_that_finishes(name, lang):
     code, out = run("demo", name, "--lang", lang)
     assert code == 0
     last = out.splitlines()[-1]
+    ends = ("delivered", "settled", "closed")
+    if lang == "zh":  # the summary in Chinese, with no English sentence in it
+        assert "涉及 4 个流：商流、信息流、物流、资金流。" in last and "Finished" not in last
+        assert any(f"({end})，共" in last for end in ends)
+        return
     assert "in 4 streams: commerce, information, logistics, money." in last
-    assert any(f"Finished in state '{end}'" in last for end in ("delivered", "settled", "closed"))
+    assert any(f"Finished in state '{end}'" in last for end in ends)
 
 
 def test_the_intermediary_demo_starts_at_the_exchange():
@@ -154,7 +160,7 @@ def test_each_command_help_starts_with_its_description(name, capsys):
     [
         (["list"], "direct-sale   Direct sale of goods online / ??????"),
         (["show", "direct-sale", "--lang", "zh"], "stateDiagram-v2"),
-        (["demo", "direct-sale", "--lang", "zh"], "Finished in state 'settled'"),
+        (["demo", "direct-sale", "--lang", "zh"], "(settled)"),
         (["demo", "intermediary"], "Finished in state"),
     ],
 )
@@ -183,3 +189,23 @@ def test_output_into_a_closed_pipe_ends_quietly():
         os.close(write)
     assert result.stderr == ""
     assert result.returncode == 141
+
+
+@pytest.mark.parametrize("name", ["direct-sale", "operation", "intermediary", "b2b"])
+def test_the_chinese_demo_names_every_event_in_chinese(name):
+    """Each event line of ``demo --lang zh`` carries the event's Chinese label before its name."""
+    from ecomflow.flows import EXCHANGE, FLOWS
+
+    labels = {
+        emit.name: emit.label
+        for flow in (FLOWS[name], EXCHANGE)
+        for transition in (flow.definition.start, *flow.definition.transitions)
+        for emit in transition.emits
+    }
+    code, out = run("demo", name, "--lang", "zh")
+    assert code == 0
+    events = [line.split("] ", 1)[1] for line in out.splitlines() if line.startswith("    [")]
+    assert events
+    for line in events:
+        zh, event_name = line.split(" ")[:2]
+        assert labels[event_name] is not None and zh == labels[event_name].zh, line

@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
+from .._definition import Label
 from .._diagram import FORMATS, LANGS
 from .._errors import EcomflowError, InvalidPayload, StoreError
 from .._events import Event
@@ -170,35 +171,64 @@ def _list(out: TextIO) -> None:
         out.write(f"{name:<{width}}  {flow.title.en} / {flow.title.zh}  {flow.source}\n")
 
 
-def _print_events(events: Sequence[Event], lang: str, out: TextIO) -> None:
+def _event_labels(*flows: Flow[Any]) -> dict[str, Label]:
+    """Return the label of every event the flows record, by event name."""
+    return {
+        emit.name: emit.label
+        for flow in flows
+        for transition in (flow.definition.start, *flow.definition.transitions)
+        for emit in transition.emits
+        if emit.label is not None
+    }
+
+
+def _print_events(
+    events: Sequence[Event], lang: str, out: TextIO, labels: Mapping[str, Label]
+) -> None:
     for event in events:
         stream = event.stream.zh if lang == "zh" else event.stream.value
         data = json.dumps(event.data, ensure_ascii=False, sort_keys=True)
-        out.write(f"    [{stream}] {event.name} {data}\n")
+        label = labels.get(event.name) if lang == "zh" else None
+        name = event.name if label is None else f"{label.zh} {event.name}"
+        out.write(f"    [{stream}] {name} {data}\n")
 
 
 def _demo(name: str, lang: str, out: TextIO) -> None:
     flow = FLOWS[name]
     sample = FLOWS.sample(name)  # NoSample, before anything is printed
+    labels = _event_labels(flow, EXCHANGE)
     out.write(f"{flow.title(lang)} ({flow.name}, {flow.source})\n")
     tx, prelude = sample.start_demo(flow)
     if prelude:
-        out.write(f"Before the transaction, on {prelude[0].tx_id}:\n")
-        _print_events(prelude, lang, out)
+        where = prelude[0].tx_id
+        out.write(
+            f"交易开始前，{where} 上：\n"
+            if lang == "zh"
+            else f"Before the transaction, on {where}:\n"
+        )
+        _print_events(prelude, lang, out, labels)
     first = " + ".join(flow.state(name).label(lang) for name in tx.active_states)
     out.write(f"0. {flow.definition.start.label(lang)} -> {first}\n")
-    _print_events(tx.events, lang, out)
+    _print_events(tx.events, lang, out, labels)
     for number, (trigger, payload) in enumerate(sample.steps, start=1):
         before = tx.state
         events = tx.fire(trigger, **payload)  # a step the flow refuses is a one-line error
         step = flow.engine.transition(before, trigger).label(lang)
         label = " + ".join(flow.state(name).label(lang) for name in tx.active_states)
         out.write(f"{number}. {step} ({trigger}): {before} -> {tx.state} ({label})\n")
-        _print_events(events, lang, out)
-    touched = sorted({event.stream.value for event in tx.events})
+        _print_events(events, lang, out, labels)
+    touched = sorted({event.stream for event in tx.events}, key=lambda stream: stream.value)
+    if lang == "zh":
+        ended = " + ".join(flow.state(name).label("zh") for name in tx.active_states)
+        out.write(
+            f"结束于「{ended}」({tx.state})，共 {tx.version} 次转换；{len(tx.events)} 个事件，"
+            f"涉及 {len(touched)} 个流：{'、'.join(stream.zh for stream in touched)}。\n"
+        )
+        return
     out.write(
         f"Finished in state {tx.state!r} after {tx.version} transitions; "
-        f"{len(tx.events)} events in {len(touched)} streams: {', '.join(touched)}.\n"
+        f"{len(tx.events)} events in {len(touched)} streams: "
+        f"{', '.join(stream.value for stream in touched)}.\n"
     )
 
 
