@@ -463,7 +463,7 @@ def _replay(url: str | None, out: TextIO) -> int:
     store = open_store(url, create=False)
     projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
     flows: dict[str, str] = {}
-    known_flows = {**FLOWS, EXCHANGE.name: EXCHANGE}  # an exchange's book is replayed too
+    known_flows = _shown()  # an exchange's book is replayed too
     replay = _Replay()
     count = 0
     try:

@@ -293,6 +293,75 @@ START = Transition(
 
 _NEGOTIATION_OPEN = ("preparation.ready", "negotiation.open")
 
+
+def _claim_steps(
+    source: str, region: str, *, decided: str, en: str = "", zh: str = ""
+) -> tuple[Transition, ...]:
+    """Return the claim steps of 『捌』 4 (索赔和理赔), from ``source`` within ``region``.
+
+    File a claim, survey it, then settle it, or reject it and resolve the dispute, ending
+    in ``decided``. The same five steps run during performance (a region beside goods and
+    payment) and after it (a phase of its own); ``en`` and ``zh`` tell their labels apart.
+    """
+    return (
+        Transition(
+            "file_claim",
+            source,
+            f"{region}.filed",
+            Label(f"file a claim{en}", f"索赔{zh}"),
+            step="4 (CISG 39)",
+            payload=Claim,
+            guards=[IN_NOTICE, CLAIM_WITHIN_VALUE],
+            requires_actor=True,
+            actor_check=the_party_acts,
+            effect=lambda c, p: replace(c, claim=p),
+            emits=[CLAIM_FILED.emit()],
+        ),
+        Transition(
+            "survey",
+            f"{region}.filed",
+            f"{region}.surveyed",
+            Label(f"survey{en}", f"查勘{zh}"),
+            step="4",
+            payload=Survey,
+            effect=lambda c, p: replace(c, survey=p),
+            emits=[SURVEY_REPORTED.emit()],
+        ),
+        Transition(
+            "settle_claim",
+            f"{region}.surveyed",
+            decided,
+            Label(f"settle the claim{en}", f"理赔{zh}"),
+            step="4",
+            payload=ClaimSettlement,
+            guards=[PAYOUT_WITHIN_CLAIM],
+            effect=lambda c, p: replace(c, claim_payout=p.payout),
+            emits=[CLAIM_PAID.emit(_claim_paid)],
+        ),
+        Transition(
+            "reject_claim",
+            f"{region}.surveyed",
+            f"{region}.disputed",
+            Label(f"reject the claim{en}", f"拒赔{zh}"),
+            step="4",
+            payload=Step,
+            effect=lambda c, p: replace(c, claim_rejection=p.reference),
+            emits=[CLAIM_REJECTED.emit()],
+        ),
+        Transition(
+            "resolve_dispute",
+            f"{region}.disputed",
+            decided,
+            Label(f"resolve the dispute{en}", f"解决争议{zh}"),
+            step="4",
+            payload=Resolution,
+            guards=[PAYOUT_WITHIN_CLAIM],
+            effect=lambda c, p: replace(c, resolution=p, claim_payout=p.payout),
+            emits=[DISPUTE_RESOLVED.emit(), CLAIM_PAID.emit(_claim_paid, when=_has_payout)],
+        ),
+    )
+
+
 TRANSITIONS = (
     # 1. preparation 交易前的准备
     Transition(
@@ -622,117 +691,15 @@ TRANSITIONS = (
         ],
     ),
     # 4. a claim during performance 索赔和理赔 (the claim region beside goods and payment)
-    Transition(
-        "file_claim",
+    *_claim_steps(
         "performance.claim.none",
-        "performance.claim.filed",
-        Label("file a claim during performance", "索赔（履约中）"),
-        step="4 (CISG 39)",
-        payload=Claim,
-        guards=[IN_NOTICE, CLAIM_WITHIN_VALUE],
-        requires_actor=True,
-        actor_check=the_party_acts,
-        effect=lambda c, p: replace(c, claim=p),
-        emits=[CLAIM_FILED.emit()],
-    ),
-    Transition(
-        "survey",
-        "performance.claim.filed",
-        "performance.claim.surveyed",
-        Label("survey during performance", "查勘（履约中）"),
-        step="4",
-        payload=Survey,
-        effect=lambda c, p: replace(c, survey=p),
-        emits=[SURVEY_REPORTED.emit()],
-    ),
-    Transition(
-        "settle_claim",
-        "performance.claim.surveyed",
-        "performance.claim.decided",
-        Label("settle the claim during performance", "理赔（履约中）"),
-        step="4",
-        payload=ClaimSettlement,
-        guards=[PAYOUT_WITHIN_CLAIM],
-        effect=lambda c, p: replace(c, claim_payout=p.payout),
-        emits=[CLAIM_PAID.emit(_claim_paid)],
-    ),
-    Transition(
-        "reject_claim",
-        "performance.claim.surveyed",
-        "performance.claim.disputed",
-        Label("reject the claim during performance", "拒赔（履约中）"),
-        step="4",
-        payload=Step,
-        effect=lambda c, p: replace(c, claim_rejection=p.reference),
-        emits=[CLAIM_REJECTED.emit()],
-    ),
-    Transition(
-        "resolve_dispute",
-        "performance.claim.disputed",
-        "performance.claim.decided",
-        Label("resolve the dispute during performance", "解决争议（履约中）"),
-        step="4",
-        payload=Resolution,
-        guards=[PAYOUT_WITHIN_CLAIM],
-        effect=lambda c, p: replace(c, resolution=p, claim_payout=p.payout),
-        emits=[DISPUTE_RESOLVED.emit(), CLAIM_PAID.emit(_claim_paid, when=_has_payout)],
+        "performance.claim",
+        decided="performance.claim.decided",
+        en=" during performance",
+        zh="（履约中）",
     ),
     # 4. a claim after performance 索赔和理赔 (a phase of its own)
-    Transition(
-        "file_claim",
-        "performed",
-        "claims.filed",
-        Label("file a claim", "索赔"),
-        step="4 (CISG 39)",
-        payload=Claim,
-        guards=[IN_NOTICE, CLAIM_WITHIN_VALUE],
-        requires_actor=True,
-        actor_check=the_party_acts,
-        effect=lambda c, p: replace(c, claim=p),
-        emits=[CLAIM_FILED.emit()],
-    ),
-    Transition(
-        "survey",
-        "claims.filed",
-        "claims.surveyed",
-        Label("survey", "查勘"),
-        step="4",
-        payload=Survey,
-        effect=lambda c, p: replace(c, survey=p),
-        emits=[SURVEY_REPORTED.emit()],
-    ),
-    Transition(
-        "settle_claim",
-        "claims.surveyed",
-        "closed",
-        Label("settle the claim", "理赔"),
-        step="4",
-        payload=ClaimSettlement,
-        guards=[PAYOUT_WITHIN_CLAIM],
-        effect=lambda c, p: replace(c, claim_payout=p.payout),
-        emits=[CLAIM_PAID.emit(_claim_paid)],
-    ),
-    Transition(
-        "reject_claim",
-        "claims.surveyed",
-        "claims.disputed",
-        Label("reject the claim", "拒赔"),
-        step="4",
-        payload=Step,
-        effect=lambda c, p: replace(c, claim_rejection=p.reference),
-        emits=[CLAIM_REJECTED.emit()],
-    ),
-    Transition(
-        "resolve_dispute",
-        "claims.disputed",
-        "closed",
-        Label("resolve the dispute", "解决争议"),
-        step="4",
-        payload=Resolution,
-        guards=[PAYOUT_WITHIN_CLAIM],
-        effect=lambda c, p: replace(c, resolution=p, claim_payout=p.payout),
-        emits=[DISPUTE_RESOLVED.emit(), CLAIM_PAID.emit(_claim_paid, when=_has_payout)],
-    ),
+    *_claim_steps("performed", "claims", decided="closed"),
     Transition(
         "close",
         "performed",
