@@ -15,6 +15,7 @@ import re
 import types
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, final
 
 import attrs
@@ -68,6 +69,10 @@ lists and dicts only (money as strings, so that nothing is rounded).
 """
 Upcaster = Callable[[Any], Any]
 """``upcast(event) -> event``: rewrite an event of one flow version into the next one's shape."""
+Delay = Callable[[Any], "timedelta | None"]
+"""``after(context) -> timedelta``: how long a timed transition waits (``None``: it does not)."""
+Until = Callable[[Any], "datetime | None"]
+"""``until(context) -> datetime``: when a timed transition fires (``None``: it does not)."""
 
 
 def _to_names(value: Iterable[str]) -> frozenset[str]:
@@ -331,6 +336,16 @@ class Transition:
     actor)``, when given, may refuse the actor named (B2B: only the offeree accepts).
     Either refusal is a :class:`~ecomflow.GuardRejected` whose reason is named
     ``"actor"``, and nothing changes. Replay checks neither: it trusts what was recorded.
+
+    A *timed* transition fires by itself (see :mod:`ecomflow.deadlines`): with ``after``
+    (a :class:`~datetime.timedelta`, or ``after(context) -> timedelta | None``) once the
+    transaction has stayed that long in the source state, with ``until(context) ->
+    datetime | None`` at the time the context gives (an offer's validity); ``None`` from
+    either callable arms nothing. Leaving the state disarms it, entering it again re-arms
+    it. Fired before it is due, it is a :class:`~ecomflow.GuardRejected` (reason
+    ``"deadline"``). ``timer`` labels a callable's time in diagrams (``after 30 min`` /
+    ``30分钟后`` is written for a fixed ``after``). A timed transition takes no payload
+    (or one whose fields all have defaults): nobody types one in.
     """
 
     trigger: str
@@ -345,6 +360,14 @@ class Transition:
     effect_uses_clock: bool = False
     requires_actor: bool = False
     actor_check: ActorCheck | None = attrs.field(default=None, eq=False)
+    after: timedelta | Delay | None = attrs.field(default=None, eq=False)
+    until: Until | None = attrs.field(default=None, eq=False)
+    timer: Label | None = attrs.field(default=None, eq=False)
+
+    @property
+    def timed(self) -> bool:
+        """Whether this transition fires by itself, after a delay or at a time (a deadline)."""
+        return self.after is not None or self.until is not None
 
     @property
     def streams(self) -> frozenset[Stream]:
@@ -448,6 +471,8 @@ def _validate_transition(
         raise _fail(definition, f"{where}'s actor_check is not callable")
     if transition.payload is not None and not attrs.has(transition.payload):
         raise _fail(definition, f"{where}'s payload {transition.payload!r} is not an attrs class")
+    if transition.timed:
+        _validate_timer(definition, transition, where)
     if transition.payload is not None:
         taken = sorted(
             field.alias for field in attrs.fields(transition.payload) if field.alias in RESERVED
@@ -457,6 +482,50 @@ def _validate_transition(
                 definition,
                 f"{where}'s payload has a field named {taken[0]!r}, which fire() keeps for "
                 "who did what (actor, causation_id, correlation_id); rename the field",
+            )
+
+
+def _validate_timer(definition: FlowDefinition, transition: Transition, where: str) -> None:
+    """Refuse a timed transition that cannot be armed: both kinds, a bad delay, a payload."""
+    after, until = transition.after, transition.until
+    if after is not None and until is not None:
+        raise _fail(definition, f"{where} gives both after= and until=; a deadline has one time")
+    if not transition.source:
+        raise _fail(definition, f"{where} is the start; only a later transition can be timed")
+    if isinstance(after, timedelta):
+        if after <= timedelta(0):
+            raise _fail(definition, f"{where} waits {after}; after= must be a positive delay")
+    elif after is not None and not callable(after):
+        raise _fail(
+            definition,
+            f"{where}'s after= is {after!r}; give a timedelta or after(context) -> timedelta",
+        )
+    if until is not None and not callable(until):
+        raise _fail(definition, f"{where}'s until= is not callable (until(context) -> datetime)")
+    if transition.timer is not None and not isinstance(transition.timer, Label):
+        raise _fail(definition, f"{where}'s timer must be a Label(en, zh)")
+    if (callable(after) or until is not None) and transition.timer is None:
+        raise _fail(
+            definition,
+            f"{where} reads its time from the context; give timer=Label(en, zh) to name it "
+            "in diagrams (e.g. Label('at offer expiry', '报价到期时'))",
+        )
+    for source in transition.source:
+        if transition.dest.startswith(f"{source}."):
+            raise _fail(
+                definition,
+                f"{where} is timed but leads inside its source {source!r}; a deadline must "
+                "leave its state (or enter it again), else it would fire forever",
+            )
+    if transition.requires_actor:
+        raise _fail(definition, f"{where} is timed, so it fires by itself: it cannot require an actor")
+    if transition.payload is not None:
+        required = [f.alias for f in attrs.fields(transition.payload) if f.default is attrs.NOTHING]
+        if required:
+            raise _fail(
+                definition,
+                f"{where} is timed, so nobody gives it a payload; its field {required[0]!r} "
+                "needs a default",
             )
 
 

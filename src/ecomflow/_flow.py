@@ -21,6 +21,7 @@ from attrs import fields as attrs_fields
 from ._board import Board, board
 from ._bus import EventBus
 from ._codec import converter
+from ._deadlines import Timers
 from ._definition import RESERVED, FlowDefinition, Label, State
 from ._diagram import Diagram, draw, trace
 from ._engine import Engine
@@ -163,8 +164,14 @@ class Transaction(Generic[C]):
         return type(state) is str and state in self._flow.terminal_states
 
     def allowed_triggers(self) -> tuple[str, ...]:
-        """Return the triggers possible now, with guards that need no payload evaluated."""
-        return self._flow.engine.allowed_triggers(self._state, self._context, self._clock())
+        """Return the triggers possible now, with guards that need no payload evaluated.
+
+        A timed trigger (a deadline) is listed only once it is due.
+        """
+        now = self._clock()
+        allowed = self._flow.engine.allowed_triggers(self._state, self._context, now)
+        timers = self._flow._timers
+        return allowed if timers is None else timers.filter_allowed(self, allowed, now)
 
     def fire(
         self,
@@ -205,6 +212,9 @@ class Transaction(Generic[C]):
         who: tuple[str | None, str | None, str | None],
     ) -> tuple[Event, ...]:
         """Fire ``trigger`` with the payload's fields and checked ``who``; store the result."""
+        timers = self._flow._timers
+        if timers is not None and trigger in timers.triggers:
+            timers.check_due(self, trigger, self._clock())
         self._state, self._context, events = self._flow.engine.fire(
             self.id, self._state, self._version, self._context, trigger, payload, self._clock, who
         )
@@ -421,7 +431,7 @@ def _typed_call(name: str, doc: str | None) -> Callable[..., tuple[Event, ...]]:
     """
 
     def call(tx: Transaction[Any], /, **payload: Any) -> tuple[Event, ...]:
-        if type(tx).fire is not _FIRE or not RESERVED.isdisjoint(payload):
+        if type(tx).fire is not _FIRE or not RESERVED.isdisjoint(payload) or tx._flow._timers:
             return tx.fire(name, **payload)
         # Transaction._apply, inline: this runs on every typed call.
         tx._state, tx._context, events = tx._flow.engine.fire(
@@ -472,6 +482,7 @@ class Flow(Generic[TxT]):
     __slots__ = (
         "_known",
         "_leaf_states",
+        "_timers",
         "definition",
         "edges",
         "engine",
@@ -494,6 +505,7 @@ class Flow(Generic[TxT]):
         self.definition = definition
         self.transaction_type: type[TxT] = transaction_type
         self.engine = Engine(definition)
+        self._timers: Timers | None = Timers.of(self.engine)
         self.name: str = definition.name
         self.version: int = definition.version
         self._known: frozenset[Any] | None = None

@@ -12,7 +12,9 @@ from __future__ import annotations
 from .definition import (
     DEFINITION,
     FLOW,
+    PAY_WITHIN,
     DirectSale,
+    flow,
 )
 from .rules import (
     AMOUNT_MATCHES_TOTAL,
@@ -44,6 +46,7 @@ from .terms import (
     INTERMEDIARIES,
     MERCHANT_NOTIFIED,
     MERCHANT_PAGES_VIEWED,
+    ORDER_EXPIRED,
     PAYMENT_AUTHORIZED,
     PAYMENT_DECLINED,
     PAYMENT_METHOD_CHOSEN,
@@ -88,10 +91,12 @@ __all__ = [
     "MERCHANT_NOT_AN_INTERMEDIARY",
     "MERCHANT_PAGES_VIEWED",
     "NOT_CASH_ON_DELIVERY",
+    "ORDER_EXPIRED",
     "PAYMENT_AUTHORIZED",
     "PAYMENT_DECLINED",
     "PAYMENT_METHOD_CHOSEN",
     "PAYMENT_SETTLED",
+    "PAY_WITHIN",
     "RETURNED_TO_MERCHANT",
     "STATEMENT_ISSUED",
     "Authorization",
@@ -110,6 +115,7 @@ __all__ = [
     "Settlement",
     "a_refused_parcel_stays_with_the_merchant",
     "books",
+    "flow",
     "goods_move_only_after_payment_is_secured",
     "settled_once_for_the_order_total",
     "settled_within_the_authorization",

@@ -42,7 +42,10 @@ records, then the typed transaction. The payloads and the context are in
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import final
+
+import attrs
 
 from ..._definition import FlowDefinition, Label, State, Transition
 from ..._flow import Flow, Transaction, trigger
@@ -74,6 +77,7 @@ from .rules import (
     _collected_data,
     _consumer_charged_data,
     _dispatch_data,
+    _expired_data,
     _is_cod,
     _is_credit_card,
     _is_prepaid,
@@ -97,6 +101,7 @@ from .terms import (
     DELIVERY_REFUSED,
     MERCHANT_NOTIFIED,
     MERCHANT_PAGES_VIEWED,
+    ORDER_EXPIRED,
     PAYMENT_AUTHORIZED,
     PAYMENT_DECLINED,
     PAYMENT_METHOD_CHOSEN,
@@ -118,7 +123,11 @@ from .terms import (
     Settlement,
 )
 
-__all__ = ["DEFINITION", "FLOW", "DirectSale"]
+__all__ = ["DEFINITION", "FLOW", "PAY_WITHIN", "DirectSale", "flow"]
+
+PAY_WITHIN = timedelta(minutes=30)
+"""How long an order may stay unpaid before it closes itself (超时未付款自动关闭)."""
+_UNPAID = ("order_filled", "payment_method_chosen", "payment_declined")
 
 _BEFORE_DISPATCH = (
     "order_filled",
@@ -143,6 +152,7 @@ DEFINITION = FlowDefinition(
         State("delivered", Label("delivered", "已送达")),
         State("settled", Label("settled and billed", "已结算并开出收费单"), terminal=True),
         State("cancelled", Label("cancelled", "已取消"), terminal=True),
+        State("expired", Label("closed unpaid", "超时未付款已关闭"), terminal=True),
         State("returning", Label("refused, going back to the merchant", "已拒收，退回商家中")),
         State("returned", Label("returned to the merchant", "已退回商家"), terminal=True),
     ],
@@ -307,6 +317,19 @@ DEFINITION = FlowDefinition(
                 AUTHORIZATION_VOIDED.emit(_void_data, when=_was_authorized),
             ],
         ),
+        Transition(
+            "expire",
+            _UNPAID,
+            "expired",
+            Label("close the unpaid order", "超时关闭订单"),
+            step="before (4) 超时未付款自动关闭",
+            guards=[NOT_CASH_ON_DELIVERY],
+            after=PAY_WITHIN,
+            emits=[
+                ORDER_EXPIRED.emit(_expired_data),
+                BUYER_NOTIFIED.emit(_notice("consumer", "order closed unpaid")),
+            ],
+        ),
     ],
     refusals={
         "dispatch": {
@@ -315,6 +338,7 @@ DEFINITION = FlowDefinition(
             "payment_declined": "payment not authorized yet",
             **dict.fromkeys(_AFTER_DISPATCH, "the goods were already dispatched"),
             "cancelled": "the order was cancelled",
+            "expired": "the order was closed unpaid",
         },
         "deliver": dict.fromkeys(_REFUSED, "the parcel was refused at the door"),
         "settle": {
@@ -412,4 +436,24 @@ class DirectSale(Transaction[DirectSaleContext]):
 
 
 FLOW: Flow[DirectSale] = Flow(DEFINITION, DirectSale)
-"""The direct-sale flow."""
+"""The direct-sale flow (an unpaid order closes itself after :data:`PAY_WITHIN`)."""
+
+
+def flow(*, pay_within: timedelta = PAY_WITHIN) -> Flow[DirectSale]:
+    """Return the direct-sale flow with unpaid orders closed after ``pay_within``.
+
+    Register it under its name in place of :data:`FLOW` (``{"direct-sale": flow(...)}``)
+    to give buyers more or less time to pay; ``pay_within`` must be a positive
+    :class:`~datetime.timedelta`.
+
+    >>> from datetime import timedelta
+    >>> flow(pay_within=timedelta(hours=2)).engine.transition("order_filled", "expire").after
+    datetime.timedelta(seconds=7200)
+    """
+    if pay_within == PAY_WITHIN:
+        return FLOW
+    transitions = tuple(
+        attrs.evolve(t, after=pay_within) if t.trigger == "expire" else t
+        for t in DEFINITION.transitions
+    )
+    return Flow(attrs.evolve(DEFINITION, transitions=transitions), DirectSale)

@@ -464,3 +464,15 @@ def summary(context: DirectSaleContext, state: str) -> dict[str, Any]:
         "currency": None if total is None else total.currency,
         "payment_method": None if context.payment is None else context.payment.method.value,
     }
+
+
+def _expired_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
+    """The data of ``order_expired``: who ordered what, left unpaid (no payment was taken)."""
+    order = context.order
+    total = context.total
+    return {
+        "customer": None if order is None else order.customer_name,
+        "total": None if total is None else str(total.amount),
+        "currency": None if total is None else total.currency,
+        "reason": "unpaid",
+    }

@@ -34,6 +34,7 @@ __all__ = [
     "INTERMEDIARIES",
     "MERCHANT_NOTIFIED",
     "MERCHANT_PAGES_VIEWED",
+    "ORDER_EXPIRED",
     "PAYMENT_AUTHORIZED",
     "PAYMENT_DECLINED",
     "PAYMENT_METHOD_CHOSEN",
@@ -298,6 +299,9 @@ CONSUMER_CHARGED = EventType(
 # logistics 物流
 DELIVERY_REFUSED = EventType(
     "delivery_refused", Stream.LOGISTICS, Label("Parcel refused at the door", "拒收")
+)
+ORDER_EXPIRED = EventType(
+    "order_expired", Stream.COMMERCE, Label("Unpaid order closed", "超时未付款，订单关闭")
 )
 RETURNED_TO_MERCHANT = EventType(
     "returned_to_merchant", Stream.LOGISTICS, Label("Returned to the merchant", "退回商家")
