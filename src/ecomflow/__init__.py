@@ -9,6 +9,7 @@ This module is the table of contents of the public API.
 
 from ._board import Board
 from ._bus import EventBus, Handler, Subscription
+from ._deadlines import CLOCK_ACTOR, Deadline, armed_deadlines, fire_due
 from ._definition import Emit, EventType, FlowDefinition, Guard, Label, State, Transition
 from ._diagram import Diagram, GraphvizError, GraphvizNotFound
 from ._errors import (
@@ -34,11 +35,13 @@ from ._sensitive import looks_like_card_number
 from .flows import FLOWS
 
 __all__ = [
+    "CLOCK_ACTOR",
     "FLOWS",
     "Board",
     "Clock",
     "ConcurrencyConflict",
     "CorruptHistory",
+    "Deadline",
     "Diagram",
     "EcomflowError",
     "Edge",
@@ -70,6 +73,8 @@ __all__ = [
     "TransitionNotAllowed",
     "UnknownFlowVersion",
     "__version__",
+    "armed_deadlines",
+    "fire_due",
     "looks_like_card_number",
     "trigger",
     "utc_now",

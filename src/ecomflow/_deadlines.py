@@ -151,7 +151,9 @@ class Timers:
 
     def start(self) -> _Plan:
         """Return the plan of the start: every timed state of the initial configuration."""
-        return self._plan(None, "")
+        plan = self._plan(None, "")
+        assert plan is not None  # the start always moves
+        return plan
 
     def plan(self, configuration: Configuration | None, trigger: str) -> _Plan | None:
         """Return what ``trigger`` from ``configuration`` arms and disarms (``None``: no move)."""
@@ -206,7 +208,9 @@ class Timers:
             if event.version == version:
                 continue
             version = event.version
-            plan = self.start() if configuration is None else self.plan(configuration, event.trigger)
+            plan = (
+                self.start() if configuration is None else self.plan(configuration, event.trigger)
+            )
             if plan is None:  # pragma: no cover - a replayed history only has moves
                 break
             for trigger in plan.left:
@@ -292,13 +296,10 @@ class Timers:
             return
         spec = move[0].spec
         if due is None:
-            reason = (
-                f"no deadline is armed for it (它未设定期限，不能{spec.label.zh})"
-            )
+            reason = f"no deadline is armed for it (它未设定期限，不能{spec.label.zh})"
         else:
             reason = (
-                f"it is not due until {due.isoformat()} "
-                f"({due.isoformat()}之前不能{spec.label.zh})"
+                f"it is not due until {due.isoformat()} ({due.isoformat()}之前不能{spec.label.zh})"
             )
         state = state_name(tx._state)
         raise GuardRejected(

@@ -518,7 +518,9 @@ def _validate_timer(definition: FlowDefinition, transition: Transition, where: s
                 "leave its state (or enter it again), else it would fire forever",
             )
     if transition.requires_actor:
-        raise _fail(definition, f"{where} is timed, so it fires by itself: it cannot require an actor")
+        raise _fail(
+            definition, f"{where} is timed, so it fires by itself: it cannot require an actor"
+        )
     if transition.payload is not None:
         required = [f.alias for f in attrs.fields(transition.payload) if f.default is attrs.NOTHING]
         if required:

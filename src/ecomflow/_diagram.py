@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol, final
 
 import attrs
 
+from ._deadlines import timer_label
 from ._definition import FlowDefinition, State, Transition
 from ._errors import EcomflowError, InvalidPayload
 from ._events import Event
@@ -198,6 +199,9 @@ def _subtitle(definition: FlowDefinition, marks: Trace, lang: str) -> str:
 
 def _edge_label(transition: Transition, lang: str) -> str:
     label = transition.label(lang)
+    timer = timer_label(transition)  # a deadline: "after 30 min" / "30分钟后"
+    if timer is not None:
+        label += f" ({timer(lang)})"
     if transition.guards:
         label += " [" + ", ".join(guard.label(lang) for guard in transition.guards) + "]"
     return label

@@ -21,6 +21,8 @@ from .._errors import ConcurrencyConflict, StoreError
 from .._public import publish as _publish
 from ._base import (
     SCHEMA_VERSION,
+    Deadline,
+    DeadlineChanges,
     EventStore,
     Head,
     KeyRecord,
@@ -36,11 +38,15 @@ from ._postgres import PostgresStore
 from ._repository import Page, Repository
 from ._sqlite import SQLiteStore
 from ._sqlite import sqlite_file_exists as _sqlite_file_exists
+from ._worker import DeadlineWorker
 
 __all__ = [
     "ENV_VAR",
     "SCHEMA_VERSION",
     "ConcurrencyConflict",
+    "Deadline",
+    "DeadlineChanges",
+    "DeadlineWorker",
     "DurableProjection",
     "EventStore",
     "Head",

@@ -17,6 +17,7 @@ from typing import Any, final
 
 import attrs
 
+from .._deadlines import Deadline, DeadlineChanges
 from .._errors import (
     ConcurrencyConflict,
     CorruptHistory,
@@ -28,6 +29,8 @@ from .._events import Event, Stream
 from .._sensitive import check_text, find_sensitive, unstorable
 
 __all__ = [
+    "Deadline",
+    "DeadlineChanges",
     "EventStore",
     "Head",
     "KeyRecord",
@@ -81,12 +84,15 @@ class Head:
     data, e.g. the order total and the parties) and, every so many versions, a
     ``snapshot`` (JSON data the flow restores the transaction from, at the append's last
     version). An append without a head records the state as ``""`` (unknown).
+    ``deadlines``, for a flow with timed transitions, are the deadline rows the append
+    deletes and writes (``None``: it touches none).
     """
 
     state: str
     flow_version: int = 1
     summary: Mapping[str, Any] = attrs.field(factory=dict)
     snapshot: Mapping[str, Any] | None = None
+    deadlines: DeadlineChanges | None = None
 
 
 @final
@@ -838,6 +844,36 @@ class EventStore(abc.ABC):
         :class:`~ecomflow.InvalidPayload` and writes nothing.
         """
 
+    # -- deadlines (see ecomflow.store.DeadlineWorker) ----------------------------------------
+
+    def deadlines(self, tx_id: str | None = None) -> list[Deadline]:
+        """Return the armed deadlines (of ``tx_id`` only, when given), soonest first."""
+        raise StoreError(f"{type(self).__name__} keeps no deadlines.")
+
+    def due_deadlines(
+        self,
+        now: datetime,
+        limit: int = 100,
+        *,
+        owner: str | None = None,
+        lease: float = 0.0,
+    ) -> list[Deadline]:
+        """Return up to ``limit`` deadlines due at ``now`` (``due_at <= now``), soonest first.
+
+        An index seek on the due time. With an ``owner``, the rows returned are claimed
+        for ``lease`` seconds: another owner is not given them until the lease ends (so
+        several workers share the due deadlines; on PostgreSQL with ``FOR UPDATE SKIP
+        LOCKED``). A claim is only a way to share work: firing stays safe without it.
+        """
+        raise StoreError(f"{type(self).__name__} keeps no deadlines.")
+
+    def drop_deadline(self, deadline: Deadline) -> bool:
+        """Delete ``deadline``'s row if it is still armed at its version; return whether it was.
+
+        For a deadline that cannot fire any more (its guard refuses, its flow is unknown).
+        """
+        raise StoreError(f"{type(self).__name__} keeps no deadlines.")
+
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release the store's resources."""
 
@@ -846,3 +882,29 @@ class EventStore(abc.ABC):
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def check_due_query(now: datetime, limit: int, owner: str | None, lease: float) -> None:
+    """Check the arguments of :meth:`EventStore.due_deadlines`, the same in every store."""
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise InvalidPayload(f"Cannot find due deadlines at {now!r}: give an aware datetime.")
+    if type(limit) is not int or not 1 <= limit <= 10_000:
+        raise InvalidPayload(
+            f"Cannot find due deadlines: limit must be an int from 1 to 10,000 (got {limit!r})."
+        )
+    if owner is not None:
+        check_text(owner, "deadline worker name")
+    if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 <= lease <= 3600:
+        raise InvalidPayload(
+            f"Cannot claim due deadlines: lease must be 0 to 3600 seconds (got {lease!r})."
+        )
+
+
+def check_deadline_changes(tx_id: str, changes: DeadlineChanges) -> None:
+    """Refuse, as :class:`InvalidPayload`, deadline rows of another transaction or naive times."""
+    for deadline in changes.arm:
+        if deadline.tx_id != tx_id or deadline.due_at.utcoffset() is None:
+            raise InvalidPayload(
+                f"Cannot arm deadline {deadline.trigger!r} with the events of transaction "
+                f"{tx_id!r}: it is of transaction {deadline.tx_id!r} or its time is not aware."
+            )

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, final
 
 from .._errors import ConcurrencyConflict
 from .._events import Event, Stream
 from .._sensitive import check_text
 from ._base import (
+    Deadline,
     EventStore,
     Head,
     KeyRecord,
@@ -20,6 +22,8 @@ from ._base import (
     Snapshot,
     Summary,
     check_append,
+    check_deadline_changes,
+    check_due_query,
     check_key_use,
     check_newest,
     check_query,
@@ -52,6 +56,8 @@ class MemoryStore(EventStore):
         self._actors: dict[str, set[str]] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._projections: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+        # (tx_id, trigger) -> [deadline, claimed by, claimed until]
+        self._deadlines: dict[tuple[str, str], list[Any]] = {}
 
     def append(
         self,
@@ -67,6 +73,9 @@ class MemoryStore(EventStore):
         last = check_append(flow, events, expected_version, idempotency_key)
         tx_id, trigger = events[0].tx_id, events[-1].trigger
         summary, snapshot = _decoded(head_texts(tx_id, head))  # as a database keeps them
+        changes = None if head is None else head.deadlines
+        if changes is not None:
+            check_deadline_changes(tx_id, changes)
         with self._lock:
             if idempotency_key is not None and idempotency_key in self._keys:
                 recorded = self._keys[idempotency_key]
@@ -95,6 +104,11 @@ class MemoryStore(EventStore):
             )
             if head is not None and snapshot is not None:
                 self._snapshots[tx_id] = Snapshot(last, head.flow_version, snapshot)
+            if changes is not None:
+                for trigger in changes.disarm:
+                    self._deadlines.pop((tx_id, trigger), None)
+                for deadline in changes.arm:
+                    self._deadlines[(tx_id, deadline.trigger)] = [deadline, None, None]
 
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
@@ -233,6 +247,49 @@ class MemoryStore(EventStore):
         check_text(consumer, "checkpoint name")
         with self._lock:
             self._checkpoints[consumer] = position
+
+    def deadlines(self, tx_id: str | None = None) -> list[Deadline]:
+        """Return the armed deadlines (of ``tx_id`` only, when given), soonest first."""
+        with self._lock:
+            found = [
+                row[0] for key, row in self._deadlines.items() if tx_id is None or key[0] == tx_id
+            ]
+        return sorted(found, key=lambda d: (d.due_at, d.tx_id, d.trigger))
+
+    def due_deadlines(
+        self,
+        now: datetime,
+        limit: int = 100,
+        *,
+        owner: str | None = None,
+        lease: float = 0.0,
+    ) -> list[Deadline]:
+        """Return up to ``limit`` deadlines due at ``now``, soonest first (claimed by ``owner``)."""
+        check_due_query(now, limit, owner, lease)
+        with self._lock:
+            rows = sorted(
+                (
+                    row
+                    for row in self._deadlines.values()
+                    if row[0].due_at <= now
+                    and (owner is None or row[2] is None or row[2] <= now or row[1] == owner)
+                ),
+                key=lambda row: (row[0].due_at, row[0].tx_id, row[0].trigger),
+            )[:limit]
+            if owner is not None:
+                for row in rows:
+                    row[1], row[2] = owner, now + timedelta(seconds=lease)
+            return [row[0] for row in rows]
+
+    def drop_deadline(self, deadline: Deadline) -> bool:
+        """Delete ``deadline``'s row if it is still armed at its version."""
+        with self._lock:
+            key = (deadline.tx_id, deadline.trigger)
+            row = self._deadlines.get(key)
+            if row is None or row[0].armed_version != deadline.armed_version:
+                return False
+            del self._deadlines[key]
+            return True
 
 
 def _decoded(texts: tuple[str, str | None]) -> tuple[dict[str, Any], dict[str, Any] | None]:

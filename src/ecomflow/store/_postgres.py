@@ -21,6 +21,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar, cast, final
 
 from .._errors import ConcurrencyConflict, StoreError, StoreUnavailable
@@ -32,6 +33,7 @@ from ._base import (
     MIGRATE_1_TO_2,
     READ_COLUMNS,
     SCHEMA_VERSION,
+    Deadline,
     EventStore,
     Head,
     KeyRecord,
@@ -41,6 +43,8 @@ from ._base import (
     Snapshot,
     Summary,
     check_append,
+    check_deadline_changes,
+    check_due_query,
     check_key_use,
     check_newest,
     check_query,
@@ -131,6 +135,31 @@ _SCHEMA = [
     "CREATE TABLE checkpoints (consumer TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     *_TABLES_3,
 ]
+# The deadlines of timed transitions (see the SQLite store): a table beside schema
+# version 3, created when a store is opened without it; found due by the due_at index.
+_DEADLINES = [
+    """CREATE TABLE IF NOT EXISTS deadlines (
+        tx_id TEXT COLLATE "C" NOT NULL,
+        trigger TEXT COLLATE "C" NOT NULL,
+        due_at TIMESTAMPTZ NOT NULL,
+        armed_version INTEGER NOT NULL,
+        flow TEXT NOT NULL,
+        claimed_by TEXT,
+        claimed_until TIMESTAMPTZ,
+        PRIMARY KEY (tx_id, trigger)
+    )""",
+    "CREATE INDEX IF NOT EXISTS deadlines_by_due ON deadlines (due_at)",
+]
+_DEADLINE_COLUMNS = "tx_id, trigger, due_at, armed_version, flow"
+_DISARM = "disarmed AS (DELETE FROM deadlines WHERE tx_id = %s AND trigger = ANY(%s::text[]))"
+_ARM = (
+    "armed AS (INSERT INTO deadlines (tx_id, trigger, due_at, armed_version, flow) "
+    "SELECT %s, a.trigger, a.due_at, a.armed_version, %s FROM unnest(%s::text[], "
+    "%s::timestamptz[], %s::int[]) AS a (trigger, due_at, armed_version) "
+    "ON CONFLICT (tx_id, trigger) DO UPDATE SET due_at = excluded.due_at, "
+    "armed_version = excluded.armed_version, flow = excluded.flow, claimed_by = NULL, "
+    "claimed_until = NULL)"
+)
 _OLD = "position, tx_id, flow, version, seq, trigger, stream, name, data, occurred_at"
 # Schema version 2 -> 3 (in the caller's transaction, under the lock): the events table
 # is rebuilt without event_id and with the new columns (flow version 1, no metadata), the
@@ -433,7 +462,9 @@ class PostgresStore(EventStore):
             # One snapshot for the columns and the version, which are read by separate
             # statements: another process may migrate the store between them.
             db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            return self._layout(db)
+            version = self._layout(db)
+            timed = db.execute("SELECT to_regclass('deadlines')").fetchone()[0] is not None
+            return version if timed else -1
 
         if self._run("open", current) == SCHEMA_VERSION:
             return
@@ -450,16 +481,18 @@ class PostgresStore(EventStore):
                 )
             version = self._layout(db)  # again, under the lock
             if version == SCHEMA_VERSION:
+                for statement in _DEADLINES:  # if an older ecomflow made the store
+                    db.execute(statement)
                 return
             if version == 0:
-                for statement in _SCHEMA:
+                for statement in (*_SCHEMA, *_DEADLINES):
                     db.execute(statement)
                 db.execute("INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,))
                 return
             if version == 1:
                 for statement in MIGRATE_1_TO_2:
                     db.execute(statement)
-            for statement in _MIGRATE_2_TO_3:
+            for statement in (*_MIGRATE_2_TO_3, *_DEADLINES):
                 db.execute(statement)
             db.execute("UPDATE schema_version SET version = %s", (SCHEMA_VERSION,))
 
@@ -522,6 +555,9 @@ class PostgresStore(EventStore):
         summary, snapshot = head_texts(tx_id, head)  # refused before anything is written
         state = "" if head is None else head.state
         flow_version = events[-1].flow_version if head is None else head.flow_version
+        changes = None if head is None else head.deadlines
+        if changes is not None:
+            check_deadline_changes(tx_id, changes)
         unique = self._psycopg.errors.UniqueViolation
         written: list[str] = []  # the xid of the transaction that inserted the events
 
@@ -564,6 +600,19 @@ class PostgresStore(EventStore):
                 if idempotency_key is not None:
                     sql.append(_INSERT_KEY)
                     params += [idempotency_key, tx_id, last, trigger, fingerprint]
+                if changes:
+                    assert changes is not None
+                    armed = [d.trigger for d in changes.arm]
+                    sql.append(_DISARM)  # a trigger re-armed is upserted, not deleted
+                    params += [tx_id, [t for t in changes.disarm if t not in armed]]
+                    sql.append(_ARM)
+                    params += [
+                        tx_id,
+                        flow,
+                        armed,
+                        [d.due_at for d in changes.arm],
+                        [d.armed_version for d in changes.arm],
+                    ]
                 changed = db.execute(
                     f"WITH {', '.join(sql)} SELECT count(*) FROM head", params
                 ).fetchone()[0]
@@ -673,6 +722,70 @@ class PostgresStore(EventStore):
                     (tx_id, head.flow_version, version, snapshot),
                 )
             return bool(moved == 1)
+
+        return self._run("write to", write)
+
+    # -- deadlines --------------------------------------------------------------------------
+
+    def deadlines(self, tx_id: str | None = None) -> list[Deadline]:
+        """Return the armed deadlines (of ``tx_id`` only, when given), soonest first."""
+        if tx_id is not None and unstorable(tx_id):
+            return []
+        where, params = ("WHERE tx_id = %s", (tx_id,)) if tx_id is not None else ("", ())
+        rows = self._query(
+            f"SELECT {_DEADLINE_COLUMNS} FROM deadlines {where} ORDER BY due_at, tx_id, trigger",
+            params,
+        )
+        return [_deadline(row) for row in rows]
+
+    def due_deadlines(
+        self,
+        now: datetime,
+        limit: int = 100,
+        *,
+        owner: str | None = None,
+        lease: float = 0.0,
+    ) -> list[Deadline]:
+        """Return up to ``limit`` deadlines due at ``now``, soonest first (see EventStore).
+
+        A range seek on ``deadlines_by_due``. With an ``owner`` the rows are claimed in
+        one statement that locks them ``FOR UPDATE SKIP LOCKED``: two workers claiming at
+        once get different rows, and neither waits for the other.
+        """
+        check_due_query(now, limit, owner, lease)
+        if owner is None:
+            rows = self._query(
+                f"SELECT {_DEADLINE_COLUMNS} FROM deadlines WHERE due_at <= %s "
+                "ORDER BY due_at LIMIT %s",
+                (now, limit),
+            )
+        else:
+            rows = self._run(
+                "claim due deadlines in",
+                lambda db: db.execute(
+                    "UPDATE deadlines AS d SET claimed_by = %s, claimed_until = %s "
+                    "FROM (SELECT tx_id, trigger FROM deadlines WHERE due_at <= %s AND "
+                    "(claimed_until IS NULL OR claimed_until <= %s OR claimed_by = %s) "
+                    "ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) AS due "
+                    "WHERE d.tx_id = due.tx_id AND d.trigger = due.trigger "
+                    "RETURNING d.tx_id, d.trigger, d.due_at, d.armed_version, d.flow",
+                    (owner, now + timedelta(seconds=lease), now, now, owner, limit),
+                ).fetchall(),
+            )
+        found = [_deadline(row) for row in rows]
+        return sorted(found, key=lambda d: (d.due_at, d.tx_id, d.trigger))
+
+    def drop_deadline(self, deadline: Deadline) -> bool:
+        """Delete ``deadline``'s row if it is still armed at its version."""
+        if unstorable(deadline.tx_id) or unstorable(deadline.trigger):
+            return False
+
+        def write(db: Any) -> bool:
+            gone = db.execute(
+                "DELETE FROM deadlines WHERE tx_id = %s AND trigger = %s AND armed_version = %s",
+                (deadline.tx_id, deadline.trigger, deadline.armed_version),
+            ).rowcount
+            return bool(gone == 1)
 
         return self._run("write to", write)
 
@@ -910,6 +1023,12 @@ class PostgresStore(EventStore):
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         rows: list[Any] = self._run("read from", lambda db: db.execute(sql, params).fetchall())
         return rows
+
+
+def _deadline(row: Sequence[Any]) -> Deadline:
+    """Return the :class:`Deadline` a row of the deadlines table holds."""
+    tx_id, trigger, due_at, armed_version, flow = row
+    return Deadline(tx_id, trigger, due_at.astimezone(timezone.utc), int(armed_version), flow)
 
 
 def _like(text: str) -> str:

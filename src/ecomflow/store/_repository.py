@@ -136,7 +136,9 @@ class Repository:
         self.bus: EventBus = EventBus() if bus is None else bus
         """Where committed events are published; see :meth:`subscribe`."""
         # id(tx) -> (weak reference, version saved): transactions are unhashable.
-        self._saved: dict[int, tuple[weakref.ref[Transaction[Any]], int]] = {}
+        # The configuration saved is kept too: an append arms and disarms deadlines by
+        # the moves from it (None before the first append).
+        self._saved: dict[int, tuple[weakref.ref[Transaction[Any]], int, Any]] = {}
         # Committed batches waiting for delivery, per thread: a handler that runs a
         # command queues its events behind the ones being delivered (commit order).
         self._delivery = threading.local()
@@ -156,7 +158,7 @@ class Repository:
         def forget(_: object) -> None:
             self._saved.pop(key, None)
 
-        self._saved[key] = (weakref.ref(tx, forget), version)
+        self._saved[key] = (weakref.ref(tx, forget), version, None if version < 0 else tx._state)
 
     def _base(self, tx: Transaction[Any]) -> int | None:
         entry = self._saved.get(id(tx))
@@ -328,7 +330,13 @@ class Repository:
         snapshot = (
             flow.snapshot(tx) if every and tx.version // every > max(base, 0) // every else None
         )
-        head = Head(tx.state, flow.version, flow.summary(tx), snapshot)
+        timers = flow._timers
+        deadlines = (
+            None
+            if timers is None
+            else timers.changes(self._saved[id(tx)][2], new, tx.context, tx.id)
+        )
+        head = Head(tx.state, flow.version, flow.summary(tx), snapshot, deadlines)
         try:
             self.store.append(
                 flow.name, new, base, idempotency_key=key, fingerprint=fingerprint, head=head

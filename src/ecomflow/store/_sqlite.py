@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, final
 
@@ -36,6 +36,7 @@ from ._base import (
     MIGRATE_1_TO_2,
     READ_COLUMNS,
     SCHEMA_VERSION,
+    Deadline,
     EventStore,
     Head,
     KeyRecord,
@@ -45,6 +46,8 @@ from ._base import (
     Snapshot,
     Summary,
     check_append,
+    check_deadline_changes,
+    check_due_query,
     check_key_use,
     check_newest,
     check_query,
@@ -135,6 +138,25 @@ CREATE TABLE IF NOT EXISTS projection_rows (
     PRIMARY KEY (projection, kind, key)
 ) WITHOUT ROWID;
 """
+
+# The deadlines of timed transitions: one row per armed (transaction, trigger), written
+# and deleted by the appends that arm and disarm it; found due by the due_at index (UTC
+# text with microseconds, so text order is time order). A table of its own beside schema
+# version 3, created when a store is opened without it: an older ecomflow ignores it.
+_DEADLINES = """
+CREATE TABLE IF NOT EXISTS deadlines (
+    tx_id TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    armed_version INTEGER NOT NULL,
+    flow TEXT NOT NULL,
+    claimed_by TEXT,
+    claimed_until TEXT,
+    PRIMARY KEY (tx_id, trigger)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deadlines_by_due ON deadlines (due_at);
+"""
+_DEADLINE_COLUMNS = "tx_id, trigger, due_at, armed_version, flow"
 
 # Schema version 2 -> 3: the events table is rebuilt (no event_id, no AUTOINCREMENT; the
 # new columns: flow version 1, no actor, causation or correlation), keeping positions.
@@ -363,12 +385,14 @@ class SQLiteStore(EventStore):
         db = self._connection()
         with _Transaction(db, "BEGIN"):  # one snapshot of the layout, and no write lock
             version = self._layout(db)
-        if version == SCHEMA_VERSION:
+            timed = _has_deadlines(db)
+        if version == SCHEMA_VERSION and timed:
             return  # current: opening needed no write lock
         if version == 0:
             self._use_wal(db)
         with _Transaction(db):
             version = self._layout(db)  # again, under the write lock
+            _run(db, _DEADLINES)  # if not there yet (an older ecomflow made the file)
             if version == SCHEMA_VERSION:
                 return  # another process migrated it meanwhile
             if version == 0:
@@ -436,6 +460,9 @@ class SQLiteStore(EventStore):
         last = check_append(flow, events, expected_version, idempotency_key)
         tx_id, trigger = events[0].tx_id, events[-1].trigger
         summary, snapshot = head_texts(tx_id, head)
+        changes = None if head is None else head.deadlines
+        if changes is not None:
+            check_deadline_changes(tx_id, changes)
         rows = event_rows(flow, events, json_text, datetime.isoformat)
         state = "" if head is None else head.state
         flow_version = events[-1].flow_version if head is None else head.flow_version
@@ -480,6 +507,20 @@ class SQLiteStore(EventStore):
                         "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
                         "VALUES (?, ?, ?, ?, ?)",
                         (idempotency_key, tx_id, last, trigger, fingerprint),
+                    )
+                if changes:
+                    assert changes is not None
+                    db.executemany(
+                        "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ?",
+                        [(tx_id, name) for name in changes.disarm],
+                    )
+                    db.executemany(
+                        f"INSERT OR REPLACE INTO deadlines ({_DEADLINE_COLUMNS}) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (tx_id, d.trigger, _utc(d.due_at), d.armed_version, d.flow)
+                            for d in changes.arm
+                        ],
                     )
         except sqlite3.IntegrityError as error:
             raise ConcurrencyConflict(
@@ -558,6 +599,75 @@ class SQLiteStore(EventStore):
                 "ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
                 (consumer, position),
             )
+
+    # -- deadlines --------------------------------------------------------------------------
+
+    @_sqlite_errors("read from")
+    def deadlines(self, tx_id: str | None = None) -> list[Deadline]:
+        """Return the armed deadlines (of ``tx_id`` only, when given), soonest first."""
+        if tx_id is not None and unstorable(tx_id):
+            return []
+        where, params = ("WHERE tx_id = ?", (tx_id,)) if tx_id is not None else ("", ())
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_DEADLINE_COLUMNS} FROM deadlines {where} "
+                "ORDER BY due_at, tx_id, trigger",
+                params,
+            )
+            .fetchall()
+        )
+        return [_deadline(row) for row in rows]
+
+    @_sqlite_errors("read due deadlines from")
+    def due_deadlines(
+        self,
+        now: datetime,
+        limit: int = 100,
+        *,
+        owner: str | None = None,
+        lease: float = 0.0,
+    ) -> list[Deadline]:
+        """Return up to ``limit`` deadlines due at ``now``, soonest first (see EventStore).
+
+        A range seek on ``deadlines_by_due``; with an ``owner`` the rows are claimed in
+        the same statement (``UPDATE … RETURNING``) under the write lock.
+        """
+        check_due_query(now, limit, owner, lease)
+        at = _utc(now)
+        db = self._connection()
+        if owner is None:
+            rows = db.execute(
+                f"SELECT {_DEADLINE_COLUMNS} FROM deadlines WHERE due_at <= ? "
+                "ORDER BY due_at LIMIT ?",
+                (at, limit),
+            ).fetchall()
+        else:
+            until = _utc(now + timedelta(seconds=lease))
+            with _Transaction(db):
+                rows = db.execute(
+                    "UPDATE deadlines SET claimed_by = ?, claimed_until = ? "
+                    "WHERE (tx_id, trigger) IN (SELECT tx_id, trigger FROM deadlines "
+                    "WHERE due_at <= ? AND (claimed_until IS NULL OR claimed_until <= ? "
+                    "OR claimed_by = ?) ORDER BY due_at LIMIT ?) "
+                    f"RETURNING {_DEADLINE_COLUMNS}",
+                    (owner, until, at, at, owner, limit),
+                ).fetchall()
+        found = [_deadline(row) for row in rows]
+        return sorted(found, key=lambda d: (d.due_at, d.tx_id, d.trigger))
+
+    @_sqlite_errors("write to")
+    def drop_deadline(self, deadline: Deadline) -> bool:
+        """Delete ``deadline``'s row if it is still armed at its version."""
+        if unstorable(deadline.tx_id) or unstorable(deadline.trigger):
+            return False
+        db = self._connection()
+        with _Transaction(db):
+            gone = db.execute(
+                "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ? AND armed_version = ?",
+                (deadline.tx_id, deadline.trigger, deadline.armed_version),
+            ).rowcount
+        return bool(gone == 1)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -751,6 +861,17 @@ class SQLiteStore(EventStore):
             .fetchone()
         )
         return 0 if row is None else int(row[0])
+
+
+def _has_deadlines(db: sqlite3.Connection) -> bool:
+    """Whether the file has the deadlines table."""
+    return bool(db.execute("PRAGMA table_info(deadlines)").fetchall())
+
+
+def _deadline(row: Sequence[Any]) -> Deadline:
+    """Return the :class:`Deadline` a row of the deadlines table holds."""
+    tx_id, trigger, due_at, armed_version, flow = row
+    return Deadline(tx_id, trigger, datetime.fromisoformat(due_at), int(armed_version), flow)
 
 
 def _run(db: sqlite3.Connection, script: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import attrs
 from hypothesis import strategies as st
@@ -18,9 +19,14 @@ class ManualClock:
     >>> clock = ManualClock(datetime(2026, 11, 24, tzinfo=timezone.utc))
     >>> clock.advance(timedelta(days=30)).date().isoformat()
     '2026-12-24'
+
+    Time passing fires deadlines: :meth:`attach` a
+    :class:`~ecomflow.store.DeadlineWorker` (or a transaction kept in memory) and every
+    :meth:`advance` fires what fell due, at the new time.
     """
 
     now: datetime = attrs.field()
+    _attached: list[Any] = attrs.field(factory=list, init=False, repr=False, eq=False)
 
     @now.validator
     def _aware(self, _: attrs.Attribute[datetime], value: datetime) -> None:
@@ -36,7 +42,36 @@ class ManualClock:
         if delta < timedelta(0):
             raise ValueError(f"a clock cannot go back (asked to move by {delta})")
         self.now += delta
+        self.run_due()
         return self.now
+
+    def attach(self, target: Any) -> Any:
+        """Fire ``target``'s due deadlines whenever the clock advances; return ``target``.
+
+        ``target`` is a :class:`~ecomflow.store.DeadlineWorker` (anything with
+        ``run_due()``) or a :class:`~ecomflow.Transaction` kept in memory.
+        """
+        from .._flow import Transaction
+
+        if not isinstance(target, Transaction) and not callable(getattr(target, "run_due", None)):
+            raise TypeError(
+                f"a ManualClock drives a DeadlineWorker or a Transaction, not {target!r}"
+            )
+        self._attached.append(target)
+        return target
+
+    def run_due(self) -> int:
+        """Fire the due deadlines of everything attached; return how many transitions fired."""
+        from .._deadlines import fire_due
+        from .._flow import Transaction
+
+        fired = 0
+        for target in self._attached:
+            if isinstance(target, Transaction):
+                fired += len({event.version for event in fire_due(target)})
+            else:
+                fired += target.run_due()
+        return fired
 
 
 def instants() -> st.SearchStrategy[datetime]:

@@ -10,6 +10,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from .._deadlines import armed_deadlines, fire_due
 from .._errors import GuardRejected, InvalidPayload, TransitionNotAllowed
 from .._flow import Flow, Transaction
 from .._graph import ancestors
@@ -86,8 +87,23 @@ def flow_machine(
 
         @rule(pause=pauses())
         def time_passes(self, pause: timedelta) -> None:
-            """Time passes: validity periods and notice periods may lapse."""
+            """Time passes: validity periods lapse, and the deadlines that fall due fire.
+
+            Each due deadline fires once, at the new time, as a worker would fire it
+            (:func:`~ecomflow.fire_due`); a deadline not yet due stays armed.
+            """
             self.clock.advance(pause)
+            tx = self.tx
+            if tx is not None:
+                before = armed_deadlines(tx)
+                fire_due(tx)
+                now = self.clock()
+                for deadline in before:
+                    _require(
+                        deadline.due_at > now or deadline.trigger not in tx.allowed_triggers(),
+                        f"deadline {deadline.trigger!r} was due at {deadline.due_at} but is "
+                        f"still offered at {now}",
+                    )
 
         def _fire(self, trigger: str, payload: dict[str, Any]) -> bool:
             tx = self.tx

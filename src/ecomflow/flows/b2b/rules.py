@@ -652,3 +652,22 @@ def summary(context: B2BContext, state: str) -> dict[str, Any]:
         "currency": None if value is None else value.currency,
         "concluded": context.agreed is not None,
     }
+
+
+# -- deadlines: when an offer lapses and the claim period ends (timed transitions) --------
+
+
+def offer_expiry(context: B2BContext) -> datetime | None:
+    """Return when the standing offer lapses: its validity's end (``None``: it does not).
+
+    ``None`` too once that offer has lapsed, so the lapse is recorded once per offer.
+    """
+    offer = context.offer
+    if offer is None or offer.valid_until is None or context.lapsed == offer:
+        return None
+    return offer.valid_until
+
+
+def claim_period_end(context: B2BContext) -> datetime | None:
+    """Return when the claim period ends: two years after the buyer received the goods."""
+    return None if context.received_at is None else context.received_at + NOTICE_PERIOD

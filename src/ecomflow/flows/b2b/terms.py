@@ -26,6 +26,7 @@ __all__ = [
     "CARGO_INSURED",
     "CERTIFICATES_OBTAINED",
     "CLAIM_FILED",
+    "CLAIM_PERIOD_ENDED",
     "CLAIM_REJECTED",
     "CONTRACT_AVOIDED",
     "CONTRACT_DRAWN_UP",
@@ -45,6 +46,7 @@ __all__ = [
     "NEGOTIATION_BROKEN_OFF",
     "NOTICE_PERIOD",
     "OFFER_ACCEPTED",
+    "OFFER_LAPSED",
     "OFFER_MADE",
     "OFFER_RECEIVED",
     "OFFER_REJECTED",
@@ -330,6 +332,7 @@ class B2BContext:
     resolution: Resolution | None = None
     claim_payout: Money | None = None
     avoidance: Avoidance | None = None
+    lapsed: Offer | None = None  # the offer whose validity ran out while it stood
 
     @property
     def contract_value(self) -> Money:
@@ -360,6 +363,9 @@ OFFER_RECEIVED = EventType(
     "offer_received", Stream.INFORMATION, Label("Offer reached the offeree", "发盘送达")
 )
 OFFER_REVOKED = EventType("offer_revoked", Stream.COMMERCE, Label("Offer revoked", "发盘撤销"))
+OFFER_LAPSED = EventType(
+    "offer_lapsed", Stream.COMMERCE, Label("Offer lapsed at its validity's end", "发盘逾期失效")
+)
 OFFER_REJECTED = EventType("offer_rejected", Stream.COMMERCE, Label("Offer rejected", "拒绝发盘"))
 COUNTER_OFFER_MADE = EventType(
     "counter_offer_made", Stream.COMMERCE, Label("Counter-offer made", "还盘")
@@ -443,3 +449,8 @@ DISPUTE_RESOLVED = EventType(
     Label("Dispute resolved by contract, law or practice", "依合同、法律和惯例处理争议"),
 )
 TRADE_CLOSED = EventType("trade_closed", Stream.COMMERCE, Label("Trade closed", "完成整个交易过程"))
+CLAIM_PERIOD_ENDED = EventType(
+    "claim_period_ended",
+    Stream.COMMERCE,
+    Label("Claim period ended without a claim", "索赔期满，未提出索赔"),
+)

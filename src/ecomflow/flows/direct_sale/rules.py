@@ -467,7 +467,7 @@ def summary(context: DirectSaleContext, state: str) -> dict[str, Any]:
 
 
 def _expired_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
-    """The data of ``order_expired``: who ordered what, left unpaid (no payment was taken)."""
+    """Return the data of ``order_expired``: who ordered what, left unpaid (no payment taken)."""
     order = context.order
     total = context.total
     return {

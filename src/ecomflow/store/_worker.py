@@ -1,0 +1,171 @@
+"""DeadlineWorker: fires the due deadlines of a store through its repository, exactly once.
+
+A deadline row is written in the database transaction of the event that armed it and
+deleted in the one of the event that leaves its state. The worker reads the due rows
+(an index seek on the due time), loads each transaction, checks it still stands where
+the deadline was armed, fires the timed trigger at its clock's time and saves with the
+version it loaded: that append deletes the row, in the same database transaction, so
+
+- a deadline fires at most once: a second worker (or a person) that moved the
+  transaction first makes this save a :class:`~ecomflow.ConcurrencyConflict`, and the
+  worker skips it;
+- a crash before the commit leaves the row, and the next run fires it;
+- it never fires early: only rows with ``due_at <= now`` are read, and the trigger
+  itself refuses to fire before it is due.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import datetime
+from typing import final
+
+from .._deadlines import CLOCK_ACTOR, Deadline
+from .._errors import (
+    ConcurrencyConflict,
+    GuardRejected,
+    InvalidPayload,
+    SubscriberError,
+    TransitionNotAllowed,
+)
+from .._events import Clock, check_now, utc_now
+from .._sensitive import check_text
+from ._repository import Repository
+
+__all__ = ["DeadlineWorker"]
+
+
+@final
+class DeadlineWorker:
+    """Fires the due deadlines of ``repository``'s store, each exactly once, never early.
+
+    ``clock`` (default: the repository's, else UTC now) says what is due and stamps the
+    events; ``actor`` is recorded on them (default ``"clock"``); ``batch`` rows are read
+    at a time. Several workers may share a store: each claims the rows it reads for
+    ``lease`` seconds under its ``name`` (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``),
+    so that they share the work; firing stays exactly once without the claim.
+
+    :meth:`run_due` fires what is due now and returns; :meth:`run` polls until stopped.
+    """
+
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        clock: Clock | None = None,
+        actor: str = CLOCK_ACTOR,
+        batch: int = 100,
+        name: str | None = None,
+        lease: float = 10.0,
+    ) -> None:
+        if not isinstance(repository, Repository):
+            raise InvalidPayload(
+                f"Cannot make a deadline worker for {repository!r}: pass a Repository."
+            )
+        if type(batch) is not int or not 1 <= batch <= 10_000:
+            raise InvalidPayload(
+                f"Cannot make a deadline worker: batch must be an int from 1 to 10,000 "
+                f"(got {batch!r})."
+            )
+        if clock is not None and not callable(clock):
+            raise InvalidPayload(f"Cannot make a deadline worker: clock {clock!r} is not callable.")
+        check_text(actor, "actor of the deadline worker")
+        self.repository = repository
+        self.clock: Clock = clock or repository.clock or utc_now
+        self.actor = actor
+        self.batch = batch
+        self.name = name if name is not None else f"worker-{uuid.uuid4().hex[:12]}"
+        check_text(self.name, "deadline worker name")
+        self.lease = lease
+        self.fired = 0
+        """How many deadlines this worker has fired."""
+        self.dropped = 0
+        """How many rows it deleted because their transaction had moved on."""
+        self._stop = threading.Event()
+
+    def now(self) -> datetime:
+        """Return the worker's clock time (an aware datetime, or InvalidPayload)."""
+        return check_now(self.clock(), self.clock, "Cannot fire due deadlines")
+
+    def run_due(self) -> int:
+        """Fire every deadline due now; return how many fired.
+
+        Reads ``batch`` due rows at a time until none is left that it has not tried.
+        """
+        store = self.repository.store
+        tried: set[tuple[str, str, int]] = set()
+        fired = 0
+        while not self._stop.is_set():
+            now = self.now()
+            rows = store.due_deadlines(now, self.batch, owner=self.name, lease=self.lease)
+            fresh = [
+                row for row in rows if (row.tx_id, row.trigger, row.armed_version) not in tried
+            ]
+            if not fresh:
+                break
+            for row in fresh:
+                if self._stop.is_set():
+                    break
+                tried.add((row.tx_id, row.trigger, row.armed_version))
+                if self.fire(row):
+                    fired += 1
+            if len(rows) < self.batch:
+                break
+        return fired
+
+    def fire(self, deadline: Deadline) -> bool:
+        """Fire one due deadline if its transaction still stands where it was armed.
+
+        Returns whether it fired. A row whose transaction moved on (or whose trigger its
+        guards now refuse) is deleted; one that another writer beat us to is left to the
+        append that moved it. A failing subscriber does not undo the fire.
+        """
+        repo = self.repository
+        if deadline.flow not in repo.flows:
+            return False  # a flow this process does not know: another worker's
+        try:
+            tx = repo.load(deadline.tx_id)
+        except KeyError:
+            return self._drop(deadline)
+        timers = tx.flow._timers
+        armed = None if timers is None else timers.entered(tx.events).get(deadline.trigger)
+        if armed is None or armed[1] != deadline.armed_version:
+            return self._drop(deadline)
+        tx._clock = self.clock  # the events' time is the worker's
+        try:
+            tx.fire(deadline.trigger, actor=self.actor)
+        except GuardRejected as error:
+            if [name for name, _ in error.reasons] == ["deadline"]:
+                return False  # not due by the transaction's own reckoning: keep it
+            return self._drop(deadline)
+        except TransitionNotAllowed:
+            return self._drop(deadline)
+        try:
+            repo.save(tx)
+        except ConcurrencyConflict:
+            return False  # moved meanwhile: that append disarmed or re-armed the row
+        except SubscriberError:
+            pass  # stored: the deadline fired
+        self.fired += 1
+        return True
+
+    def _drop(self, deadline: Deadline) -> bool:
+        if self.repository.store.drop_deadline(deadline):
+            self.dropped += 1
+        return False
+
+    def run(self, poll: float = 1.0) -> None:
+        """Fire due deadlines every ``poll`` seconds until :meth:`stop` is called."""
+        if isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0:
+            raise InvalidPayload(f"Cannot run a deadline worker: poll must be > 0 (got {poll!r}).")
+        while not self._stop.is_set():
+            self.run_due()
+            self._stop.wait(poll)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` (from another thread or a signal handler) to return soon."""
+        self._stop.set()
+
+    def __repr__(self) -> str:
+        return f"<DeadlineWorker {self.name!r}: fired {self.fired}>"
