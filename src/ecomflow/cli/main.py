@@ -42,6 +42,7 @@ from ..projections import ContractRegister, Inbox, Ledger, ShipmentTracker
 from ..store import EventStore, Recorded, Repository, open_store
 from ..store._base import Query as _Query
 from ..store._base import check_query as _check_query
+from . import worker
 
 __all__ = ["main"]
 
@@ -145,6 +146,7 @@ def _parser() -> _Parser:
     ls.add_argument("--lang", choices=LANGS, default="en")
     replay = command("replay", "rebuild every stored transaction and projection; check the books")
     replay.add_argument("--db", default=None, help=_DB_HELP)
+    worker.add_parser(command, _DB_HELP)
     return parser
 
 
@@ -618,6 +620,8 @@ def _run(argv: Sequence[str] | None, out: TextIO) -> int:
             _events(args.tx_id, args.db, args.verbose, out)
         elif args.command == "ls":
             _ls(args, out)
+        elif args.command == "worker":
+            return worker.run(args, out)
         else:
             return _replay(args.db, out)
     except EcomflowError as error:
