@@ -30,7 +30,7 @@ def test_the_flow_is_registered_with_its_seed_section():
     assert FLOWS["direct-sale"] is FLOW
     assert FLOW.title.zh == "网络商品直销" and FLOW.source == "『壹』『贰』"
     assert FLOW.initial == "browsing"
-    assert FLOW.terminal_states == {"settled", "cancelled", "returned"}
+    assert FLOW.terminal_states == {"settled", "cancelled", "returned", "expired"}
     assert set(FLOW.triggers) == {
         "fill_order",
         "choose_payment",
@@ -42,6 +42,7 @@ def test_the_flow_is_registered_with_its_seed_section():
         "cancel",
         "refuse_delivery",
         "return_to_merchant",
+        "expire",
     }
     assert ("payment_method_chosen", "dispatch", "shipping", ("cash_on_delivery",)) in [
         (e.source, e.trigger, e.dest, e.guards) for e in FLOW.transitions
@@ -141,7 +142,7 @@ def test_no_dispatch_before_an_approved_payment(tx):
         tx.dispatch()
     assert str(info.value) == (
         "Cannot dispatch transaction 'A-17' in state 'order_filled': payment not authorized "
-        "yet; allowed: choose_payment, cancel."
+        "yet; allowed: choose_payment, cancel, expire."
     )
     tx.choose_payment(method="credit_card")
     with pytest.raises(GuardRejected) as rejected:

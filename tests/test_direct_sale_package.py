@@ -63,6 +63,7 @@ EVENTS = {
     "order_ended": Stream.COMMERCE,
     "authorization_voided": Stream.MONEY,
     "order_cancelled": Stream.COMMERCE,
+    "order_expired": Stream.COMMERCE,
 }
 SHARED = {
     "order_form_submitted",
@@ -92,6 +93,7 @@ FIELDS = {
     "cancel": ({"reason"}, set()),
     "refuse_delivery": ({"reason"}, {"refused_by"}),
     "return_to_merchant": (set(), {"received_by", "note"}),
+    "expire": (set(), set()),  # timed: the clock fires it, 30 minutes unpaid
 }
 
 

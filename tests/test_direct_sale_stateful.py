@@ -39,8 +39,12 @@ STEPS = {
     ("payment_authorized", "cancel"): "cancelled",
     ("shipping", "refuse_delivery"): "returning",  # 拒收: the parcel goes back
     ("returning", "return_to_merchant"): "returned",
+    # 超时未付款自动关闭: closed unpaid 30 minutes after entering an unpaid state
+    ("order_filled", "expire"): "expired",
+    ("payment_method_chosen", "expire"): "expired",  # not cash on delivery
+    ("payment_declined", "expire"): "expired",
 }
-TERMINAL = {"settled", "cancelled", "returned"}
+TERMINAL = {"settled", "cancelled", "returned", "expired"}
 # The intermediaries' ledger accounts; nobody may be named like one (case and spaces aside).
 ROLES = {"courier", "card company", "consumer's bank", "electronic money issuer"}
 # Prepaid methods: the money passes through these accounts, consumer first, to the merchant.
@@ -69,6 +73,7 @@ SAMPLE_PAYLOADS = {
     "cancel": {"reason": "changed my mind"},
     "refuse_delivery": {"reason": "not ordered"},
     "return_to_merchant": {},
+    "expire": {},
 }
 
 
@@ -88,6 +93,8 @@ class DirectSaleMachine(OracleMachine):
         return self.method == "cash_on_delivery"
 
     def guard_failure(self, trigger, payload):
+        if trigger == "expire":
+            return True  # never due here: the ticking clock moves seconds, not 30 minutes
         if trigger == "fill_order":
             name = " ".join(payload["customer_name"].casefold().split())
             return payload["customer_name"] == "Shop" or name in ROLES

@@ -212,12 +212,13 @@ class Transaction(Generic[C]):
         who: tuple[str | None, str | None, str | None],
     ) -> tuple[Event, ...]:
         """Fire ``trigger`` with the payload's fields and checked ``who``; store the result."""
-        timers = self._flow._timers
-        if timers is not None and trigger in timers.triggers:
-            timers.check_due(self, trigger, self._clock())
-        self._state, self._context, events = self._flow.engine.fire(
+        state, context, events = self._flow.engine.fire(
             self.id, self._state, self._version, self._context, trigger, payload, self._clock, who
         )
+        timers = self._flow._timers
+        if timers is not None and trigger in timers.triggers:  # a deadline: due at the fire's time?
+            timers.check_due(self, trigger, events[0].occurred_at)
+        self._state, self._context = state, context
         self._version += 1
         self._events.extend(events)
         if self._bus is not None:

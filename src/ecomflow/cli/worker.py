@@ -84,9 +84,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             def stop(signum: int, frame: FrameType | None) -> None:
                 worker.stop()
 
-            previous = {
-                sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)
-            }
+            previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
             try:
                 _say(out, args.lang, "started", name=worker.name, url=url, poll=args.poll)
                 worker.run(args.poll)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from .._deadlines import armed_deadlines
 from .._errors import GuardRejected, InvalidPayload
 from .._flow import Flow, Transaction
 from .._graph import Edge, Leaves, reachable
@@ -185,6 +187,9 @@ def _walk(
         for _ in range(retries):
             clock.now = before
             clock.advance(draw(pauses()))
+            due = _due(tx, edge.trigger)
+            if due is not None and clock.now < due:
+                clock.now = due  # a deadline fires when it is due: wait for it
             candidate = tx._fork(clock)
             payload = draw(
                 payloads(
@@ -202,12 +207,18 @@ def _walk(
             if set(candidate.active_states) != set(edge.dest.split("|")):
                 continue
             if following is not None and following not in candidate.allowed_triggers():
-                continue
+                if _due(candidate, following) is None:  # a deadline armed is allowed later
+                    continue
             tx = candidate
             break
         else:
             return None
     return tx
+
+
+def _due(tx: Transaction[Any], trigger: str) -> datetime | None:
+    """Return when ``tx``'s deadline for ``trigger`` falls due, ``None`` if none is armed."""
+    return next((d.due_at for d in armed_deadlines(tx) if d.trigger == trigger), None)
 
 
 def transactions(flow: Flow[Any], state: str) -> st.SearchStrategy[Transaction[Any]]:

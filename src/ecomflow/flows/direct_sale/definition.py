@@ -429,6 +429,10 @@ class DirectSale(Transaction[DirectSaleContext]):
         """Record that the parcel was refused at the door (拒收); it goes back to the merchant."""
 
     @trigger
+    def expire(self) -> None:
+        """Close the order left unpaid (超时未付款自动关闭): the clock fires it once due."""
+
+    @trigger
     def return_to_merchant(
         self, *, received_by: str | None = None, note: str | None = None
     ) -> None:
