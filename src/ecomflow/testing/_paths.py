@@ -206,9 +206,12 @@ def _walk(
                 continue
             if set(candidate.active_states) != set(edge.dest.split("|")):
                 continue
-            if following is not None and following not in candidate.allowed_triggers():
-                if _due(candidate, following) is None:  # a deadline armed is allowed later
-                    continue
+            if (
+                following is not None
+                and following not in candidate.allowed_triggers()
+                and _due(candidate, following) is None  # a deadline armed is allowed later
+            ):
+                continue
             tx = candidate
             break
         else:
