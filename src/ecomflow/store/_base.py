@@ -29,6 +29,7 @@ from .._events import Event, Stream
 from .._sensitive import check_text, find_sensitive, unstorable
 
 __all__ = [
+    "Append",
     "Deadline",
     "DeadlineChanges",
     "EventStore",
@@ -93,6 +94,17 @@ class Head:
     summary: Mapping[str, Any] = attrs.field(factory=dict)
     snapshot: Mapping[str, Any] | None = None
     deadlines: DeadlineChanges | None = None
+
+
+@final
+@attrs.frozen
+class Append:
+    """One append of :meth:`EventStore.append_batch`: the arguments of :meth:`EventStore.append`."""
+
+    flow: str
+    events: Sequence[Event]
+    expected_version: int
+    head: Head | None = None
 
 
 @final
@@ -843,6 +855,25 @@ class EventStore(abc.ABC):
         a NUL byte or a full card number), or such a ``tx_id``, raises
         :class:`~ecomflow.InvalidPayload` and writes nothing.
         """
+
+    def append_batch(self, appends: Sequence[Append]) -> list[ConcurrencyConflict | None]:
+        """Append each of ``appends``; return, for each, ``None`` (written) or its conflict.
+
+        Each append is checked and written as :meth:`append` does, on its own: a stale
+        expected version refuses that one (its :class:`ConcurrencyConflict` is returned)
+        and not the others. A store may commit them together (SQLite: one commit, each
+        append in a savepoint), so that many small appends cost one flush to disk. Any
+        other error is raised; the appends before it may have been written.
+        """
+        results: list[ConcurrencyConflict | None] = []
+        for append in appends:
+            try:
+                self.append(append.flow, append.events, append.expected_version, head=append.head)
+            except ConcurrencyConflict as conflict:
+                results.append(conflict)
+            else:
+                results.append(None)
+        return results
 
     # -- deadlines (see ecomflow.store.DeadlineWorker) ----------------------------------------
 

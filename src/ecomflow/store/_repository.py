@@ -34,7 +34,16 @@ from .._events import Clock, Event, Stream, utc_now
 from .._fingerprint import fingerprint, recorded_fingerprint
 from .._flow import Flow, Transaction, check_who
 from .._sensitive import check_text
-from ._base import EventStore, Head, KeyRecord, Query, Summary, mismatch, same_request
+from ._base import (
+    Append,
+    EventStore,
+    Head,
+    KeyRecord,
+    Query,
+    Summary,
+    mismatch,
+    same_request,
+)
 
 __all__ = ["Page", "Repository"]
 
@@ -325,6 +334,20 @@ class Repository:
         new = tx._events_after(base)
         if not new:
             return
+        head = self._head(tx, base, new)
+        try:
+            self.store.append(
+                tx.flow.name, new, base, idempotency_key=key, fingerprint=fingerprint, head=head
+            )
+        except BaseException:
+            self._cache_drop(tx.id)
+            raise
+        self._remember(tx, tx.version)
+        self._cache_put(tx)
+        self._publish(tx, new)
+
+    def _head(self, tx: Transaction[Any], base: int, new: Sequence[Event]) -> Head:
+        """Return the :class:`Head` an append of ``tx``'s ``new`` events (from ``base``) writes."""
         flow = tx.flow
         every = self.snapshot_every
         snapshot = (
@@ -336,17 +359,42 @@ class Repository:
             if timers is None
             else timers.changes(self._saved[id(tx)][2], new, tx.context, tx.id)
         )
-        head = Head(tx.state, flow.version, flow.summary(tx), snapshot, deadlines)
+        return Head(tx.state, flow.version, flow.summary(tx), snapshot, deadlines)
+
+    def _save_all(
+        self, txs: Sequence[Transaction[Any]]
+    ) -> list[tuple[Transaction[Any], Sequence[Event], ConcurrencyConflict | None]]:
+        """Append the new events of each of ``txs``, committed together where the store can.
+
+        For the deadline worker: one commit for many fires. Returns, per transaction,
+        its new events and ``None`` (stored) or the :class:`ConcurrencyConflict` that
+        refused it; nothing is published yet (the caller publishes what was stored).
+        """
+        batch = []
+        for tx in txs:
+            base = self._base(tx)
+            if base is None:
+                raise StoreError(
+                    f"Transaction {tx.id!r} was not loaded or started through this repository."
+                )
+            new = tx._events_after(base)
+            if new:
+                batch.append((tx, new, Append(tx.flow.name, new, base, self._head(tx, base, new))))
         try:
-            self.store.append(
-                flow.name, new, base, idempotency_key=key, fingerprint=fingerprint, head=head
-            )
+            results = self.store.append_batch([append for _, _, append in batch])
         except BaseException:
-            self._cache_drop(tx.id)
+            for tx, _, _ in batch:
+                self._cache_drop(tx.id)
             raise
-        self._remember(tx, tx.version)
-        self._cache_put(tx)
-        self._publish(tx, new)
+        done: list[tuple[Transaction[Any], Sequence[Event], ConcurrencyConflict | None]] = []
+        for (tx, new, _), result in zip(batch, results, strict=True):
+            if result is None:
+                self._remember(tx, tx.version)
+                self._cache_put(tx)
+            else:
+                self._cache_drop(tx.id)
+            done.append((tx, new, result))
+        return done
 
     def _publish(self, tx: Transaction[Any], events: Sequence[Event]) -> None:
         """Deliver committed ``events`` of ``tx``, after any batch already being delivered.

@@ -36,6 +36,7 @@ from ._base import (
     MIGRATE_1_TO_2,
     READ_COLUMNS,
     SCHEMA_VERSION,
+    Append,
     Deadline,
     EventStore,
     Head,
@@ -457,6 +458,63 @@ class SQLiteStore(EventStore):
         head: Head | None = None,
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
+        write = self._prepare(flow, events, expected_version, idempotency_key, fingerprint, head)
+        db = self._connection()
+        try:
+            with _Transaction(db):
+                write(db)
+        except sqlite3.IntegrityError as error:
+            raise ConcurrencyConflict(
+                f"Another writer appended to transaction {events[0].tx_id!r} first ({error})."
+            ) from None
+
+    @_sqlite_errors("append to")
+    def append_batch(self, appends: Sequence[Append]) -> list[ConcurrencyConflict | None]:
+        """Append each of ``appends`` in one database transaction, each in a savepoint.
+
+        One commit (one flush to disk) for them all; a stale expected version rolls back
+        only its own append, whose :class:`ConcurrencyConflict` is returned in its place.
+        """
+        writes = [
+            (
+                append.events[0].tx_id,
+                self._prepare(
+                    append.flow, append.events, append.expected_version, None, "", append.head
+                ),
+            )
+            for append in appends
+        ]
+        results: list[ConcurrencyConflict | None] = []
+        db = self._connection()
+        with _Transaction(db):
+            for tx_id, write in writes:
+                db.execute("SAVEPOINT append")
+                try:
+                    write(db)
+                except (ConcurrencyConflict, sqlite3.IntegrityError) as error:
+                    db.execute("ROLLBACK TO append")
+                    results.append(
+                        error
+                        if isinstance(error, ConcurrencyConflict)
+                        else ConcurrencyConflict(
+                            f"Another writer appended to transaction {tx_id!r} first ({error})."
+                        )
+                    )
+                else:
+                    results.append(None)
+                db.execute("RELEASE append")
+        return results
+
+    def _prepare(
+        self,
+        flow: str,
+        events: Sequence[Event],
+        expected_version: int,
+        idempotency_key: str | None,
+        fingerprint: str,
+        head: Head | None,
+    ) -> Callable[[sqlite3.Connection], None]:
+        """Check an append and encode its rows; return what writes it in a transaction."""
         last = check_append(flow, events, expected_version, idempotency_key)
         tx_id, trigger = events[0].tx_id, events[-1].trigger
         summary, snapshot = head_texts(tx_id, head)
@@ -469,63 +527,61 @@ class SQLiteStore(EventStore):
         updated = _utc(events[-1].occurred_at)
         created = updated if len(events) == 1 else _utc(events[0].occurred_at)
         expected = expected_version
-        db = self._connection()
-        try:
-            with _Transaction(db):
-                if idempotency_key is not None:
-                    used = self._key(db, idempotency_key)
-                    if used is not None:
-                        raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
-                # The optimistic check: one primary-key write on the current-state row.
-                if expected_version == -1:
-                    moved = db.execute(
-                        f"INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO NOTHING",
-                        (tx_id, flow, flow_version, state, last, created, updated, summary),
-                    ).rowcount
-                else:
-                    moved = db.execute(
-                        "UPDATE transactions SET flow_version = ?, state = ?, version = ?, "
-                        "updated_at = ?, summary = ? WHERE tx_id = ? AND version = ? AND flow = ?",
-                        (flow_version, state, last, updated, summary, tx_id, expected, flow),
-                    ).rowcount
-                if moved != 1:
-                    newest = db.execute(
-                        "SELECT version, flow FROM transactions WHERE tx_id = ?", (tx_id,)
-                    ).fetchone()
-                    check_newest(tx_id, flow, expected_version, newest)
-                    raise StoreError(  # pragma: no cover - check_newest raised
-                        f"Cannot append to transaction {tx_id!r}: its current-state row did "
-                        "not move; try again."
-                    )
-                db.executemany(_INSERT, rows)
-                if snapshot is not None:
-                    assert head is not None  # head_texts gives a snapshot only from a head
-                    db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, last, snapshot))
-                if idempotency_key is not None:
-                    db.execute(
-                        "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (idempotency_key, tx_id, last, trigger, fingerprint),
-                    )
-                if changes:
-                    assert changes is not None
-                    db.executemany(
-                        "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ?",
-                        [(tx_id, name) for name in changes.disarm],
-                    )
-                    db.executemany(
-                        f"INSERT OR REPLACE INTO deadlines ({_DEADLINE_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        [
-                            (tx_id, d.trigger, _utc(d.due_at), d.armed_version, d.flow)
-                            for d in changes.arm
-                        ],
-                    )
-        except sqlite3.IntegrityError as error:
-            raise ConcurrencyConflict(
-                f"Another writer appended to transaction {tx_id!r} first ({error})."
-            ) from None
+
+        def write(db: sqlite3.Connection) -> None:
+            # the statements of one append, in the caller's transaction
+            if idempotency_key is not None:
+                used = self._key(db, idempotency_key)
+                if used is not None:
+                    raise check_key_use(idempotency_key, used, tx_id, trigger, fingerprint)
+            # The optimistic check: one primary-key write on the current-state row.
+            if expected_version == -1:
+                moved = db.execute(
+                    f"INSERT INTO transactions ({_SUMMARY_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO NOTHING",
+                    (tx_id, flow, flow_version, state, last, created, updated, summary),
+                ).rowcount
+            else:
+                moved = db.execute(
+                    "UPDATE transactions SET flow_version = ?, state = ?, version = ?, "
+                    "updated_at = ?, summary = ? WHERE tx_id = ? AND version = ? AND flow = ?",
+                    (flow_version, state, last, updated, summary, tx_id, expected, flow),
+                ).rowcount
+            if moved != 1:
+                newest = db.execute(
+                    "SELECT version, flow FROM transactions WHERE tx_id = ?", (tx_id,)
+                ).fetchone()
+                check_newest(tx_id, flow, expected_version, newest)
+                raise StoreError(  # pragma: no cover - check_newest raised
+                    f"Cannot append to transaction {tx_id!r}: its current-state row did "
+                    "not move; try again."
+                )
+            db.executemany(_INSERT, rows)
+            if snapshot is not None:
+                assert head is not None  # head_texts gives a snapshot only from a head
+                db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, last, snapshot))
+            if idempotency_key is not None:
+                db.execute(
+                    "INSERT INTO idempotency (key, tx_id, version, trigger, fingerprint) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (idempotency_key, tx_id, last, trigger, fingerprint),
+                )
+            if changes:
+                assert changes is not None
+                db.executemany(
+                    "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ?",
+                    [(tx_id, name) for name in changes.disarm],
+                )
+                db.executemany(
+                    f"INSERT OR REPLACE INTO deadlines ({_DEADLINE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (tx_id, d.trigger, _utc(d.due_at), d.armed_version, d.flow)
+                        for d in changes.arm
+                    ],
+                )
+
+        return write
 
     @_sqlite_errors("write to")
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:

@@ -16,20 +16,21 @@ version it loaded: that append deletes the row, in the same database transaction
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from datetime import datetime
-from typing import final
+from typing import Any, final
 
 from .._deadlines import CLOCK_ACTOR, Deadline
 from .._errors import (
-    ConcurrencyConflict,
     GuardRejected,
     InvalidPayload,
     SubscriberError,
     TransitionNotAllowed,
 )
 from .._events import Clock, check_now, utc_now
+from .._flow import Transaction
 from .._sensitive import check_text
 from ._repository import Repository
 
@@ -92,6 +93,8 @@ class DeadlineWorker:
         """Fire every deadline due now; return how many fired.
 
         Reads ``batch`` due rows at a time until none is left that it has not tried.
+        The fires of one batch are saved together: each append is checked on its own
+        (a conflict refuses only its own), and a store that can commits them at once.
         """
         store = self.repository.store
         tried: set[tuple[str, str, int]] = set()
@@ -99,17 +102,18 @@ class DeadlineWorker:
         while not self._stop.is_set():
             now = self.now()
             rows = store.due_deadlines(now, self.batch, owner=self.name, lease=self.lease)
-            fresh = [
-                row for row in rows if (row.tx_id, row.trigger, row.armed_version) not in tried
-            ]
+            fresh = [r for r in rows if (r.tx_id, r.trigger, r.armed_version) not in tried]
             if not fresh:
                 break
+            ready = []
             for row in fresh:
                 if self._stop.is_set():
                     break
                 tried.add((row.tx_id, row.trigger, row.armed_version))
-                if self.fire(row):
-                    fired += 1
+                tx = self._prepare(row)
+                if tx is not None:
+                    ready.append(tx)
+            fired += self._commit(ready)
             if len(rows) < self.batch:
                 break
         return fired
@@ -121,34 +125,50 @@ class DeadlineWorker:
         guards now refuse) is deleted; one that another writer beat us to is left to the
         append that moved it. A failing subscriber does not undo the fire.
         """
+        tx = self._prepare(deadline)
+        return tx is not None and self._commit([tx]) == 1
+
+    def _prepare(self, deadline: Deadline) -> Transaction[Any] | None:
+        """Load ``deadline``'s transaction and fire it in memory; ``None`` if it cannot fire."""
         repo = self.repository
         if deadline.flow not in repo.flows:
-            return False  # a flow this process does not know: another worker's
+            return None  # a flow this process does not know: another worker's
         try:
             tx = repo.load(deadline.tx_id)
         except KeyError:
-            return self._drop(deadline)
+            self._drop(deadline)
+            return None
         timers = tx.flow._timers
         armed = None if timers is None else timers.entered(tx.events).get(deadline.trigger)
         if armed is None or armed[1] != deadline.armed_version:
-            return self._drop(deadline)
+            self._drop(deadline)
+            return None
         tx._clock = self.clock  # the events' time is the worker's
         try:
             tx.fire(deadline.trigger, actor=self.actor)
         except GuardRejected as error:
-            if [name for name, _ in error.reasons] == ["deadline"]:
-                return False  # not due by the transaction's own reckoning: keep it
-            return self._drop(deadline)
+            if [name for name, _ in error.reasons] != ["deadline"]:
+                self._drop(deadline)  # else not due by the transaction's reckoning: keep it
+            return None
         except TransitionNotAllowed:
-            return self._drop(deadline)
-        try:
-            repo.save(tx)
-        except ConcurrencyConflict:
-            return False  # moved meanwhile: that append disarmed or re-armed the row
-        except SubscriberError:
-            pass  # stored: the deadline fired
-        self.fired += 1
-        return True
+            self._drop(deadline)
+            return None
+        return tx
+
+    def _commit(self, txs: list[Transaction[Any]]) -> int:
+        """Save the fired ``txs`` together; publish what was stored; return how many were."""
+        if not txs:
+            return 0
+        repo = self.repository
+        stored = 0
+        for tx, events, conflict in repo._save_all(txs):
+            if conflict is not None:
+                continue  # moved meanwhile: that append disarmed or re-armed the row
+            stored += 1
+            with contextlib.suppress(SubscriberError):  # stored: the deadline fired
+                repo._publish(tx, events)
+        self.fired += stored
+        return stored
 
     def _drop(self, deadline: Deadline) -> bool:
         if self.repository.store.drop_deadline(deadline):
