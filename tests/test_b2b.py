@@ -41,6 +41,7 @@ PHASE_TRIGGERS = {
         "accept",
         "accept_late",
         "break_off",
+        "lapse",  # timed: at the offer's validity, once
     },
     "negotiation.late_acceptance": {
         "confirm_late_acceptance",
@@ -51,7 +52,7 @@ PHASE_TRIGGERS = {
     "contract.awaiting_signatures": {"sign"},
     "contract.signed_by_one": {"sign"},
     "contract.signed": {"complete_formalities"},
-    "performed": {"close", "file_claim"},
+    "performed": {"close", "file_claim", "end_claim_period"},  # the last one timed
     "claims.filed": {"survey"},
     "claims.surveyed": {"settle_claim", "reject_claim"},
     "claims.disputed": {"resolve_dispute"},
@@ -96,6 +97,8 @@ NEXT_PHASE = {
     ("contract.signed_by_one", "sign"): "contract.signed",
     ("contract.signed", "complete_formalities"): "performance",
     ("performed", "close"): "closed",
+    ("performed", "end_claim_period"): "closed",
+    ("negotiation.offer_standing", "lapse"): "negotiation.offer_standing",
     ("performed", "file_claim"): "claims.filed",
     ("claims.filed", "survey"): "claims.surveyed",
     ("claims.surveyed", "settle_claim"): "closed",
@@ -147,6 +150,8 @@ class B2BMachine(OracleMachine):
         "avoid": {"by": "buyer", "reason": "r"},
         "file_claim": {"by": "buyer", "reason": "r", "amount": Money("1", "CNY"), "evidence": "e"},
         "close": {},
+        "lapse": {},
+        "end_claim_period": {},
         "survey": {"surveyor": "s", "findings": "f"},
         "settle_claim": {"payout": Money("1", "CNY")},
         "reject_claim": {"reference": "r"},
@@ -161,6 +166,7 @@ class B2BMachine(OracleMachine):
         self.goods = "stocking"
         self.pay_step = "awaiting"
         self.offer = None  # (by, quantity, price, valid_until, firm)
+        self.lapsed_offer = None  # the offer whose lapse the clock recorded
         self.agreed = None
         self.terms = None  # (quantity, price, payment_terms)
         self.signed = set()
@@ -253,6 +259,8 @@ class B2BMachine(OracleMachine):
 
     def guards_refuse(self, trigger, p):
         offer = self.offer
+        if trigger in ("lapse", "end_claim_period"):  # deadlines: refused until due
+            return not self.possible_now(trigger)
         if trigger in ("offer", "counter_offer"):
             if trigger == "counter_offer" and p["by"] != other(offer[0]):
                 return True
@@ -327,6 +335,8 @@ class B2BMachine(OracleMachine):
             self.payout = p.get("payout")
         elif trigger == "avoid":
             self.avoided = True
+        elif trigger == "lapse":
+            self.lapsed_offer = self.offer
 
     def advance(self, trigger):
         if self.phase == "performance":
@@ -404,6 +414,13 @@ class B2BMachine(OracleMachine):
     @rule(days=st.sampled_from([0, 1, 2, 4, 400, 800]))
     def time_passes(self, days):
         self.now += timedelta(days=days, hours=1)
+
+    @rule()
+    def the_clock_fires_what_is_due(self):
+        """A deadline (the offer's lapse, the claim period's end) fires once due, not before."""
+        for trigger in ("lapse", "end_claim_period"):
+            if self.legal(trigger):
+                self.attempt(trigger, {})
 
     @precondition(lambda self: self.legal("prepare"))
     @rule(by=st.sampled_from(PARTIES), note=names)
@@ -660,6 +677,12 @@ class B2BMachine(OracleMachine):
 
     def possible_now(self, trigger):
         """Whether some valid payload gets ``trigger`` through now (the oracle's view)."""
+        if trigger == "lapse":  # due at the validity's end, once per offer
+            until = self.offer[3]
+            return until is not None and self.now >= until and self.lapsed_offer != self.offer
+        if trigger == "end_claim_period":  # due two years after receipt
+            received = self.received_at
+            return received is not None and self.now >= received + timedelta(days=730)
         if trigger in ("accept", "accept_late"):
             until = self.offer[3]
             lapsed = until is not None and self.now > until
@@ -1357,6 +1380,8 @@ RECORDED = {
     "claim_rejected": Stream.COMMERCE,
     "dispute_resolved": Stream.COMMERCE,
     "trade_closed": Stream.COMMERCE,
+    "offer_lapsed": Stream.COMMERCE,  # timed: at the offer's validity
+    "claim_period_ended": Stream.COMMERCE,  # timed: two years after receipt
 }
 
 

@@ -873,6 +873,10 @@ class B2B(Transaction[B2BContext]):
         """
 
     @trigger
+    def lapse(self, *, actor: str | None = None) -> None:
+        """发盘逾期失效: the offer lapses at its validity's end; the clock fires it once due."""
+
+    @trigger
     def accept_late(
         self, *, by: Party | str, goods: str, quantity: int, price: Money, actor: str
     ) -> None:
@@ -1020,6 +1024,10 @@ class B2B(Transaction[B2BContext]):
     @trigger
     def close(self, *, actor: str | None = None) -> None:
         """交易完成: close a performed trade that has no claim."""
+
+    @trigger
+    def end_claim_period(self, *, actor: str | None = None) -> None:
+        """索赔期满: the claim period ended without a claim; the clock fires it once due."""
 
 
 FLOW: Flow[B2B] = Flow(DEFINITION, B2B)
