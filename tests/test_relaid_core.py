@@ -48,6 +48,7 @@ GROUND = {
     "ecomflow._codec",
     "ecomflow.fields",
     "ecomflow._definition",
+    "ecomflow._deadlines",
     "ecomflow._bus",
     "ecomflow._diagram",
     "ecomflow._board",

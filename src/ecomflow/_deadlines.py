@@ -17,18 +17,44 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Protocol, final
 
 import attrs
 
 from ._definition import Label, Transition
 from ._errors import GuardRejected
-from ._events import Event
+from ._events import Clock, Event
 from ._graph import Configuration, ancestors, leaves_of, state_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._engine import Engine
-    from ._flow import Transaction
+
+
+class Tracked(Protocol):
+    """What deadlines read of a transaction (a :class:`~ecomflow.Transaction`)."""
+
+    id: str
+    _state: Any
+
+    @property
+    def flow(self) -> Any:
+        """The flow it follows."""
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """Its events, in order."""
+
+    @property
+    def context(self) -> Any:
+        """Its context."""
+
+    @property
+    def clock(self) -> Clock:
+        """The clock that stamps its events."""
+
+    def fire(self, trigger: str, /, *, actor: str | None = None) -> tuple[Event, ...]:
+        """Fire ``trigger``."""
+
 
 __all__ = [
     "CLOCK_ACTOR",
@@ -273,7 +299,7 @@ class Timers:
                 rows.append(Deadline(tx_id, trigger, due, version, self.flow))
         return DeadlineChanges(tuple(sorted(disarm)), tuple(rows))
 
-    def armed(self, tx: Transaction[Any]) -> list[Deadline]:
+    def armed(self, tx: Tracked) -> list[Deadline]:
         """Return the deadlines ``tx`` has armed now, soonest first."""
         found = []
         for trigger, (spec, version, entered_at) in self.entered(tx.events).items():
@@ -282,7 +308,7 @@ class Timers:
                 found.append(Deadline(tx.id, trigger, due, version, self.flow))
         return sorted(found, key=lambda d: (d.due_at, d.trigger))
 
-    def check_due(self, tx: Transaction[Any], trigger: str, now: datetime) -> None:
+    def check_due(self, tx: Tracked, trigger: str, now: datetime) -> None:
         """Refuse, as :class:`GuardRejected` (reason ``"deadline"``), a timed trigger not due.
 
         A trigger that is not timed from where ``tx`` stands passes (the engine decides).
@@ -310,7 +336,7 @@ class Timers:
         )
 
     def filter_allowed(
-        self, tx: Transaction[Any], triggers: tuple[str, ...], now: datetime
+        self, tx: Tracked, triggers: tuple[str, ...], now: datetime
     ) -> tuple[str, ...]:
         """Return ``triggers`` without the timed ones that are not due at ``now``."""
         if self.triggers.isdisjoint(triggers):
@@ -330,7 +356,7 @@ class Timers:
         return tuple(kept)
 
 
-def armed_deadlines(tx: Transaction[Any]) -> list[Deadline]:
+def armed_deadlines(tx: Tracked) -> list[Deadline]:
     """Return the deadlines ``tx`` has armed, soonest first (none on a flow without timers).
 
     >>> from datetime import datetime, timezone
@@ -348,13 +374,13 @@ def armed_deadlines(tx: Transaction[Any]) -> list[Deadline]:
     return [] if timers is None else timers.armed(tx)
 
 
-def due_deadlines(tx: Transaction[Any], now: datetime | None = None) -> list[Deadline]:
+def due_deadlines(tx: Tracked, now: datetime | None = None) -> list[Deadline]:
     """Return the deadlines of ``tx`` due at ``now`` (default: its clock's time)."""
     when = tx.clock() if now is None else now
     return [d for d in armed_deadlines(tx) if d.due_at <= when]
 
 
-def fire_due(tx: Transaction[Any], *, actor: str = CLOCK_ACTOR) -> tuple[Event, ...]:
+def fire_due(tx: Tracked, *, actor: str = CLOCK_ACTOR) -> tuple[Event, ...]:
     """Fire every deadline of ``tx`` that is due by its clock; return the events recorded.
 
     For a transaction kept in memory (a test, a notebook); a stored one is fired by a
