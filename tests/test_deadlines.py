@@ -423,3 +423,25 @@ def test_a_flow_built_with_an_own_definition_runs_its_deadlines():
     tx = clock.attach(flow.start("X-1", clock=clock))
     clock.advance(timedelta(minutes=5))
     assert tx.state == "b"
+
+
+def test_a_batch_of_appends_refuses_only_the_stale_one(store):
+    clock = ManualClock(T0)
+    repo = Repository(store, FLOWS, clock=clock)
+    for n in range(3):
+        repo.start("direct-sale", f"B-{n}", merchant="Tea House")
+        repo.execute(f"B-{n}", "fill_order", **ORDER)
+    clock.advance(timedelta(hours=1))
+    loaded = [repo.load(f"B-{n}") for n in range(3)]
+    repo.execute("B-1", "choose_payment", method="credit_card", card_last4="4242")
+    for tx in loaded:
+        tx.fire("expire", actor="clock")
+    results = repo._save_all(loaded)
+    assert [conflict is None for _, _, conflict in results] == [True, False, True]
+    assert isinstance(results[1][2], ConcurrencyConflict)
+    assert [repo.load(f"B-{n}").state for n in range(3)] == [
+        "expired",
+        "payment_method_chosen",
+        "expired",
+    ]
+    assert [(d.tx_id, d.armed_version) for d in store.deadlines()] == [("B-1", 2)]

@@ -33,6 +33,7 @@ from ._base import (
     MIGRATE_1_TO_2,
     READ_COLUMNS,
     SCHEMA_VERSION,
+    Append,
     Deadline,
     EventStore,
     Head,
@@ -549,6 +550,59 @@ class PostgresStore(EventStore):
         head: Head | None = None,
     ) -> None:
         """Append one transaction's next events atomically (see :class:`EventStore`)."""
+        write, landed = self._prepare(
+            flow, events, expected_version, idempotency_key, fingerprint, head
+        )
+        self._run("append to", write, committed=landed)
+
+    def append_batch(self, appends: Sequence[Append]) -> list[ConcurrencyConflict | None]:
+        """Append each of ``appends`` in one database transaction, each in a savepoint.
+
+        One commit (one WAL flush) for them all; a stale expected version rolls back only
+        its own append, whose :class:`ConcurrencyConflict` is returned in its place. If a
+        conflict is found only by the unique key (another writer inserted the same
+        version meanwhile), the whole batch is rolled back and appended one by one.
+        """
+        writes = [
+            self._prepare(a.flow, a.events, a.expected_version, None, "", a.head)[0]
+            for a in appends
+        ]
+        idle = self._psycopg.pq.TransactionStatus.IDLE
+
+        def work(db: Any) -> list[ConcurrencyConflict | None]:
+            results: list[ConcurrencyConflict | None] = []
+            for write in writes:
+                db.execute("SAVEPOINT append")
+                try:
+                    write(db)
+                except ConcurrencyConflict as conflict:
+                    if db.info.transaction_status == idle:  # rolled back whole: see below
+                        raise _BatchBroken from None
+                    db.execute("ROLLBACK TO SAVEPOINT append")
+                    results.append(conflict)
+                else:
+                    results.append(None)
+                db.execute("RELEASE SAVEPOINT append")
+            return results
+
+        try:
+            # A COMMIT lost with the session is retried on a new connection: an append
+            # that had landed is then refused by its expected version, never doubled.
+            results: list[ConcurrencyConflict | None] = self._run("append to", work)
+        except _BatchBroken:
+            return super().append_batch(appends)
+        return results
+
+    def _prepare(
+        self,
+        flow: str,
+        events: Sequence[Event],
+        expected_version: int,
+        idempotency_key: str | None,
+        fingerprint: str,
+        head: Head | None,
+    ) -> tuple[Callable[[Any], None], Callable[[Any], bool]]:
+        """Check an append and encode its rows; return ``(write, landed)`` for :meth:`_run`."""
         last = check_append(flow, events, expected_version, idempotency_key)
         rows = event_rows(flow, events, json_text, lambda time: time)  # psycopg adapts times
         tx_id, trigger = events[0].tx_id, events[-1].trigger
@@ -645,7 +699,7 @@ class PostgresStore(EventStore):
                 return True
             return self._key(db, idempotency_key) == KeyRecord(tx_id, last, trigger, fingerprint)
 
-        self._run("append to", write, committed=landed)
+        return write, landed
 
     def _insert(self, db: Any, rows: list[tuple[object, ...]]) -> str:
         """Insert the events' rows, the transaction's first write, under the append lock.
@@ -1023,6 +1077,10 @@ class PostgresStore(EventStore):
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         rows: list[Any] = self._run("read from", lambda db: db.execute(sql, params).fetchall())
         return rows
+
+
+class _BatchBroken(Exception):
+    """A batch's transaction was rolled back whole (a unique-key conflict): append singly."""
 
 
 def _deadline(row: Sequence[Any]) -> Deadline:
