@@ -54,7 +54,8 @@ def flow_machine(
     arbitrary trigger names with junk, one firing a trigger that requires an actor without
     one or with a wrong one (it must be refused, for the actor when nothing else is
     wrong, and change nothing), and one letting time pass on the transaction's
-    :class:`ManualClock`, so that validity and notice periods lapse too. Every refusal
+    :class:`ManualClock`, so that validity and notice periods lapse too and the deadlines
+    that fall due fire (once each, at the new time, as a worker fires them). Every refusal
     must be a documented error and change nothing; every ``invariant`` must hold after
     every step. With an ``oracle`` (your own table of the process), each accepted trigger
     must lead where it says, and each trigger it calls impossible must raise
