@@ -486,8 +486,8 @@ exchange.market("rice")
     "Suzhou Flour Mill", goods="rice", quantity=500, price=Money("3.25", "CNY")
 )
 print(exchange.market("rice"))
-for event in exchange.events:
-    print(f"{event.stream.zh}  {event.name}")
+# 交易中心自己的记录：挂牌、发布行情、撮合 / the exchange's own record: postings, data, the match
+display(exchange.transaction.board("zh"))
 """
             + STEP_CELL
         ),
