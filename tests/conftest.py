@@ -1,4 +1,5 @@
 import os
+import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -101,3 +102,36 @@ def location(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/shared.db"
     return request.getfixturevalue("pg_dsn")
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def _browser_reason():
+    """Why the real-browser tests cannot run here, or None if they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    found = os.environ.get("ECOMFLOW_CHROMIUM") or next(
+        filter(None, map(shutil.which, BROWSERS)), None
+    )
+    if not found:
+        return "no Chromium is installed (apt-get install chromium chromium-driver)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The path of a Chromium to drive headless; skips without one, fails in CI.
+
+    ``ECOMFLOW_CHROMIUM`` names one; else the first of chromium, chromium-browser,
+    google-chrome on the PATH. ``ECOMFLOW_REQUIRE_BROWSER=1`` (set by .ci/run, as
+    ``ECOMFLOW_REQUIRE_POSTGRES``) turns a missing browser or playwright into a failure.
+    """
+    reason = _browser_reason()
+    if reason is not None:
+        if os.environ.get("ECOMFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"ECOMFLOW_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return os.environ.get("ECOMFLOW_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)))

@@ -22,9 +22,9 @@ from __future__ import annotations
 import html
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -79,7 +79,9 @@ class FlowDiagram(SphinxDirective):
 
     required_arguments = 1
     has_content = False
-    option_spec = {"lang": lambda value: directives.choice(value, LANGS)}
+    option_spec: ClassVar[dict[str, Callable[[str], str]]] = {
+        "lang": lambda value: directives.choice(value, LANGS)
+    }
 
     def run(self) -> list[nodes.Node]:
         """Draw the flow; report an unknown flow or a missing Graphviz as an error."""
