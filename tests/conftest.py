@@ -107,17 +107,24 @@ def location(request, tmp_path):
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
+def _find_chromium():
+    """The Chromium to drive: ``$ECOMFLOW_CHROMIUM``, else the first of BROWSERS on the PATH."""
+    named = os.environ.get("ECOMFLOW_CHROMIUM")
+    if named:
+        return shutil.which(named)
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
 def _browser_reason():
     """Why the real-browser tests cannot run here, or None if they can."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "playwright is not installed (pip install -e '.[test]')"
-    found = os.environ.get("ECOMFLOW_CHROMIUM") or next(
-        filter(None, map(shutil.which, BROWSERS)), None
-    )
-    if not found:
-        return "no Chromium is installed (apt-get install chromium chromium-driver)"
+    if _find_chromium() is None:
+        if os.environ.get("ECOMFLOW_CHROMIUM"):
+            return f"ECOMFLOW_CHROMIUM={os.environ['ECOMFLOW_CHROMIUM']} is not a program"
+        return "no Chromium is installed (apt-get install chromium)"
     return None
 
 
@@ -134,4 +141,4 @@ def chromium():
         if os.environ.get("ECOMFLOW_REQUIRE_BROWSER") == "1":
             pytest.fail(f"ECOMFLOW_REQUIRE_BROWSER=1 but {reason}")
         pytest.skip(reason)
-    return os.environ.get("ECOMFLOW_CHROMIUM") or next(filter(None, map(shutil.which, BROWSERS)))
+    return _find_chromium()

@@ -105,12 +105,12 @@ def open_page(browser, site_url, tmp_path):
         assert shot.stat().st_size > 10_000, f"{shot} is too small to show the page"
         found = page.eval_on_selector_all(".ecomflow-diagram", _DIAGRAMS)
         page.close()
+        assert not outside, f"{path} asked the internet for {outside}"
+        assert not errors, f"errors in the browser: {errors}"
         return found
 
     yield visit
     context.close()
-    assert not outside, f"pages asked the internet for {outside}"
-    assert not errors, f"errors in the browser: {errors}"
 
 
 def _check(diagram, flow, lang):
