@@ -70,6 +70,8 @@ def browser(chromium):
 def open_page(browser, site_url, tmp_path):
     """Open a page of the site; return its diagrams, after saving a screenshot of it.
 
+    A long page (``full_page=False``) is shot as its first screen and its first diagram.
+
     Requests to anything but the local server are aborted and recorded, as are script
     errors and failed local requests; the test fails on any.
     """
@@ -86,7 +88,7 @@ def open_page(browser, site_url, tmp_path):
 
     context.route("**/*", route)
 
-    def visit(path):
+    def visit(path, full_page=True):
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{path}: {error}"))
         page.on(
@@ -101,8 +103,11 @@ def open_page(browser, site_url, tmp_path):
         assert response is not None and response.ok, f"{path}: {response and response.status}"
         page.wait_for_load_state("networkidle")
         shot = tmp_path / (path.replace("/", "_").removesuffix(".html") + ".png")
-        page.screenshot(path=str(shot), full_page=True)
+        page.screenshot(path=str(shot), full_page=full_page)
         assert shot.stat().st_size > 10_000, f"{shot} is too small to show the page"
+        first = page.query_selector(".ecomflow-diagram")
+        if first is not None and not full_page:  # the page is long: its first diagram too
+            first.screenshot(path=str(shot.with_name(shot.stem + "-diagram.png")))
         found = page.eval_on_selector_all(".ecomflow-diagram", _DIAGRAMS)
         page.close()
         assert not outside, f"{path} asked the internet for {outside}"
@@ -140,7 +145,7 @@ def test_every_notebook_draws_its_diagrams_as_svg_with_chinese(open_page, site_u
     pages = sorted(p.relative_to(site).as_posix() for p in (site / "notebooks").glob("*.html"))
     assert f"notebooks/{NOTEBOOK}.html" in pages
     for path in pages:
-        diagrams = open_page(path)
+        diagrams = open_page(path, full_page=False)
         for diagram in diagrams:
             assert diagram["svg"], f"{path}: a diagram did not become an SVG"
             assert diagram["width"] > 0 and diagram["height"] > 0, f"{path}: {diagram}"

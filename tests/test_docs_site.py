@@ -6,6 +6,7 @@ a real browser.)
 """
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,6 @@ from tests.docs_site import (
     NOTEBOOK_FLOW,
     ROOT,
     built_site,
-    copy_sources,
     diagrams,
     labels,
     need_sphinx,
@@ -92,19 +92,31 @@ def test_no_page_or_stylesheet_loads_anything_from_the_internet(site):
     assert not loads, f"pages load from the internet: {loads}"
 
 
+def _small_site(folder: Path, flow: str) -> Path:
+    """The site's configuration with a home page and one flow page drawing ``flow``."""
+    (folder / "docs" / "flows").mkdir(parents=True)
+    for name in ("conf.py", "_ext", "_static"):
+        source = ROOT / "docs" / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy2
+        copy(source, folder / "docs" / name)
+    (folder / "README.md").write_text("# ecomflow\n", encoding="utf-8")
+    page = (ROOT / "docs" / "flows" / "direct-sale.md").read_text(encoding="utf-8")
+    (folder / "docs" / "flows" / "direct-sale.md").write_text(
+        page.replace("](../", "](https://example.invalid/").replace(
+            "{flow-diagram} direct-sale", f"{{flow-diagram}} {flow}"
+        ),
+        encoding="utf-8",
+    )
+    return folder
+
+
 def test_a_warning_fails_the_build(tmp_path):
     """The build is strict: an unknown flow in a page is an error naming the known flows."""
     need_sphinx()
     need_cjk_font()
-    source = copy_sources(tmp_path / "source")
-    page = source / "docs" / "flows" / "direct-sale.md"
-    page.write_text(
-        page.read_text(encoding="utf-8").replace(
-            "{flow-diagram} direct-sale", "{flow-diagram} nope"
-        ),
-        encoding="utf-8",
-    )
-    result = sphinx_build(source, tmp_path / "site")
-    assert result.returncode != 0
-    assert "no flow named 'nope'" in result.stderr and "direct-sale" in result.stderr
-    assert "没有名为 'nope' 的流程" in result.stderr
+    good = sphinx_build(_small_site(tmp_path / "good", "direct-sale"), tmp_path / "good-site")
+    assert good.returncode == 0, good.stderr
+    bad = sphinx_build(_small_site(tmp_path / "bad", "nope"), tmp_path / "bad-site")
+    assert bad.returncode != 0
+    assert "no flow named 'nope'" in bad.stderr and "direct-sale" in bad.stderr
+    assert "没有名为 'nope' 的流程" in bad.stderr

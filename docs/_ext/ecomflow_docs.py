@@ -48,6 +48,7 @@ GUIDES = (
     "subscriptions",
     "versioning",
 )
+NOTEBOOKS = ("README", "direct_sale", "intermediary", "operation", "b2b")
 CAPTIONS = {
     "flows": "The flows — 流程图",
     "guides": "Guides — 指南",
@@ -136,7 +137,7 @@ def table_of_contents(found: set[str], root: str) -> str:
     guides = _ordered(
         [d for d in found if d.startswith("docs/") and d not in flows], "docs/", GUIDES
     )
-    books = _ordered([d for d in found if d.startswith("notebooks/")], "notebooks/", ("README",))
+    books = _ordered([d for d in found if d.startswith("notebooks/")], "notebooks/", NOTEBOOKS)
     others = sorted(found - {root, *flows, *guides, *books})
     parts = []
     for key, pages in (("flows", flows), ("guides", guides), ("notebooks", books), ("", others)):
