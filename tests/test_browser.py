@@ -17,12 +17,20 @@ import pytest
 
 from tests.docs_site import FLOW_PAGES, NOTEBOOK, NOTEBOOK_FLOW, built_site, labels
 
-# For each .ecomflow-diagram element: is it (or does it hold) an <svg>, the SVG's laid-out
-# size, its <title> (Graphviz writes the graph's name, the flow's) and the text it draws.
+# For each .ecomflow-diagram element: is it (or does it hold) an SVG, inline or as an <img>
+# whose src is the SVG itself (a notebook's saved diagram), drawn by the browser; the SVG's
+# laid-out size, its <title> (Graphviz writes the graph's name, the flow's) and its text.
 _DIAGRAMS = """
 elements => elements.map(element => {
-  const svg = element.querySelector('svg');
-  const box = svg ? svg.getBoundingClientRect() : null;
+  let svg = element.querySelector('svg');
+  let box = svg ? svg.getBoundingClientRect() : null;
+  const img = svg ? null : element.querySelector('img[src^="data:image/svg+xml"]');
+  if (img !== null) {
+    const text = decodeURIComponent(img.src.slice(img.src.indexOf(',') + 1));
+    const parsed = new DOMParser().parseFromString(text, 'image/svg+xml');
+    svg = parsed.querySelector('svg');
+    box = img.complete && img.naturalWidth > 0 ? img.getBoundingClientRect() : null;
+  }
   const title = svg ? svg.querySelector('g > title') : null;
   return {
     flow: element.dataset.flow || (title ? title.textContent : null),

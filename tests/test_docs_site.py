@@ -5,8 +5,10 @@ and no page loads anything from the internet. (``tests/test_browser.py`` opens t
 a real browser.)
 """
 
+import html
 import re
 import shutil
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -66,9 +68,14 @@ def test_a_flow_page_shows_its_diagram_in_chinese_and_english_as_svg(site, name)
 
 def test_a_notebook_page_shows_its_saved_diagram_as_svg(site):
     page = read(site, f"notebooks/{NOTEBOOK}.html")
-    svgs = re.findall(r'<div class="ecomflow-diagram">(<svg.*?</svg>)', page, re.DOTALL)
-    assert len(svgs) == 1
-    assert all(label in page for label in labels(NOTEBOOK_FLOW, "zh"))
+    sources = re.findall(
+        r'<div class="ecomflow-diagram"><img [^>]*src="data:image/svg\+xml;charset=utf-8,([^"]*)"',
+        page,
+    )
+    assert len(sources) == 1  # the saved picture: an image of the SVG itself
+    svg = urllib.parse.unquote(html.unescape(sources[0]))
+    assert svg.startswith("<svg") and svg.rstrip().endswith("</svg>")
+    assert all(label in svg for label in labels(NOTEBOOK_FLOW, "zh"))
 
 
 _EXTERNAL = re.compile(
