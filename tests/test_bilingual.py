@@ -12,6 +12,7 @@ from __future__ import annotations
 import pickle
 import random
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -365,3 +366,23 @@ def test_the_check_fails_a_label_without_chinese():
     ]
     with pytest.raises(AssertionError, match="state 'b'"):
         check_bilingual(flow)
+
+
+def test_the_example_plug_in_speaks_both_languages(monkeypatch):
+    """examples/returns, what a plug-in author copies: its labels and reasons are bilingual."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(
+        str(Path(__file__).resolve().parent.parent / "examples" / "returns")
+    )
+    try:
+        from ecomflow_returns import FLOW
+        from ecomflow_returns.sample import SAMPLE
+
+        demo, _ = SAMPLE.demo(FLOW)
+        found = provoke_refusals(FLOW, [demo])
+        assert sorted(found) == sorted(_guards(FLOW))
+        check_bilingual(FLOW, found)
+    finally:  # imported from the source tree for this test only
+        for name in [name for name in sys.modules if name.startswith("ecomflow_returns")]:
+            del sys.modules[name]
