@@ -154,3 +154,13 @@ def test_every_demo_in_chinese_has_no_english_sentence(name):
 def test_the_check_finds_an_english_sentence():
     assert english_in("账本：平衡。 Ledger: 9 postings in this run") == ["postings in this run"]
     assert english_in('[信息流] 订单 {"merchant": "Hangzhou Tea House"}') == []
+
+
+def test_without_graphviz_the_error_is_said_in_chinese(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert run("show", "b2b", "--format", "svg", "--lang", "zh")[0] == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ecomflow：错误：无法画图：没有安装 Graphviz 的 dot 程序；")
+    assert "apt-get install graphviz" in err
+    assert english_in(err, "apt-get install graphviz", "brew install graphviz") == []

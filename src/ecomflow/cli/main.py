@@ -36,7 +36,7 @@ from rich.text import Text
 
 from .. import __version__
 from .._definition import Label
-from .._diagram import FORMATS, LANGS
+from .._diagram import _INSTALL, FORMATS, LANGS, GraphvizNotFound
 from .._errors import EcomflowError, InvalidPayload, NoSample, StoreError
 from .._events import Event, Stream
 from .._flow import Flow, Transaction
@@ -711,9 +711,18 @@ def _run(argv: Sequence[str] | None, out: TextIO) -> int:
 
 
 def _message(error: EcomflowError, lang: str) -> str:
-    """Return ``error``'s message in ``lang``; a flow without a sample is said here in Chinese."""
-    if lang == "zh" and error.zh is None and isinstance(error, NoSample):
-        return f"流程 {error.flow} 没有示例（sample），无法演示或模拟。"
+    """Return ``error``'s message in ``lang``.
+
+    Two errors raised outside the command line are said in Chinese here: a flow without a
+    sample, and Graphviz not installed.
+    """
+    if lang == "zh" and error.zh is None:
+        if isinstance(error, NoSample):
+            return f"流程 {error.flow} 没有示例（sample），无法演示或模拟。"
+        if isinstance(error, GraphvizNotFound):
+            return (
+                f"无法画图：没有安装 Graphviz 的 dot 程序；请安装 graphviz 软件包（{_INSTALL}）。"
+            )
     return error.message_in(lang)
 
 
