@@ -112,10 +112,10 @@ class Label:
 class Reason(str):
     """Why a guard refuses, in English and Chinese; the string itself is the English text.
 
-    ``Reason("payment not authorized yet", "尚未授权付款")`` compares, hashes, prints and
-    serialises as its English text, so code that reads a reason as a ``str`` keeps working;
-    ``.zh`` is the Chinese text and ``reason("zh")`` picks a language, as a :class:`Label`
-    does. Interpolate values into both texts (``Reason(f"… {total}", f"… {total}")``).
+    ``Reason("payment not authorized yet", "尚未授权付款")`` compares, hashes, prints, shows
+    (``repr``) and serialises as its English text, so code that reads a reason as a ``str``
+    keeps working; ``.zh`` is the Chinese text and ``reason("zh")`` picks a language, as a
+    :class:`Label` does. Interpolate values into both texts (``Reason(f"… {total}", f"… {total}")``).
     Both texts must be non-empty strings, else :class:`InvalidDefinition`.
     """
 
@@ -140,9 +140,6 @@ class Reason(str):
     def __call__(self, lang: str = "en") -> str:
         """Return the reason in ``lang`` (``"en"`` or ``"zh"``)."""
         return self.zh if lang == "zh" else self.en
-
-    def __repr__(self) -> str:
-        return f"Reason({self.en!r}, {self.zh!r})"
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Reason, (self.en, self.zh))
