@@ -115,8 +115,8 @@ class Reason(str):
     ``Reason("payment not authorized yet", "尚未授权付款")`` compares, hashes, prints, shows
     (``repr``) and serialises as its English text, so code that reads a reason as a ``str``
     keeps working; ``.zh`` is the Chinese text and ``reason("zh")`` picks a language, as a
-    :class:`Label` does. Interpolate values into both texts (``Reason(f"… {total}", f"… {total}")``).
-    Both texts must be non-empty strings, else :class:`InvalidDefinition`.
+    :class:`Label` does. Interpolate values into both texts (``Reason(f"… {total}",
+    f"… {total}")``). Both texts must be non-empty strings, else :class:`InvalidDefinition`.
     """
 
     zh: str
