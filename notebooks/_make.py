@@ -106,10 +106,11 @@ def where(tx):
 
 def explain(error):
     \"\"\"打印一步被拒绝的理由 / Print why a step was refused, in Chinese and English.\"\"\"
-    print(f"{{type(error).__name__}}: {{error}}")
+    print(f"{{type(error).__name__}}：{{error.message_in('zh')}}")
+    print(f"  {{error}}")
     for guard, reason in getattr(error, "reasons", ()):
         label = GUARDS.get(guard)
-        print(f"  ✗ {{label.zh if label else guard}}（{{guard}}）：{{getattr(reason, 'zh', reason)}}")
+        print(f"  ✗ {{label.zh if label else guard}}（{{guard}}）：{{reason('zh')}} / {{reason}}")
     for trigger in getattr(error, "allowed", ()):
         print(f"  ✓ 现在可以 / allowed now：{{STEPS[trigger].zh}}（{{trigger}}）")
 """

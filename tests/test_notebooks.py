@@ -25,7 +25,7 @@ TITLES = {
     "operation": "# 电子商务的运作流程 — The operation flow",
     "b2b": "# 电子商务的一般流程 — The general B2B process",
 }
-REFUSALS = ("GuardRejected: ", "TransitionNotAllowed: ")
+REFUSALS = ("GuardRejected：", "TransitionNotAllowed：")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -173,6 +173,14 @@ def test_exercises_hide_their_answers_which_show_the_refusal(stem):
     refusal = next(c for c in nb.cells if c.source.startswith("## 被拒绝的一步 / A refusal"))
     after = nb.cells[nb.cells.index(refusal) + 1]
     assert _stdout(after).startswith(REFUSALS) and "✗ " in _stdout(after)
+    # every refusal printed is in Chinese first, then English: its message and each reason
+    for cell in [after, *answers]:
+        for line in _stdout(cell).splitlines():
+            if line.startswith(REFUSALS):
+                assert CJK.search(line.split("：", 1)[1]), line
+            if line.startswith("  ✗ "):
+                chinese, _, english = line.partition("：")[2].partition(" / ")
+                assert CJK.search(chinese) and english and not CJK.search(english), line
 
 
 # -- run them -----------------------------------------------------------------------------------
