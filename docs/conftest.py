@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+# The docs site's Sphinx configuration and extension are not examples to run.
+collect_ignore = ["conf.py", "_ext"]
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "returns"
 
 

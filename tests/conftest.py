@@ -1,4 +1,5 @@
 import os
+import shutil
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -101,3 +102,43 @@ def location(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/shared.db"
     return request.getfixturevalue("pg_dsn")
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def _find_chromium():
+    """The Chromium to drive: ``$ECOMFLOW_CHROMIUM``, else the first of BROWSERS on the PATH."""
+    named = os.environ.get("ECOMFLOW_CHROMIUM")
+    if named:
+        return shutil.which(named)
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
+def _browser_reason():
+    """Why the real-browser tests cannot run here, or None if they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    if _find_chromium() is None:
+        if os.environ.get("ECOMFLOW_CHROMIUM"):
+            return f"ECOMFLOW_CHROMIUM={os.environ['ECOMFLOW_CHROMIUM']} is not a program"
+        return "no Chromium is installed (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The path of a Chromium to drive headless; skips without one, fails in CI.
+
+    ``ECOMFLOW_CHROMIUM`` names one; else the first of chromium, chromium-browser,
+    google-chrome on the PATH. ``ECOMFLOW_REQUIRE_BROWSER=1`` (set by .ci/run, as
+    ``ECOMFLOW_REQUIRE_POSTGRES``) turns a missing browser or playwright into a failure.
+    """
+    reason = _browser_reason()
+    if reason is not None:
+        if os.environ.get("ECOMFLOW_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"ECOMFLOW_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return _find_chromium()

@@ -4,6 +4,7 @@ import importlib
 import io
 import re
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -196,7 +197,8 @@ def test_ls_never_creates_a_store_in_postgresql(pg_dsn, capsys):
 
     code, out = run("ls", "--db", pg_dsn, "--state", "shipping")
     assert (code, out) == (2, "")
-    assert "No store in the PostgreSQL database 'test'" in capsys.readouterr().err
+    name = urlsplit(pg_dsn).path.lstrip("/")
+    assert f"No store in the PostgreSQL database '{name}'" in capsys.readouterr().err
     with psycopg.connect(pg_dsn) as db:
         assert db.execute("SELECT to_regclass('transactions')").fetchone() == (None,)
         assert db.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)

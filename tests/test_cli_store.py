@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -143,7 +144,8 @@ def test_open_store_without_create_refuses_memory():
 def test_open_store_without_create_on_postgresql(pg_dsn):
     import psycopg
 
-    with pytest.raises(StoreError, match="No store in the PostgreSQL database 'test'"):
+    name = urlsplit(pg_dsn).path.lstrip("/")
+    with pytest.raises(StoreError, match=f"No store in the PostgreSQL database '{name}'"):
         open_store(pg_dsn, create=False)
     with psycopg.connect(pg_dsn) as db:
         assert db.execute("SELECT to_regclass('schema_version')").fetchone() == (None,)

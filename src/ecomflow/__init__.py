@@ -10,7 +10,16 @@ This module is the table of contents of the public API.
 from ._board import Board
 from ._bus import EventBus, Handler, Subscription
 from ._deadlines import CLOCK_ACTOR, Deadline, armed_deadlines, fire_due
-from ._definition import Emit, EventType, FlowDefinition, Guard, Label, State, Transition
+from ._definition import (
+    Emit,
+    EventType,
+    FlowDefinition,
+    Guard,
+    Label,
+    Reason,
+    State,
+    Transition,
+)
 from ._diagram import Diagram, GraphvizError, GraphvizNotFound
 from ._errors import (
     ConcurrencyConflict,
@@ -62,6 +71,7 @@ __all__ = [
     "Label",
     "Money",
     "NoSample",
+    "Reason",
     "State",
     "StoreError",
     "StoreUnavailable",

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol, final
 
 import attrs
 
-from ._definition import Label, Transition
-from ._errors import GuardRejected
+from ._definition import Label, Reason, Transition
+from ._errors import GuardRejected, refusal_zh, subject_zh
 from ._events import Clock, Event
 from ._graph import Configuration, ancestors, leaves_of, state_name
 
@@ -322,17 +322,20 @@ class Timers:
             return
         spec = move[0].spec
         if due is None:
-            reason = f"no deadline is armed for it (它未设定期限，不能{spec.label.zh})"
+            reason = Reason("no deadline is armed for it", f"未设定期限，不能{spec.label.zh}")
         else:
-            reason = (
-                f"it is not due until {due.isoformat()} ({due.isoformat()}之前不能{spec.label.zh})"
+            reason = Reason(
+                f"it is not due until {due.isoformat()}",
+                f"{due.isoformat()}之前不能{spec.label.zh}",
             )
         state = state_name(tx._state)
+        reasons = [("deadline", reason)]
         raise GuardRejected(
             f"Cannot {trigger} transaction {tx.id!r} in state {state!r}: {reason} (deadline).",
             trigger=trigger,
             state=state,
-            reasons=[("deadline", reason)],
+            reasons=reasons,
+            zh=refusal_zh(subject_zh(trigger, tx.id, state, self.flow), reasons),
         )
 
     def filter_allowed(

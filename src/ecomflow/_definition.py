@@ -30,6 +30,7 @@ __all__ = [
     "FlowDefinition",
     "Guard",
     "Label",
+    "Reason",
     "State",
     "Transition",
     "ancestors",
@@ -39,7 +40,11 @@ __all__ = [
 ]
 
 GuardCheck = Callable[..., "str | None"]
-"""``check(context, payload)``: ``None`` when the guard passes, else a one-line reason."""
+"""``check(context, payload)``: ``None`` when the guard passes, else a one-line reason.
+
+The reason should be a :class:`Reason` (English and Chinese); a plain ``str`` is taken as
+English only, and :func:`ecomflow.testing.check_bilingual` reports the guard.
+"""
 Effect = Callable[..., Any]
 """``effect(context, payload) -> new context``; must not mutate its arguments."""
 DataBuilder = Callable[[Any, Any], Mapping[str, Any]]
@@ -59,7 +64,8 @@ FlowInvariant = Callable[[Any], None]
 ContextTest = Callable[[Any], bool]
 """``test(context) -> bool``: a yes/no question about a transaction's context."""
 ActorCheck = Callable[[Any, Any, str], "str | None"]
-"""``check(context, payload, actor)``: ``None`` when ``actor`` may fire it, else why not."""
+"""``check(context, payload, actor)``: ``None`` when ``actor`` may fire it, else why not
+(a :class:`Reason`, as a guard's)."""
 Summarize = Callable[[Any, str], Mapping[str, Any]]
 """``summary(context, state) -> JSON dict``: the fields a shop lists transactions by.
 
@@ -105,6 +111,48 @@ class Label:
 
     def __str__(self) -> str:
         return self.en
+
+
+@final
+class Reason(str):
+    """Why a guard refuses, in English and Chinese; the string itself is the English text.
+
+    ``Reason("payment not authorized yet", "尚未授权付款")`` compares, hashes, prints, shows
+    (``repr``) and serialises as its English text, so code that reads a reason as a ``str``
+    keeps working; ``.zh`` is the Chinese text and ``reason("zh")`` picks a language, as a
+    :class:`Label` does. Interpolate values into both texts (``Reason(f"… {total}",
+    f"… {total}")``). Both texts must be non-empty strings, else :class:`InvalidDefinition`.
+    """
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Reason:
+        """Make a reason from its English text ``en`` and its Chinese text ``zh``."""
+        for lang, text in (("English", en), ("Chinese", zh)):
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidDefinition(
+                    f"A Reason needs its {lang} text as a non-empty string, not {text!r}."
+                )
+        made = super().__new__(cls, en)
+        made.zh = str(zh)
+        return made
+
+    @property
+    def en(self) -> str:
+        """The English text (the string itself, as a plain ``str``)."""
+        return str.__str__(self)
+
+    def __call__(self, lang: str = "en") -> str:
+        """Return the reason in ``lang`` (``"en"`` or ``"zh"``)."""
+        return self.zh if lang == "zh" else self.en
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Reason, (self.en, self.zh))
+
+
+def reason_in(reason: str, lang: str) -> str:
+    """Return ``reason`` in ``lang``: a :class:`Reason`'s text, a plain ``str`` as it is."""
+    return reason(lang) if isinstance(reason, Reason) else str(reason)
 
 
 def _to_children(value: Iterable[State]) -> tuple[State, ...]:
@@ -174,8 +222,9 @@ def _reads_parameter(check: Callable[..., Any], index: int) -> bool | None:
 class Guard:
     """A named condition on a transition that explains a refusal.
 
-    ``check(context, payload)`` returns ``None`` to allow, or a short reason such
-    as ``"payment not authorized yet"``. A guard with ``uses_payload=False`` reads
+    ``check(context, payload)`` returns ``None`` to allow, or a short :class:`Reason`
+    such as ``Reason("payment not authorized yet", "尚未授权付款")`` (a plain ``str`` is
+    accepted as English only). A guard with ``uses_payload=False`` reads
     only the context (and the clock), so :meth:`Transaction.allowed_triggers`
     evaluates it (with ``None`` as the payload) and offers the trigger only when it
     passes. A guard with ``uses_clock=True`` is called as ``check(context, payload,

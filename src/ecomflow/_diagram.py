@@ -476,6 +476,22 @@ def _inline_svg(svg: str) -> str:
     return body.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
 
 
+def svg_data_uri(svg: str) -> str:
+    """Return ``svg`` as a ``data:`` address for an ``<img src>``, escaped for an attribute.
+
+    Only what a URL or an attribute cannot hold is escaped (``%``, ``#``, line breaks, and
+    the attribute's own quotes and markup), so Chinese labels stay readable in the page.
+    """
+    encoded = (
+        svg.replace("%", "%25")
+        .replace("#", "%23")
+        .replace("\r", "%0D")
+        .replace("\n", "%0A")
+        .replace("\t", "%09")
+    )
+    return "data:image/svg+xml;charset=utf-8," + html.escape(encoded, quote=True)
+
+
 def html_page(title: str, lang: str, *fragments: str) -> str:
     """Return a self-contained HTML page of ``fragments``: nothing is loaded from elsewhere."""
     return (
@@ -566,17 +582,22 @@ class Diagram(str):
         """
         svg = _inline_svg(self.render("svg").decode("utf-8"))
         fragments = [f'<div class="ecomflow-diagram">{svg}</div>', *extras]
-        title = "ecomflow"
         if self._drawing is not None:
             drawing = self._drawing
             definition, lang, marks = drawing.definition, drawing.lang, drawing.marks
             summary = _HEADINGS[lang][0] + " / " + _HEADINGS[lang][1]
             table = _html_table(definition, lang, marks)
             fragments.append(f"<details><summary>{summary}</summary>\n{table}\n</details>")
-            title = f"{definition.title(lang)} ({definition.source})"
-            if marks is not None:
-                title += f" — {marks.tx_id}"
-        return html_page(title, "en" if self._drawing is None else self._drawing.lang, *fragments)
+        lang = "en" if self._drawing is None else self._drawing.lang
+        return html_page(self._title(), lang, *fragments)
+
+    def _title(self) -> str:
+        """Return the flow's title and source, and the transaction's id when one is marked."""
+        if self._drawing is None:
+            return "ecomflow"
+        definition, marks = self._drawing.definition, self._drawing.marks
+        title = f"{definition.title(self._drawing.lang)} ({definition.source})"
+        return title if marks is None else f"{title} — {marks.tx_id}"
 
     @functools.cached_property
     def _svg(self) -> str | None:
@@ -596,10 +617,20 @@ class Diagram(str):
         return self._svg
 
     def _repr_html_(self) -> str:
-        """Return HTML that loads nothing: the SVG inlined, else lists and a table of the flow."""
+        """Return HTML that loads nothing: the SVG as an image, else lists and a table of the flow.
+
+        The picture is an ``<img>`` whose ``src`` is the SVG itself (a ``data:`` address, the
+        labels kept readable), not an inline ``<svg>``: JupyterLab sanitizes the HTML of a
+        notebook it does not trust, as every notebook fresh from a repository, and drops
+        inline ``<svg>`` elements but keeps images.
+        """
         svg = self._svg
         if svg is not None:
-            return f'<div class="ecomflow-diagram">{svg}</div>'
+            alt = self._title()
+            return (
+                f'<div class="ecomflow-diagram"><img alt="{html.escape(alt)}" '
+                f'style="max-width:100%;height:auto" src="{svg_data_uri(svg)}"></div>'
+            )
         if self._drawing is not None:
             drawing = self._drawing
             return _html_table(drawing.definition, drawing.lang, drawing.marks)

@@ -23,13 +23,15 @@ from transitions import Machine
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
 from ._codec import converter, structure, unstructure
-from ._definition import FlowDefinition, State, Transition
+from ._definition import FlowDefinition, Reason, State, Transition, reason_in
 from ._errors import (
     CorruptHistory,
     GuardRejected,
     InvalidPayload,
     TransitionNotAllowed,
     UnknownFlowVersion,
+    refusal_zh,
+    subject_zh,
 )
 from ._events import (
     Clock,
@@ -698,8 +700,12 @@ class Engine:
         actor: str | None,
     ) -> None:
         """Refuse, as GuardRejected (reason ``"actor"``), a missing or wrong actor."""
+        reason: str
         if actor is None:
-            reason = "it must be fired with an actor (who does it), e.g. actor='buyer'"
+            reason = Reason(
+                "it must be fired with an actor (who does it), e.g. actor='buyer'",
+                "必须指明执行者（由谁来做），例如 actor='buyer'",
+            )
         elif spec.actor_check is None:
             return
         else:
@@ -707,12 +713,14 @@ class Engine:
             if found is None:
                 return
             reason = found
-        trigger, _, state = subject
+        trigger, tx_id, state = subject
+        reasons = [("actor", reason)]
         raise GuardRejected(
             f"{_subject(subject, self.definition.name)}: {reason} (actor).",
             trigger=trigger,
             state=state,
-            reasons=[("actor", reason)],
+            reasons=reasons,
+            zh=refusal_zh(subject_zh(trigger, tx_id, state, self.definition.name), reasons),
         )
 
     def _check_guards(
@@ -738,13 +746,14 @@ class Engine:
         if reasons:
             # A reason may quote the payload: refuse a card number without repeating it.
             self._refuse_sensitive(subject, kwargs)
-            trigger, _, state = subject
+            trigger, tx_id, state = subject
             because = "; ".join(f"{reason} ({name})" for name, reason in reasons)
             raise GuardRejected(
                 f"{_subject(subject, self.definition.name)}: {because}.",
                 trigger=trigger,
                 state=state,
                 reasons=reasons,
+                zh=refusal_zh(subject_zh(trigger, tx_id, state, self.definition.name), reasons),
             )
 
     def _recorded_payload(self, spec: Transition, accepted: frozenset[str], event: Event) -> Any:
@@ -767,6 +776,7 @@ class Engine:
         allowed = self.triggers_from(configuration)
         state = state_name(configuration)
         allowed_text = ", ".join(allowed) if allowed else "none, the transaction is finished"
+        allowed_zh = "、".join(allowed) if allowed else "无，交易已经结束"
         if trigger not in self._triggers:
             return TransitionNotAllowed(
                 f"Cannot fire {trigger!r} on transaction {tx_id!r} in state {state!r}: the "
@@ -774,6 +784,8 @@ class Engine:
                 trigger=trigger,
                 state=state,
                 allowed=allowed,
+                zh=f"无法对状态为 {state!r} 的交易 {tx_id!r} 执行 {trigger!r}："
+                f"{self.definition.name} 流程没有这个触发器；允许：{allowed_zh}。",
             )
         reasons = self.definition.refusals.get(trigger, {})
         why = next(
@@ -783,7 +795,7 @@ class Engine:
                 for node in ancestors(leaf)
                 if node in reasons
             ),
-            f"{trigger} is not a step from here",
+            Reason(f"{trigger} is not a step from here", f"从这里不能执行 {trigger}"),
         )
         return TransitionNotAllowed(
             f"Cannot {trigger} transaction {tx_id!r} in state {state!r}: {why}; "
@@ -791,6 +803,8 @@ class Engine:
             trigger=trigger,
             state=state,
             allowed=allowed,
+            zh=f"{subject_zh(trigger, tx_id, state, self.definition.name)}："
+            f"{reason_in(why, 'zh')}；允许：{allowed_zh}。",
         )
 
     def _build(

@@ -21,11 +21,16 @@ Every error derives from :class:`EcomflowError`::
 A message is one plain sentence naming the transaction, the state, the bad value
 and what is allowed. After any error raised by a transition, the transaction is
 exactly as it was before: same state, same version, same events.
+
+``str(error)`` is the English message; an error a person meets (a refusal, a trigger
+that is not a step from here) also carries the Chinese one, ``error.zh``, and
+``error.message_in("zh")`` picks it (the English one when there is none).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 __all__ = [
     "ConcurrencyConflict",
@@ -45,17 +50,36 @@ __all__ = [
 
 
 class EcomflowError(Exception):
-    """The root of every error ecomflow raises."""
+    """The root of every error ecomflow raises.
+
+    ``zh`` is the message in Chinese when the error has one (else ``None``).
+    """
 
     _details: Mapping[str, object] = {}
+    zh: str | None = None
+
+    def __init__(self, *args: object, zh: str | None = None) -> None:
+        super().__init__(*args)
+        if zh is not None:
+            self.zh = zh
+
+    def message_in(self, lang: str = "en") -> str:
+        """Return the message in ``lang`` (``"en"`` or ``"zh"``); English when no Chinese."""
+        if lang == "zh" and self.zh is not None:
+            return self.zh
+        return str(self)
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only details survive pickling (multiprocessing, task queues).
-        return (_rebuild, (type(self), self.args, dict(self._details)))
+        # Keyword-only details (and the Chinese message) survive pickling
+        # (multiprocessing, task queues).
+        details = dict(self._details)
+        if self.zh is not None:
+            details["zh"] = self.zh
+        return (_rebuild, (type(self), self.args, details))
 
 
 def _rebuild(
-    kind: type[EcomflowError], args: tuple[object, ...], details: Mapping[str, object]
+    kind: type[EcomflowError], args: tuple[object, ...], details: Mapping[str, Any]
 ) -> EcomflowError:
     return kind(*args, **details)
 
@@ -75,8 +99,16 @@ class TransitionNotAllowed(EcomflowError):
     ``allowed`` the triggers defined from that state.
     """
 
-    def __init__(self, message: str, *, trigger: str, state: str, allowed: Sequence[str]) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        trigger: str,
+        state: str,
+        allowed: Sequence[str],
+        zh: str | None = None,
+    ) -> None:
+        super().__init__(message, zh=zh)
         self.trigger = trigger
         self.state = state
         self.allowed: tuple[str, ...] = tuple(allowed)
@@ -86,7 +118,10 @@ class TransitionNotAllowed(EcomflowError):
 class GuardRejected(EcomflowError):
     """The trigger exists from this state, but its guards refuse it.
 
-    ``reasons`` holds one ``(guard_name, reason)`` pair for every guard that refused.
+    ``reasons`` holds one ``(guard_name, reason)`` pair for every guard that refused;
+    each reason is an :class:`~ecomflow.Reason` (a ``str``, its English text, with
+    ``.zh``), or a plain ``str`` from a guard that gives English only.
+    :meth:`reasons_in` gives them in one language, :meth:`message_in` the message.
     """
 
     def __init__(
@@ -96,12 +131,20 @@ class GuardRejected(EcomflowError):
         trigger: str,
         state: str,
         reasons: Sequence[tuple[str, str]],
+        zh: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, zh=zh)
         self.trigger = trigger
         self.state = state
         self.reasons: tuple[tuple[str, str], ...] = tuple(reasons)
         self._details = {"trigger": trigger, "state": state, "reasons": self.reasons}
+
+    def reasons_in(self, lang: str = "en") -> tuple[tuple[str, str], ...]:
+        """Return ``(guard_name, reason)`` pairs with each reason as text in ``lang``.
+
+        A plain ``str`` reason (English only) is given as it is in either language.
+        """
+        return tuple((name, _text_in(reason, lang)) for name, reason in self.reasons)
 
 
 class InvalidPayload(EcomflowError, ValueError):
@@ -124,8 +167,9 @@ class IdempotencyMismatch(EcomflowError):
         key: str,
         first_use: Mapping[str, str],
         attempt: Mapping[str, str],
+        zh: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, zh=zh)
         self.key = key
         self.first_use: Mapping[str, str] = dict(first_use)
         self.attempt: Mapping[str, str] = dict(attempt)
@@ -141,9 +185,14 @@ class SubscriberError(EcomflowError):
     """
 
     def __init__(
-        self, message: str, *, errors: Sequence[BaseException], transaction: object = None
+        self,
+        message: str,
+        *,
+        errors: Sequence[BaseException],
+        transaction: object = None,
+        zh: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, zh=zh)
         self.errors: tuple[BaseException, ...] = tuple(errors)
         self.transaction = transaction
         self._details = {"errors": self.errors}  # the transaction stays behind
@@ -152,8 +201,8 @@ class SubscriberError(EcomflowError):
 class NoSample(EcomflowError, LookupError):
     """A flow has no sample (``SAMPLE`` in its package): nothing to demonstrate or simulate."""
 
-    def __init__(self, message: str, *, flow: str) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, flow: str, zh: str | None = None) -> None:
+        super().__init__(message, zh=zh)
         self.flow = flow
         self._details = {"flow": flow}
 
@@ -175,8 +224,10 @@ class CorruptHistory(StoreError):
     store's position when known).
     """
 
-    def __init__(self, message: str, *, tx_id: str, position: str | int) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, tx_id: str, position: str | int, zh: str | None = None
+    ) -> None:
+        super().__init__(message, zh=zh)
         self.tx_id = tx_id
         self.position = position
         self._details = {"tx_id": tx_id, "position": position}
@@ -191,9 +242,16 @@ class UnknownFlowVersion(CorruptHistory):
     """
 
     def __init__(
-        self, message: str, *, tx_id: str, position: str | int, flow_version: int, known: int
+        self,
+        message: str,
+        *,
+        tx_id: str,
+        position: str | int,
+        flow_version: int,
+        known: int,
+        zh: str | None = None,
     ) -> None:
-        super().__init__(message, tx_id=tx_id, position=position)
+        super().__init__(message, tx_id=tx_id, position=position, zh=zh)
         self.flow_version = flow_version
         self.known = known
         self._details = {
@@ -206,3 +264,24 @@ class UnknownFlowVersion(CorruptHistory):
 
 class StoreUnavailable(StoreError):
     """The database could not be reached, even after reconnecting and retrying once."""
+
+
+def _text_in(reason: str, lang: str) -> str:
+    """Return ``reason`` in ``lang``: the Chinese of a reason that has one, else the text."""
+    zh = getattr(reason, "zh", None)
+    if lang == "zh" and isinstance(zh, str):
+        return zh
+    return str(reason)
+
+
+def subject_zh(trigger: str, tx_id: str, state: str, flow: str) -> str:
+    """Return the start of a Chinese refusal message (as ``_subject`` does in English)."""
+    if not state:
+        return f"无法开始 {flow} 交易 {tx_id!r}"
+    return f"无法对状态为 {state!r} 的交易 {tx_id!r} 执行 {trigger}"
+
+
+def refusal_zh(subject: str, reasons: Sequence[tuple[str, str]]) -> str:
+    """Return the Chinese message of a :class:`GuardRejected` beginning with ``subject``."""
+    because = "；".join(f"{_text_in(reason, 'zh')}（{name}）" for name, reason in reasons)
+    return f"{subject}：{because}。"

@@ -24,7 +24,17 @@ from typing import final
 
 import attrs
 
-from ecomflow import Flow, FlowDefinition, Label, Money, State, Transaction, Transition, trigger
+from ecomflow import (
+    Flow,
+    FlowDefinition,
+    Label,
+    Money,
+    Reason,
+    State,
+    Transaction,
+    Transition,
+    trigger,
+)
 
 from .rules import (
     INVARIANTS,
@@ -147,9 +157,10 @@ DEFINITION = FlowDefinition(
         ),
     ],
     refusals={
-        "ship_back": {"requested": "the return is not approved yet"},
+        "ship_back": {"requested": Reason("the return is not approved yet", "退货尚未获批")},
         "refund": dict.fromkeys(
-            ("requested", "approved", "shipped_back"), "the goods are not back yet"
+            ("requested", "approved", "shipped_back"),
+            Reason("the goods are not back yet", "货物尚未退回"),
         ),
     },
     books=books,

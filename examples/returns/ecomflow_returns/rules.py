@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ecomflow import Guard, Label, Money, Transaction
+from ecomflow import Guard, Label, Money, Reason, Transaction
 
 from .terms import REFUND_PAID, RETURN_RECEIVED, Receipt, Refund, ReturnCase
 
@@ -20,22 +20,32 @@ __all__ = [
     "summary",
 ]
 
-# -- guards: each returns None to allow, or a one-line reason to refuse -------------------
+# -- guards: each returns None to allow, or a one-line reason to refuse, in English and
+# Chinese (a Reason; interpolate the values into both texts) ------------------------------
 
 
-def _quantity_as_requested(case: ReturnCase, receipt: Receipt) -> str | None:
+def _quantity_as_requested(case: ReturnCase, receipt: Receipt) -> Reason | None:
     expected = case.request.quantity
     if receipt.quantity != expected:
-        return f"{receipt.quantity} received, but {expected} were to come back"
+        return Reason(
+            f"{receipt.quantity} received, but {expected} were to come back",
+            f"收到 {receipt.quantity} 件，但应退回 {expected} 件",
+        )
     return None
 
 
-def _refund_within_paid(case: ReturnCase, refund: Refund) -> str | None:
+def _refund_within_paid(case: ReturnCase, refund: Refund) -> Reason | None:
     paid = case.request.paid
     if refund.amount.currency != paid.currency:
-        return f"the refund is in {refund.amount.currency}, the buyer paid in {paid.currency}"
+        return Reason(
+            f"the refund is in {refund.amount.currency}, the buyer paid in {paid.currency}",
+            f"退款以 {refund.amount.currency} 计，而买方以 {paid.currency} 付款",
+        )
     if refund.amount > paid:
-        return f"the refund {refund.amount} is more than the buyer paid, {paid}"
+        return Reason(
+            f"the refund {refund.amount} is more than the buyer paid, {paid}",
+            f"退款 {refund.amount} 超过买方实付的 {paid}",
+        )
     return None
 
 

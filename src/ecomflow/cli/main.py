@@ -1,5 +1,9 @@
 """The ``ecomflow`` command: list, show, demo, simulate, ls, events, replay.
 
+Every command that prints sentences to a person takes ``--lang en|zh``: with ``zh`` it
+prints them in Chinese (identifiers such as transaction ids, trigger and state names and
+currency codes stay as they are), and so is an error it meets (a refusal, say), where
+the error has a Chinese message.
 ``demo`` and ``simulate`` drive a flow with its package's :class:`~ecomflow.flows.Sample`
 (a flow without one gets a one-line error, not a traceback); a flow plug-in that fails to
 load is one warning line on stderr, and the other flows work as before.
@@ -32,9 +36,9 @@ from rich.text import Text
 
 from .. import __version__
 from .._definition import Label
-from .._diagram import FORMATS, LANGS
-from .._errors import EcomflowError, InvalidPayload, StoreError
-from .._events import Event
+from .._diagram import _INSTALL, FORMATS, LANGS, GraphvizNotFound
+from .._errors import EcomflowError, InvalidPayload, NoSample, StoreError
+from .._events import Event, Stream
 from .._flow import Flow, Transaction
 from ..flows import EXCHANGE, FLOWS
 from ..flows._registry import PluginWarning
@@ -100,7 +104,8 @@ def _parser() -> _Parser:
         sub: _Parser = commands.add_parser(name, help=description, description=description)
         return sub
 
-    command("list", "list the flows with their titles and seed sections")
+    listing = command("list", "list the flows with their titles and seed sections")
+    listing.add_argument("--lang", choices=LANGS, default="en")
     show = command("show", "draw a flow or a stored transaction: Mermaid, DOT or a picture")
     show.add_argument("flow", type=_shown_flow_name)
     show.add_argument(
@@ -130,12 +135,14 @@ def _parser() -> _Parser:
     simulate.add_argument("--orders", type=_positive, default=100)
     simulate.add_argument("--db", default=None, help=_DB_HELP)
     simulate.add_argument("--seed", type=int, default=None)
+    simulate.add_argument("--lang", choices=LANGS, default="en")
     events = command("events", "list one stored transaction's events")
     events.add_argument("tx_id")
     events.add_argument("--db", default=None, help=_DB_HELP)
     events.add_argument(
         "-v", "--verbose", action="store_true", help="also show causation and correlation ids"
     )
+    events.add_argument("--lang", choices=LANGS, default="en")
     ls = command("ls", "list stored transactions by flow, state or actor, a page at a time")
     ls.add_argument("--flow", default=None, help="only this flow")
     ls.add_argument("--state", default=None, help="this state or any state inside it")
@@ -146,6 +153,7 @@ def _parser() -> _Parser:
     ls.add_argument("--lang", choices=LANGS, default="en")
     replay = command("replay", "rebuild every stored transaction and projection; check the books")
     replay.add_argument("--db", default=None, help=_DB_HELP)
+    replay.add_argument("--lang", choices=LANGS, default="en")
     worker.add_parser(command, _DB_HELP)
     return parser
 
@@ -167,10 +175,11 @@ def _positive(value: str) -> int:
     return number
 
 
-def _list(out: TextIO) -> None:
+def _list(lang: str, out: TextIO) -> None:
     width = max(len(name) for name in FLOWS)
     for name, flow in sorted(FLOWS.items()):
-        out.write(f"{name:<{width}}  {flow.title.en} / {flow.title.zh}  {flow.source}\n")
+        title = flow.title.zh if lang == "zh" else f"{flow.title.en} / {flow.title.zh}"
+        out.write(f"{name:<{width}}  {title}  {flow.source}\n")
 
 
 def _event_labels(*flows: Flow[Any]) -> dict[str, Label]:
@@ -241,10 +250,14 @@ _WROTE = {"en": "Wrote {path}", "zh": "已写入 {path}"}
 def _show(args: argparse.Namespace, out: TextIO) -> None:
     """Print a flow's diagram, or write its picture; with ``--tx``, the transaction marked."""
     if args.db is not None and args.tx is None:
-        raise InvalidPayload("Cannot show a flow from a store: --db needs --tx TX_ID.")
+        raise InvalidPayload(
+            "Cannot show a flow from a store: --db needs --tx TX_ID.",
+            zh="无法从存储中显示流程：--db 需要同时给出 --tx TX_ID。",
+        )
     if args.format == "png" and args.output == "-":
         raise InvalidPayload(
-            "Cannot write a png picture to standard output: name a file with -o FILE."
+            "Cannot write a png picture to standard output: name a file with -o FILE.",
+            zh="无法把 png 图片写到标准输出：请用 -o FILE 指定文件。",
         )
     flow = _shown()[args.flow]
     tx = None if args.tx is None else _stored(args.tx, args.flow, args.db)
@@ -274,7 +287,10 @@ def _show(args: argparse.Namespace, out: TextIO) -> None:
         else:
             Path(path).write_text(content, encoding="utf-8")
     except OSError as error:
-        raise InvalidPayload(f"Cannot write {path!r}: {error.strerror or error}.") from None
+        raise InvalidPayload(
+            f"Cannot write {path!r}: {error.strerror or error}.",
+            zh=f"无法写入 {path!r}（{error.strerror or error}）。",
+        ) from None
     out.write(_WROTE[args.lang].format(path=path) + "\n")
 
 
@@ -284,19 +300,27 @@ def _stored(tx_id: str, flow: str, url: str | None) -> Transaction[Any]:
     try:
         found, events = store.load(tx_id)
     except KeyError:
-        raise StoreError(f"No transaction {tx_id!r} in the store.") from None
+        raise _no_transaction(tx_id) from None
     finally:
         store.close()
     if found != flow:
         raise InvalidPayload(
             f"Cannot show transaction {tx_id!r} on the {flow} flow: it is a {found} "
-            f"transaction; run ecomflow show {found} --tx {tx_id}."
+            f"transaction; run ecomflow show {found} --tx {tx_id}.",
+            zh=f"无法在 {flow} 流程上显示交易 {tx_id!r}：它是 {found} 交易；"
+            f"请运行 ecomflow show {found} --tx {tx_id}。",
         )
     tx: Transaction[Any] = _shown()[flow].replay(events)
     return tx
 
 
-def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: TextIO) -> None:
+def _no_transaction(tx_id: str) -> StoreError:
+    return StoreError(f"No transaction {tx_id!r} in the store.", zh=f"存储中没有交易 {tx_id!r}。")
+
+
+def _simulate(
+    name: str, orders: int, url: str | None, seed: int | None, lang: str, out: TextIO
+) -> None:
     scenario = FLOWS.scenario(name)  # NoSample, before a store is opened
     rng = random.Random(seed)
     store = open_store(url)
@@ -318,7 +342,9 @@ def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: Te
     # A bar only on a terminal: elsewhere rich would leave an empty line before the report.
     try:
         with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
-            task = bar.add_task(f"simulating {name}", total=orders)
+            task = bar.add_task(
+                f"正在模拟 {name}" if lang == "zh" else f"simulating {name}", total=orders
+            )
             for number in range(1, orders + 1):
                 tx = scenario(rng, repo, f"{name}-{run}-{number}")
                 states[tx.state] += 1
@@ -327,6 +353,25 @@ def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: Te
         store.close()
     seconds = time.perf_counter() - start
     events = sum(streams.values())
+    totals = ", ".join(f"{cur} {total}" for cur, total in sorted(ledger.totals().items()))
+    balanced = all(total == 0 for total in ledger.totals().values())
+    if lang == "zh":
+        out.write(
+            f"模拟了 {orders} 笔 {name} 交易，用时 {seconds:.2f} 秒"
+            f"（每秒 {orders / seconds:,.0f} 笔交易、{events / seconds:,.0f} 个事件）。\n"
+        )
+        reached = "、".join(
+            f"{_state_label(name, s, 'zh')} {n} 笔" for s, n in states.most_common()
+        )
+        out.write(f"到达的状态：{reached}。\n")
+        per_stream = "、".join(f"{Stream(s).zh} {streams[s]} 个" for s in sorted(streams))
+        out.write(f"各流的事件：{per_stream}。\n")
+        totals_zh = "，".join(f"{cur} {total}" for cur, total in sorted(ledger.totals().items()))
+        out.write(
+            f"账本：本次运行 {len(ledger.postings)} 笔过账；合计 {totals_zh or '无'}"
+            f"（{'平衡' if balanced else '不平衡'}）。\n"
+        )
+        return
     out.write(
         f"Simulated {orders} {name} transactions in {seconds:.2f} s "
         f"({orders / seconds:,.0f} transactions/s, {events / seconds:,.0f} events/s).\n"
@@ -335,31 +380,48 @@ def _simulate(name: str, orders: int, url: str | None, seed: int | None, out: Te
     out.write(
         "Events per stream: " + ", ".join(f"{s} {streams[s]}" for s in sorted(streams)) + "\n"
     )
-    totals = ", ".join(f"{cur} {total}" for cur, total in sorted(ledger.totals().items()))
-    balanced = all(total == 0 for total in ledger.totals().values())
     out.write(
         f"Ledger: {len(ledger.postings)} postings in this run; totals {totals or 'none'} "
         f"({'balanced' if balanced else 'NOT BALANCED'}).\n"
     )
 
 
-def _events(tx_id: str, url: str | None, verbose: bool, out: TextIO) -> None:
+def _events(tx_id: str, url: str | None, verbose: bool, lang: str, out: TextIO) -> None:
     store = open_store(url, create=False)
     try:
         flow, events = store.load(tx_id)
     except KeyError:
-        raise StoreError(f"No transaction {tx_id!r} in the store.") from None
+        raise _no_transaction(tx_id) from None
     finally:
         store.close()
-    out.write(f"{tx_id} ({flow}), {len(events)} events\n")
+    zh = lang == "zh"
+    labels = _event_labels(*_shown().values()) if zh else {}
+    out.write(
+        f"{tx_id}（{flow}），{len(events)} 个事件\n"
+        if zh
+        else f"{tx_id} ({flow}), {len(events)} events\n"
+    )
     for event in events:
         data = json.dumps(event.data, ensure_ascii=False, sort_keys=True)
-        by = f" by {event.actor}" if event.actor is not None else ""
+        by = (
+            ""
+            if event.actor is None
+            else (f" 执行者 {event.actor}" if zh else f" by {event.actor}")
+        )
+        label = labels.get(event.name)
+        name = f"{label.zh} {event.name}" if label is not None else event.name
+        stream = event.stream.zh if zh else event.stream.value
         out.write(
             f"  v{event.version}.{event.seq} {event.occurred_at.isoformat()} "
-            f"[{event.stream.value}] {event.name}{by} {data}\n"
+            f"[{stream}] {name}{by} {data}\n"
         )
-        if verbose:
+        if verbose and zh:
+            out.write(
+                f"      执行者 {_or_none(event.actor)}，起因 {_or_none(event.causation_id)}，"
+                f"关联 {_or_none(event.correlation_id)}，触发器 {event.trigger}，"
+                f"流程版本 {event.flow_version}\n"
+            )
+        elif verbose:
             out.write(
                 f"      actor {_or_none(event.actor)}, causation {_or_none(event.causation_id)}, "
                 f"correlation {_or_none(event.correlation_id)}, trigger {event.trigger}, "
@@ -461,7 +523,7 @@ def _summary_text(summary: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _replay(url: str | None, out: TextIO) -> int:
+def _replay(url: str | None, lang: str, out: TextIO) -> int:
     store = open_store(url, create=False)
     projections = (Ledger(), ShipmentTracker(), ContractRegister(), Inbox())
     flows: dict[str, str] = {}
@@ -480,26 +542,44 @@ def _replay(url: str | None, out: TextIO) -> int:
     finally:
         store.close()
     replay.finish()
-    failures = [f"{tx_id}: {replay.failed[tx_id]}" for tx_id in flows if tx_id in replay.failed]
+    failures = [
+        f"{tx_id}: {' '.join(replay.failed[tx_id].message_in(lang).split())}"
+        for tx_id in flows
+        if tx_id in replay.failed
+    ]
     known = replay.count
     ledger = projections[0]
     assert isinstance(ledger, Ledger)
     unbalanced = [p.event_id for p in ledger.postings if p.total != 0]
     totals = {cur: total for cur, total in ledger.totals().items() if total != 0}
     others = len(flows) - known
-    out.write(
-        f"Replayed {count} events of {known} transactions: "
-        f"{known - len(failures)} rebuilt, {len(failures)} failed"
-        + (f"; {others} of flows this process does not know" if others else "")
-        + ".\n"
-    )
-    out.write(
-        f"Ledger: {len(ledger.postings)} postings, "
-        f"{'balanced' if not unbalanced and not totals else 'NOT BALANCED'}.\n"
-    )
+    balanced = not unbalanced and not totals
+    if lang == "zh":
+        out.write(
+            f"重放了 {count} 个事件，涉及 {known} 笔交易：{known - len(failures)} 笔重建成功，"
+            f"{len(failures)} 笔失败"
+            + (f"；另有 {others} 笔属于本进程不认识的流程" if others else "")
+            + "。\n"
+        )
+        out.write(f"账本：{len(ledger.postings)} 笔过账，{'平衡' if balanced else '不平衡'}。\n")
+    else:
+        _replay_summary(out, count, known, len(failures), others, len(ledger.postings), balanced)
     for failure in failures[:10]:
         out.write(f"  {failure}\n")
     return 1 if failures or unbalanced or totals else 0
+
+
+def _replay_summary(
+    out: TextIO, count: int, known: int, failed: int, others: int, postings: int, balanced: bool
+) -> None:
+    """Write ``replay``'s English summary."""
+    out.write(
+        f"Replayed {count} events of {known} transactions: "
+        f"{known - failed} rebuilt, {failed} failed"
+        + (f"; {others} of flows this process does not know" if others else "")
+        + ".\n"
+    )
+    out.write(f"Ledger: {postings} postings, {'balanced' if balanced else 'NOT BALANCED'}.\n")
 
 
 _FOLD_AT = 8
@@ -518,7 +598,7 @@ class _Replay:
     def __init__(self) -> None:
         self.states: dict[str, tuple[Any, int, Any]] = {}
         self.pending: dict[str, tuple[Any, list[Event]]] = {}
-        self.failed: dict[str, str] = {}
+        self.failed: dict[str, EcomflowError] = {}
         self.count = 0
 
     def add(self, flow: Any, event: Event) -> None:
@@ -551,7 +631,7 @@ class _Replay:
                 engine.upcast(events), self.states.get(tx_id)
             )
         except EcomflowError as error:
-            self.failed[tx_id] = str(error)
+            self.failed[tx_id] = error
             self.states.pop(tx_id, None)
             return
         self.states[tx_id] = (state, version, context)
@@ -607,28 +687,47 @@ def _load_flows() -> None:
 def _run(argv: Sequence[str] | None, out: TextIO) -> int:
     _load_flows()
     args = _parser().parse_args(argv)
+    lang = getattr(args, "lang", "en")
     try:
         if args.command == "list":
-            _list(out)
+            _list(lang, out)
         elif args.command == "show":
             _show(args, out)
         elif args.command == "demo":
             _demo(args.flow, args.lang, out)
         elif args.command == "simulate":
-            _simulate(args.flow, args.orders, args.db, args.seed, out)
+            _simulate(args.flow, args.orders, args.db, args.seed, lang, out)
         elif args.command == "events":
-            _events(args.tx_id, args.db, args.verbose, out)
+            _events(args.tx_id, args.db, args.verbose, lang, out)
         elif args.command == "ls":
             _ls(args, out)
         elif args.command == "worker":
             return worker.run(args, out)
         else:
-            return _replay(args.db, out)
+            return _replay(args.db, lang, out)
     except EcomflowError as error:
-        message = " ".join(str(error).split())
-        sys.stderr.write(f"ecomflow: error: {message}\n")
+        message = " ".join(_message(error, lang).split())
+        sys.stderr.write(
+            f"ecomflow：错误：{message}\n" if lang == "zh" else f"ecomflow: error: {message}\n"
+        )
         return 2
     return 0
+
+
+def _message(error: EcomflowError, lang: str) -> str:
+    """Return ``error``'s message in ``lang``.
+
+    Two errors raised outside the command line are said in Chinese here: a flow without a
+    sample, and Graphviz not installed.
+    """
+    if lang == "zh" and error.zh is None:
+        if isinstance(error, NoSample):
+            return f"流程 {error.flow} 没有示例（sample），无法演示或模拟。"
+        if isinstance(error, GraphvizNotFound):
+            return (
+                f"无法画图：没有安装 Graphviz 的 dot 程序；请安装 graphviz 软件包（{_INSTALL}）。"
+            )
+    return error.message_in(lang)
 
 
 def _replace_unencodable(stream: TextIO) -> None:

@@ -14,6 +14,8 @@
   "after an error nothing changed";
 - paths: :func:`shortest_paths` to every state, :func:`transition_paths` to every
   transition, :func:`simple_paths` up to a length, and :func:`drive` to walk one;
+- Chinese everywhere: :func:`check_bilingual` fails a flow with a label or a refusal
+  reason in one language only, :func:`provoke_refusals` makes its guards refuse;
 - time: :class:`ManualClock`, moved by drawn :func:`pauses` from drawn :func:`instants`,
   so time-dependent guards (an offer's validity, a claim's notice period) are exercised.
 
@@ -24,6 +26,7 @@
 from __future__ import annotations
 
 from .._public import publish as _publish
+from ._bilingual import bilingual_problems, check_bilingual, is_bilingual, provoke_refusals
 from ._clock import ManualClock, instants, pauses
 from ._invariants import (
     INVARIANTS,
@@ -51,7 +54,9 @@ __all__ = [
     "ManualClock",
     "Oracle",
     "actors",
+    "bilingual_problems",
     "books_by_party",
+    "check_bilingual",
     "contract_concluded_at_most_once",
     "counter_offer_ends_the_standing_offer",
     "drive",
@@ -60,12 +65,14 @@ __all__ = [
     "flow_machine",
     "flow_rules_hold",
     "instants",
+    "is_bilingual",
     "ledger_balances",
     "matched_within_posted",
     "no_shipping_before_payment",
     "pauses",
     "payloads",
     "payouts_within_what_was_paid",
+    "provoke_refusals",
     "replay_gives_the_same_transaction",
     "runs",
     "shortest_paths",

@@ -56,7 +56,7 @@ from typing import final
 
 import attrs
 
-from ..._definition import FlowDefinition, Label, State, Transition
+from ..._definition import FlowDefinition, Label, Reason, State, Transition
 from ..._events import Event
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
@@ -744,19 +744,36 @@ _OPEN_CLAIM = (
 
 REFUSALS = {
     "accept": {
-        "negotiation.open": "no offer is standing",
-        "negotiation.offer_sent": "the offer has not reached the offeree yet",
+        "negotiation.open": Reason("no offer is standing", "没有有效的发盘"),
+        "negotiation.offer_sent": Reason(
+            "the offer has not reached the offeree yet", "发盘尚未到达受盘人"
+        ),
     },
-    "revoke": {"negotiation.offer_sent": "the offer has not arrived; withdraw it instead"},
+    "revoke": {
+        "negotiation.offer_sent": Reason(
+            "the offer has not arrived; withdraw it instead", "发盘尚未到达；请改为撤回"
+        )
+    },
     "withdraw": {
-        "negotiation.offer_standing": "the offer has reached the offeree; revoke it instead"
+        "negotiation.offer_standing": Reason(
+            "the offer has reached the offeree; revoke it instead", "发盘已到达受盘人；请改为撤销"
+        )
     },
-    "hand_to_carrier": {"performance.logistics.stocking": "the goods are not ready to ship"},
-    "pay": {"contract": "the contract is not in performance yet"},
-    "complete": dict.fromkeys(_OPEN_CLAIM, "a claim is open: survey and decide it first"),
+    "hand_to_carrier": {
+        "performance.logistics.stocking": Reason(
+            "the goods are not ready to ship", "货物尚未备妥，不能发运"
+        )
+    },
+    "pay": {"contract": Reason("the contract is not in performance yet", "合同尚未进入履行阶段")},
+    "complete": dict.fromkeys(
+        _OPEN_CLAIM,
+        Reason("a claim is open: survey and decide it first", "有未结的索赔：请先检验并处理"),
+    ),
     "file_claim": {
-        **dict.fromkeys(_OPEN_CLAIM, "a claim is already open"),
-        "performance.claim.decided": "this trade's claim was decided already",
+        **dict.fromkeys(_OPEN_CLAIM, Reason("a claim is already open", "已有未结的索赔")),
+        "performance.claim.decided": Reason(
+            "this trade's claim was decided already", "本笔交易的索赔已经处理"
+        ),
     },
 }
 """Why a trigger is refused where the graph has no edge for it: the domain's reasons."""

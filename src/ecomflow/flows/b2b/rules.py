@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ..._definition import EventType, Guard, Label
+from ..._definition import EventType, Guard, Label, Reason
 from ..._flow import Transaction
 from ..._money import Money
 from ...fields import replace
@@ -81,64 +81,90 @@ def _standing(context: B2BContext) -> Offer:
     return context.offer
 
 
-def _offeror_acts(context: B2BContext, payload: ByParty) -> str | None:
+_PARTY_ZH = {Party.BUYER: "买方", Party.SELLER: "卖方"}
+
+
+def _offeror_acts(context: B2BContext, payload: ByParty) -> Reason | None:
     offer = _standing(context)
-    return None if payload.by is offer.by else f"only the offeror ({offer.by.value}) can do this"
+    if payload.by is offer.by:
+        return None
+    return Reason(
+        f"only the offeror ({offer.by.value}) can do this",
+        f"只有发盘人（{_PARTY_ZH[offer.by]}）可以这样做",
+    )
 
 
-def _offeree_acts(context: B2BContext, payload: Any) -> str | None:
+def _offeree_acts(context: B2BContext, payload: Any) -> Reason | None:
     offer = _standing(context)
     if payload.by is offer.offeree:
         return None
-    return f"only the offeree ({offer.offeree.value}) can do this"
+    return Reason(
+        f"only the offeree ({offer.offeree.value}) can do this",
+        f"只有受盘人（{_PARTY_ZH[offer.offeree]}）可以这样做",
+    )
 
 
-def _not_firm(context: B2BContext, _: object) -> str | None:
-    return "a firm offer cannot be revoked (CISG Art. 16(2))" if _standing(context).firm else None
+def _not_firm(context: B2BContext, _: object) -> Reason | None:
+    if _standing(context).firm:
+        return Reason(
+            "a firm offer cannot be revoked (CISG Art. 16(2))",
+            "实盘不可撤销（《联合国国际货物销售合同公约》第 16 条第 2 款）",
+        )
+    return None
 
 
-def _matches_offer(context: B2BContext, payload: Acceptance) -> str | None:
+def _matches_offer(context: B2BContext, payload: Acceptance) -> Reason | None:
     offer = _standing(context)
     if (payload.goods, payload.quantity, payload.price) != (
         offer.goods,
         offer.quantity,
         offer.price,
     ):
-        return (
+        return Reason(
             "an acceptance that changes the terms is a counter-offer (CISG Art. 19): the offer "
-            f"is {offer.quantity} {offer.goods} at {offer.price}"
+            f"is {offer.quantity} {offer.goods} at {offer.price}",
+            "变更条件的接受即为还盘（公约第 19 条）：发盘为"
+            f" {offer.quantity} {offer.goods}，单价 {offer.price}",
         )
     return None
 
 
-def _within_validity(context: B2BContext, _: object, now: datetime) -> str | None:
+def _within_validity(context: B2BContext, _: object, now: datetime) -> Reason | None:
     offer = _standing(context)
     if offer.valid_until is not None and now > offer.valid_until:
-        return (
+        return Reason(
             f"the offer lapsed at {offer.valid_until.isoformat()}; a late acceptance counts "
-            "only if the offeror confirms it (accept_late)"
+            "only if the offeror confirms it (accept_late)",
+            f"发盘已于 {offer.valid_until.isoformat()} 失效；逾期接受须经发盘人确认才有效"
+            "（accept_late）",
         )
     return None
 
 
-def _lapsed(context: B2BContext, _: object, now: datetime) -> str | None:
+def _lapsed(context: B2BContext, _: object, now: datetime) -> Reason | None:
     offer = _standing(context)
     if offer.valid_until is None or now <= offer.valid_until:
-        return "the offer is still valid; accept it in time instead"
+        return Reason(
+            "the offer is still valid; accept it in time instead",
+            "发盘仍然有效，请在有效期内接受",
+        )
     return None
 
 
-def _still_valid(_: object, payload: Offer, now: datetime) -> str | None:
+def _still_valid(_: object, payload: Offer, now: datetime) -> Reason | None:
     if payload.valid_until is not None and payload.valid_until <= now:
-        return f"the offer's validity {payload.valid_until.isoformat()} has already passed"
+        return Reason(
+            f"the offer's validity {payload.valid_until.isoformat()} has already passed",
+            f"发盘的有效期 {payload.valid_until.isoformat()} 已经过去",
+        )
     return None
 
 
-def _counter_by_offeree(context: B2BContext, payload: Offer) -> str | None:
+def _counter_by_offeree(context: B2BContext, payload: Offer) -> Reason | None:
     return _offeree_acts(context, payload)
 
 
-def _terms_match(context: B2BContext, payload: ContractTerms) -> str | None:
+def _terms_match(context: B2BContext, payload: ContractTerms) -> Reason | None:
     agreed = context.agreed
     assert agreed is not None
     if (payload.goods, payload.quantity, payload.price) != (
@@ -146,95 +172,128 @@ def _terms_match(context: B2BContext, payload: ContractTerms) -> str | None:
         agreed.quantity,
         agreed.price,
     ):
-        return (
+        return Reason(
             f"the contract must fix the agreed terms: {agreed.quantity} {agreed.goods} at "
-            f"{agreed.price}"
+            f"{agreed.price}",
+            f"合同必须载明成交的条件：{agreed.quantity} {agreed.goods}，单价 {agreed.price}",
         )
     return None
 
 
-def _delivery_after_conclusion(context: B2BContext, payload: ContractTerms) -> str | None:
+def _delivery_after_conclusion(context: B2BContext, payload: ContractTerms) -> Reason | None:
     assert context.concluded_at is not None
     concluded = context.concluded_at.date()
     if payload.delivery_date < concluded:
-        return (
+        return Reason(
             f"the delivery date {payload.delivery_date.isoformat()} is before the contract was "
-            f"concluded on {concluded.isoformat()}"
+            f"concluded on {concluded.isoformat()}",
+            f"交货日期 {payload.delivery_date.isoformat()} 早于订约日期 {concluded.isoformat()}",
         )
     return None
 
 
-def _not_yet_signed(context: B2BContext, payload: ByParty) -> str | None:
-    return f"the {payload.by.value} has already signed" if payload.by in context.signed else None
-
-
-def _prepaid(context: B2BContext, _: object) -> str | None:
-    assert context.terms is not None
-    if context.terms.payment_terms is PaymentTerms.PREPAYMENT and context.payment is None:
-        return "the contract requires prepayment before the goods are handed to the carrier"
+def _not_yet_signed(context: B2BContext, payload: ByParty) -> Reason | None:
+    if payload.by in context.signed:
+        return Reason(
+            f"the {payload.by.value} has already signed", f"{_PARTY_ZH[payload.by]}已经签署"
+        )
     return None
 
 
-def _payment_due(context: B2BContext, _: object) -> str | None:
+def _prepaid(context: B2BContext, _: object) -> Reason | None:
+    assert context.terms is not None
+    if context.terms.payment_terms is PaymentTerms.PREPAYMENT and context.payment is None:
+        return Reason(
+            "the contract requires prepayment before the goods are handed to the carrier",
+            "合同要求在货物交给承运人之前预付货款",
+        )
+    return None
+
+
+def _payment_due(context: B2BContext, _: object) -> Reason | None:
     assert context.terms is not None
     terms = context.terms.payment_terms
     if terms is PaymentTerms.AGAINST_DOCUMENTS and context.handover is None:
-        return "payment is against documents: the goods are not yet with the carrier"
+        return Reason(
+            "payment is against documents: the goods are not yet with the carrier",
+            "凭单付款：货物尚未交给承运人",
+        )
     if terms is PaymentTerms.ON_DELIVERY and context.received_at is None:
-        return "payment is on delivery: the buyer has not received the goods"
-    return None
-
-
-def _pays_value(context: B2BContext, payload: Payment) -> str | None:
-    if payload.amount != context.contract_value:
-        return (
-            f"the payment {payload.amount} differs from the contract value {context.contract_value}"
+        return Reason(
+            "payment is on delivery: the buyer has not received the goods",
+            "货到付款：买方尚未收到货物",
         )
     return None
 
 
-def _buyer_receives(context: B2BContext, payload: ByParty) -> str | None:
+def _pays_value(context: B2BContext, payload: Payment) -> Reason | None:
+    if payload.amount != context.contract_value:
+        return Reason(
+            f"the payment {payload.amount} differs from the contract value "
+            f"{context.contract_value}",
+            f"付款金额 {payload.amount} 与合同金额 {context.contract_value} 不符",
+        )
+    return None
+
+
+def _buyer_receives(context: B2BContext, payload: ByParty) -> Reason | None:
     if payload.by is Party.BUYER:
         return None
-    return f"only the buyer ({context.buyer}) can record receipt of the goods"
+    return Reason(
+        f"only the buyer ({context.buyer}) can record receipt of the goods",
+        f"只有买方（{context.buyer}）可以登记收货",
+    )
 
 
-def _both_done(context: B2BContext, _: object) -> str | None:
+def _both_done(context: B2BContext, _: object) -> Reason | None:
     missing = []
     if context.received_at is None:
-        missing.append("the buyer has not received the goods")
+        missing.append(("the buyer has not received the goods", "买方尚未收到货物"))
     if context.bank_documents is None:
-        missing.append("the banks have not issued their documents")
-    return "; ".join(missing) or None
+        missing.append(("the banks have not issued their documents", "银行尚未出具单据"))
+    if not missing:
+        return None
+    return Reason("; ".join(en for en, _ in missing), "；".join(zh for _, zh in missing))
 
 
-def _in_notice(context: B2BContext, _: object, now: datetime) -> str | None:
+def _in_notice(context: B2BContext, _: object, now: datetime) -> Reason | None:
     if context.received_at is not None and now > context.received_at + NOTICE_PERIOD:
-        return (
-            "the notice period ended two years after the goods were handed over "
-            f"({(context.received_at + NOTICE_PERIOD).isoformat()}, CISG Art. 39)"
+        ended = (context.received_at + NOTICE_PERIOD).isoformat()
+        return Reason(
+            f"the notice period ended two years after the goods were handed over ({ended}, "
+            "CISG Art. 39)",
+            f"索赔期已于交货后两年届满（{ended}，公约第 39 条）",
         )
     return None
 
 
-def _foreign(context: B2BContext, money: Money, what: str) -> str | None:
+_WHAT_ZH = {"claim": "索赔额", "payout": "赔付额"}
+
+
+def _foreign(context: B2BContext, money: Money, what: str) -> Reason | None:
     """Why ``money`` cannot be compared with the contract: its currency differs, or None."""
     currency = context.contract_value.currency
     if money.currency != currency:
-        return f"the {what} {money} is in {money.currency}, but the contract is in {currency}"
+        return Reason(
+            f"the {what} {money} is in {money.currency}, but the contract is in {currency}",
+            f"{_WHAT_ZH[what]} {money} 以 {money.currency} 计，而合同以 {currency} 计",
+        )
     return None
 
 
-def _claim_within_value(context: B2BContext, payload: Claim) -> str | None:
+def _claim_within_value(context: B2BContext, payload: Claim) -> Reason | None:
     foreign = _foreign(context, payload.amount, "claim")
     if foreign is not None:
         return foreign
     if payload.amount > context.contract_value or payload.amount.amount <= 0:
-        return f"a claim must be above zero and at most the contract value {context.contract_value}"
+        return Reason(
+            f"a claim must be above zero and at most the contract value {context.contract_value}",
+            f"索赔额必须大于零且不超过合同金额 {context.contract_value}",
+        )
     return None
 
 
-def _payout_within_claim(context: B2BContext, payload: Any) -> str | None:
+def _payout_within_claim(context: B2BContext, payload: Any) -> Reason | None:
     assert context.claim is not None
     payout = payload.payout
     if payout is None:
@@ -243,15 +302,21 @@ def _payout_within_claim(context: B2BContext, payload: Any) -> str | None:
     if foreign is not None:
         return foreign
     if payout > context.claim.amount:
-        return f"the payout {payout} exceeds the claim {context.claim.amount}"
+        return Reason(
+            f"the payout {payout} exceeds the claim {context.claim.amount}",
+            f"赔付额 {payout} 超过索赔额 {context.claim.amount}",
+        )
     return None
 
 
-def _claim_decided(context: B2BContext, _: object) -> str | None:
+def _claim_decided(context: B2BContext, _: object) -> Reason | None:
     if context.claim is None:
-        return "no claim establishes a breach: file one and have it decided first"
+        return Reason(
+            "no claim establishes a breach: file one and have it decided first",
+            "没有索赔确认违约：请先提出索赔并等待处理结果",
+        )
     if context.claim_payout is None and context.resolution is None:
-        return "the claim is not decided yet"
+        return Reason("the claim is not decided yet", "索赔尚未处理")
     return None
 
 
@@ -358,7 +423,7 @@ def _is(context: B2BContext, party: Party, actor: str) -> bool:
     return actor in (_name(context, party), party.value)
 
 
-def offeree_is_the_actor(context: B2BContext, payload: Any, actor: str) -> str | None:
+def offeree_is_the_actor(context: B2BContext, payload: Any, actor: str) -> Reason | None:
     """Only the offeree accepts (CISG 18): the actor must be the offeree party.
 
     The actor may be named by the party's name (``context.buyer`` or ``context.seller``)
@@ -367,10 +432,14 @@ def offeree_is_the_actor(context: B2BContext, payload: Any, actor: str) -> str |
     offeree = _standing(context).offeree
     if _is(context, offeree, actor):
         return None
-    return f"only the offeree ({offeree.value}, {_name(context, offeree)}) accepts, not {actor!r}"
+    name = _name(context, offeree)
+    return Reason(
+        f"only the offeree ({offeree.value}, {name}) accepts, not {actor!r}",
+        f"只有受盘人（{_PARTY_ZH[offeree]}，{name}）可以接受，{actor!r} 不可以",
+    )
 
 
-def the_party_acts(context: B2BContext, payload: Any, actor: str) -> str | None:
+def the_party_acts(context: B2BContext, payload: Any, actor: str) -> Reason | None:
     """Refuse any actor but the party ``by`` names: each signs, receives and claims for itself.
 
     The actor may be named by the party's name or its role, as for
@@ -379,14 +448,21 @@ def the_party_acts(context: B2BContext, payload: Any, actor: str) -> str | None:
     party: Party = payload.by
     if _is(context, party, actor):
         return None
-    return f"only the {party.value} ({_name(context, party)}) can do this, not {actor!r}"
+    name = _name(context, party)
+    return Reason(
+        f"only the {party.value} ({name}) can do this, not {actor!r}",
+        f"只有{_PARTY_ZH[party]}（{name}）可以这样做，{actor!r} 不可以",
+    )
 
 
-def the_buyer_pays(context: B2BContext, payload: Payment, actor: str) -> str | None:
+def the_buyer_pays(context: B2BContext, payload: Payment, actor: str) -> Reason | None:
     """Refuse any actor but the buyer, or the bank it pays through (named in the payload)."""
     if _is(context, Party.BUYER, actor) or actor == payload.bank:
         return None
-    return f"only the buyer ({context.buyer}) or its bank ({payload.bank}) pays, not {actor!r}"
+    return Reason(
+        f"only the buyer ({context.buyer}) or its bank ({payload.bank}) pays, not {actor!r}",
+        f"只有买方（{context.buyer}）或其银行（{payload.bank}）可以付款，{actor!r} 不可以",
+    )
 
 
 # -- event data ---------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from typing import final
 
 import attrs
 
-from ..._definition import FlowDefinition, Label, State, Transition
+from ..._definition import FlowDefinition, Label, Reason, State, Transition
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
 from ...fields import replace
@@ -333,31 +333,43 @@ DEFINITION = FlowDefinition(
     ],
     refusals={
         "dispatch": {
-            "browsing": "payment not authorized yet",
-            "order_filled": "payment not authorized yet",
-            "payment_declined": "payment not authorized yet",
-            **dict.fromkeys(_AFTER_DISPATCH, "the goods were already dispatched"),
-            "cancelled": "the order was cancelled",
-            "expired": "the order was closed unpaid",
+            "browsing": Reason("payment not authorized yet", "付款尚未授权"),
+            "order_filled": Reason("payment not authorized yet", "付款尚未授权"),
+            "payment_declined": Reason("payment not authorized yet", "付款尚未授权"),
+            **dict.fromkeys(
+                _AFTER_DISPATCH, Reason("the goods were already dispatched", "货物已经发出")
+            ),
+            "cancelled": Reason("the order was cancelled", "订单已经取消"),
+            "expired": Reason("the order was closed unpaid", "订单已因超时未付款关闭"),
         },
-        "deliver": dict.fromkeys(_REFUSED, "the parcel was refused at the door"),
+        "deliver": dict.fromkeys(
+            _REFUSED, Reason("the parcel was refused at the door", "包裹已在门口被拒收")
+        ),
         "settle": {
             **dict.fromkeys(
-                ("browsing", *_BEFORE_DISPATCH, "shipping"), "the goods are not delivered yet"
+                ("browsing", *_BEFORE_DISPATCH, "shipping"),
+                Reason("the goods are not delivered yet", "货物尚未送达"),
             ),
-            **dict.fromkeys(_REFUSED, "the parcel was refused at the door"),
+            **dict.fromkeys(
+                _REFUSED, Reason("the parcel was refused at the door", "包裹已在门口被拒收")
+            ),
         },
-        "cancel": dict.fromkeys(_AFTER_DISPATCH, "the goods were already dispatched"),
+        "cancel": dict.fromkeys(
+            _AFTER_DISPATCH, Reason("the goods were already dispatched", "货物已经发出")
+        ),
         "refuse_delivery": {
-            **dict.fromkeys(("browsing", *_BEFORE_DISPATCH), "the goods were not dispatched yet"),
-            "delivered": "the goods were already delivered",
-            "settled": "the goods were already delivered",
-            "cancelled": "the order was cancelled",
-            **dict.fromkeys(_REFUSED, "the parcel was already refused"),
+            **dict.fromkeys(
+                ("browsing", *_BEFORE_DISPATCH),
+                Reason("the goods were not dispatched yet", "货物尚未发出"),
+            ),
+            "delivered": Reason("the goods were already delivered", "货物已经送达"),
+            "settled": Reason("the goods were already delivered", "货物已经送达"),
+            "cancelled": Reason("the order was cancelled", "订单已经取消"),
+            **dict.fromkeys(_REFUSED, Reason("the parcel was already refused", "包裹已经被拒收")),
         },
         "return_to_merchant": dict.fromkeys(
             ("browsing", *_BEFORE_DISPATCH, "shipping", "delivered", "settled", "cancelled"),
-            "nothing was refused at the door",
+            Reason("nothing was refused at the door", "没有包裹在门口被拒收"),
         ),
     },
     context_type=DirectSaleContext,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..._definition import FlowInvariant, Guard, Label
+from ..._definition import FlowInvariant, Guard, Label, Reason
 from ..._events import Event
 from ..._flow import Transaction
 from ..._money import Money
@@ -74,42 +74,62 @@ def _total(context: DirectSaleContext) -> Money:
 # -- guards -------------------------------------------------------------------------------
 
 
-def _requires_cash_on_delivery(context: DirectSaleContext, _: object) -> str | None:
+def _requires_cash_on_delivery(context: DirectSaleContext, _: object) -> Reason | None:
     if context.cash_on_delivery:
         return None
-    return "payment not authorized yet; only cash on delivery ships unpaid"
+    return Reason(
+        "payment not authorized yet; only cash on delivery ships unpaid",
+        "付款尚未授权；只有货到付款的订单可以未付款发货",
+    )
 
 
-def _rejects_cash_on_delivery(context: DirectSaleContext, _: object) -> str | None:
+def _rejects_cash_on_delivery(context: DirectSaleContext, _: object) -> Reason | None:
     if context.cash_on_delivery:
-        return "cash on delivery needs no authorization; dispatch and collect at the door"
-    return None
-
-
-def _amount_matches_total(context: DirectSaleContext, payload: Authorization) -> str | None:
-    total = _total(context)
-    if payload.amount != total:
-        return f"the approved amount {payload.amount} differs from the order total {total}"
-    return None
-
-
-def _collection_matches(context: DirectSaleContext, payload: Delivery) -> str | None:
-    total = _total(context)
-    if context.cash_on_delivery:
-        if payload.collected != total:
-            got = "nothing" if payload.collected is None else str(payload.collected)
-            return f"cash on delivery must collect the order total {total}, not {got}"
-    elif payload.collected is not None:
-        return (
-            "payment was already authorized; nothing is collected at the door "
-            f"(got {payload.collected})"
+        return Reason(
+            "cash on delivery needs no authorization; dispatch and collect at the door",
+            "货到付款无需授权；直接发货，送货上门时收款",
         )
     return None
 
 
-def _not_the_merchant(context: DirectSaleContext, payload: OrderForm) -> str | None:
+def _amount_matches_total(context: DirectSaleContext, payload: Authorization) -> Reason | None:
+    total = _total(context)
+    if payload.amount != total:
+        return Reason(
+            f"the approved amount {payload.amount} differs from the order total {total}",
+            f"批准金额 {payload.amount} 与订单总额 {total} 不符",
+        )
+    return None
+
+
+def _collection_matches(context: DirectSaleContext, payload: Delivery) -> Reason | None:
+    total = _total(context)
+    if context.cash_on_delivery:
+        if payload.collected != total:
+            got, got_zh = (
+                ("nothing", "分文未收")
+                if payload.collected is None
+                else (str(payload.collected), f"所收的 {payload.collected}")
+            )
+            return Reason(
+                f"cash on delivery must collect the order total {total}, not {got}",
+                f"货到付款必须收取订单总额 {total}，而不是{got_zh}",
+            )
+    elif payload.collected is not None:
+        return Reason(
+            "payment was already authorized; nothing is collected at the door "
+            f"(got {payload.collected})",
+            f"付款已经授权；送货时不再收款（却收了 {payload.collected}）",
+        )
+    return None
+
+
+def _not_the_merchant(context: DirectSaleContext, payload: OrderForm) -> Reason | None:
     if payload.customer_name == context.merchant:
-        return f"the customer {payload.customer_name!r} is the merchant itself"
+        return Reason(
+            f"the customer {payload.customer_name!r} is the merchant itself",
+            f"顾客 {payload.customer_name!r} 就是商家本身",
+        )
     return None
 
 
@@ -121,20 +141,24 @@ _RESERVED = frozenset(INTERMEDIARIES)
 _RESERVED_NAMES = ", ".join(repr(role) for role in INTERMEDIARIES)
 
 
-def _reserved(who: str, name: str) -> str | None:
+_WHO_ZH = {"merchant": "商家", "customer": "顾客"}
+
+
+def _reserved(who: str, name: str) -> Reason | None:
     if _plain(name) in _RESERVED:
-        return (
+        return Reason(
             f"the {who} {name!r} is named like an intermediary; the names {_RESERVED_NAMES} "
-            "are reserved for the intermediaries' ledger accounts"
+            "are reserved for the intermediaries' ledger accounts",
+            f"{_WHO_ZH[who]} {name!r} 与中介方同名；名称 {_RESERVED_NAMES} 保留给中介方的账户",
         )
     return None
 
 
-def _merchant_not_reserved(_: None, payload: Browse) -> str | None:
+def _merchant_not_reserved(_: None, payload: Browse) -> Reason | None:
     return _reserved("merchant", payload.merchant)
 
 
-def _customer_not_reserved(_: DirectSaleContext, payload: OrderForm) -> str | None:
+def _customer_not_reserved(_: DirectSaleContext, payload: OrderForm) -> Reason | None:
     return _reserved("customer", payload.customer_name)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import final
 
-from ..._definition import FlowDefinition, Label, State, Transition
+from ..._definition import FlowDefinition, Label, Reason, State, Transition
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
 from ...fields import replace
@@ -203,7 +203,7 @@ TRANSITIONS = (
 )
 """Steps (2) to (4), and the two early ends: a party declines, the buyer defaults."""
 
-_NOT_SIGNED = "the contract is not signed by both"
+_NOT_SIGNED = Reason("the contract is not signed by both", "合同尚未经双方签署")
 
 DEFINITION = FlowDefinition(
     name="intermediary",
@@ -222,26 +222,33 @@ DEFINITION = FlowDefinition(
     refusals={
         "pay": {
             **dict.fromkeys(("matched", "signed_by_one"), _NOT_SIGNED),
-            "defaulted": "the buyer was declared in default; the trade is over",
+            "defaulted": Reason(
+                "the buyer was declared in default; the trade is over",
+                "买方已被宣告违约；交易已经结束",
+            ),
         },
         "declare_default": {
             **dict.fromkeys(("matched", "signed_by_one"), _NOT_SIGNED),
-            **dict.fromkeys(("paid", "in_transit", "delivered", "settled"), "the buyer has paid"),
+            **dict.fromkeys(
+                ("paid", "in_transit", "delivered", "settled"),
+                Reason("the buyer has paid", "买方已经付款"),
+            ),
         },
         "release": dict.fromkeys(
-            ("matched", "signed_by_one", "contract_signed"), "the buyer has not paid yet"
+            ("matched", "signed_by_one", "contract_signed"),
+            Reason("the buyer has not paid yet", "买方尚未付款"),
         ),
         "deliver": dict.fromkeys(
             ("matched", "signed_by_one", "contract_signed", "paid"),
-            "the goods have not left the warehouse",
+            Reason("the goods have not left the warehouse", "货物尚未出库"),
         ),
         "settle": dict.fromkeys(
             ("matched", "signed_by_one", "contract_signed", "paid", "in_transit"),
-            "the goods are not delivered yet",
+            Reason("the goods are not delivered yet", "货物尚未送达"),
         ),
         "sign": dict.fromkeys(
             ("contract_signed", "paid", "in_transit", "delivered", "settled"),
-            "the contract is already concluded",
+            Reason("the contract is already concluded", "合同已经订立"),
         ),
     },
 )

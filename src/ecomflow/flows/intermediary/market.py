@@ -22,7 +22,7 @@ from typing import Any, final
 import attrs
 
 from ..._codec import unstructure
-from ..._definition import EventType, FlowDefinition, Guard, Label, State, Transition
+from ..._definition import EventType, FlowDefinition, Guard, Label, Reason, State, Transition
 from ..._errors import InvalidPayload
 from ..._events import Stream
 from ..._flow import Flow, Transaction, trigger
@@ -311,46 +311,68 @@ def _record_match(book: Book, _: None) -> Book:
     return attrs.evolve(book, fills=(*book.fills, book.pending[0]), pending=book.pending[1:])
 
 
-def _nothing_pending(book: Book, _: object) -> str | None:
+def _nothing_pending(book: Book, _: object) -> Reason | None:
     if book.pending:
-        return f"{len(book.pending)} match(es) found by the last step are not recorded yet"
+        count = len(book.pending)
+        return Reason(
+            f"{count} match(es) found by the last step are not recorded yet",
+            f"上一步撮合成功的 {count} 笔交易尚未记录",
+        )
     return None
 
 
-def _match_pending(book: Book, _: object) -> str | None:
-    return None if book.pending else "no match is waiting to be recorded"
+def _match_pending(book: Book, _: object) -> Reason | None:
+    if book.pending:
+        return None
+    return Reason("no match is waiting to be recorded", "没有等待记录的撮合")
 
 
-def _not_the_exchange(book: Book, order: Order) -> str | None:
+def _not_the_exchange(book: Book, order: Order) -> Reason | None:
     if order.party == book.terms.name:
-        return f"the exchange {book.terms.name!r} cannot be a party to its own trade"
+        return Reason(
+            f"the exchange {book.terms.name!r} cannot be a party to its own trade",
+            f"交易所 {book.terms.name!r} 不能成为自己撮合的交易的一方",
+        )
     return None
 
 
-def _in_currency(book: Book, order: Order) -> str | None:
+def _in_currency(book: Book, order: Order) -> Reason | None:
     if order.price.currency != book.terms.currency:
-        return f"price {order.price} is not in the exchange's currency {book.terms.currency}"
+        return Reason(
+            f"price {order.price} is not in the exchange's currency {book.terms.currency}",
+            f"价格 {order.price} 不是以交易所的币种 {book.terms.currency} 计",
+        )
     return None
 
 
-def _value_fits(book: Book, order: Order) -> str | None:
+def _value_fits(book: Book, order: Order) -> Reason | None:
     if order.quantity * order.price.amount >= 10**MAX_AMOUNT_DIGITS:
-        return f"its value has more than {MAX_AMOUNT_DIGITS} digits before the decimal point"
+        return Reason(
+            f"its value has more than {MAX_AMOUNT_DIGITS} digits before the decimal point",
+            f"其金额的整数部分超过 {MAX_AMOUNT_DIGITS} 位",
+        )
     return None
 
 
-def _ended_trade(book: Book, reopening: Reopening) -> str | None:
+def _ended_trade(book: Book, reopening: Reopening) -> Reason | None:
     try:
         fill = book.fill(reopening.trade)
     except KeyError:
-        return f"{reopening.trade!r} is not a trade of this exchange"
+        return Reason(
+            f"{reopening.trade!r} is not a trade of this exchange",
+            f"{reopening.trade!r} 不是本交易所的交易",
+        )
     if any(ended.trade == fill.trade for ended in book.ended):
-        return f"trade {fill.trade!r} was already reopened"
+        return Reason(
+            f"trade {fill.trade!r} was already reopened", f"交易 {fill.trade!r} 已经重新挂出"
+        )
     side = {"buyer": fill.supply, "seller": fill.demand}.get(reopening.by)
     if side != reopening.posting or reopening.quantity != fill.quantity:
-        return (
+        return Reason(
             f"trade {fill.trade!r} gives back {fill.quantity} to the other side of the "
-            f"{reopening.by!r}, not {reopening.quantity} to {reopening.posting!r}"
+            f"{reopening.by!r}, not {reopening.quantity} to {reopening.posting!r}",
+            f"交易 {fill.trade!r} 应把 {fill.quantity} 退回给 {reopening.by!r} 的对方，"
+            f"而不是把 {reopening.quantity} 退回给 {reopening.posting!r}",
         )
     return None
 

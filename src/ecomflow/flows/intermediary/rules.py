@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ..._definition import FlowInvariant, Guard, Label
+from ..._definition import FlowInvariant, Guard, Label, Reason
 from ..._events import Event
 from ..._flow import Transaction
 from ..._money import Money
@@ -50,29 +50,42 @@ __all__ = [
 # -- guards -------------------------------------------------------------------------------
 
 
-def _not_yet_signed(context: IntermediaryContext, payload: Signature) -> str | None:
+_PARTY_ZH = {"buyer": "买方", "seller": "卖方"}
+
+
+def _not_yet_signed(context: IntermediaryContext, payload: Signature) -> Reason | None:
     if payload.party in context.signed_by:
-        return f"the {payload.party.value} has already signed"
+        party = payload.party.value
+        return Reason(f"the {party} has already signed", f"{_PARTY_ZH.get(party, party)}已经签署")
     return None
 
 
-def _designated_bank(context: IntermediaryContext, payload: Payment) -> str | None:
+def _designated_bank(context: IntermediaryContext, payload: Payment) -> Reason | None:
     banks = context.match.designated_banks
     if payload.bank not in banks:
-        return f"{payload.bank!r} is not a bank the exchange designates ({', '.join(banks)})"
+        return Reason(
+            f"{payload.bank!r} is not a bank the exchange designates ({', '.join(banks)})",
+            f"{payload.bank!r} 不是交易所指定的银行（{'、'.join(banks)}）",
+        )
     return None
 
 
-def _pays_contract_value(context: IntermediaryContext, payload: Payment) -> str | None:
+def _pays_contract_value(context: IntermediaryContext, payload: Payment) -> Reason | None:
     if payload.amount != context.match.value:
-        return f"the payment {payload.amount} differs from the contract value {context.match.value}"
+        return Reason(
+            f"the payment {payload.amount} differs from the contract value {context.match.value}",
+            f"付款金额 {payload.amount} 与合同金额 {context.match.value} 不符",
+        )
     return None
 
 
-def _payment_overdue(context: IntermediaryContext, _: object, now: datetime) -> str | None:
+def _payment_overdue(context: IntermediaryContext, _: object, now: datetime) -> Reason | None:
     pay_by = context.match.pay_by
     if pay_by is not None and now <= pay_by:
-        return f"the buyer has until {pay_by.isoformat()} to pay"
+        return Reason(
+            f"the buyer has until {pay_by.isoformat()} to pay",
+            f"买方的付款期限到 {pay_by.isoformat()} 为止",
+        )
     return None
 
 

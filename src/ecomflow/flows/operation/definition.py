@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import final
 
-from ..._definition import FlowDefinition, Label, State, Transition
+from ..._definition import FlowDefinition, Label, Reason, State, Transition
 from ..._flow import Flow, Transaction, trigger
 from ..._money import Money
 from ...fields import replace
@@ -235,20 +235,35 @@ _UNPAID = ("goods_shown", "order_placed", "order_confirmed", "settling", "paymen
 
 REFUSALS = {
     "deliver": dict.fromkeys(
-        _UNPAID, "the financial institution has not reported a successful payment"
+        _UNPAID,
+        Reason(
+            "the financial institution has not reported a successful payment",
+            "金融机构尚未报告付款成功",
+        ),
     )
-    | {"refunded": "the payment was refunded; the goods stay with the merchant"},
+    | {
+        "refunded": Reason(
+            "the payment was refunded; the goods stay with the merchant",
+            "货款已经退还；货物留在商家",
+        )
+    },
     "settle": dict.fromkeys(
-        ("goods_shown", "order_placed"), "the merchant has not confirmed the order yet"
+        ("goods_shown", "order_placed"),
+        Reason("the merchant has not confirmed the order yet", "商家尚未确认订单"),
     ),
     "cancel": {
-        "settling": "the payment is being settled; wait for the result",
-        "paid": "the payment succeeded; a paid order is refunded, not cancelled",
+        "settling": Reason(
+            "the payment is being settled; wait for the result", "货款正在结算；请等待结果"
+        ),
+        "paid": Reason(
+            "the payment succeeded; a paid order is refunded, not cancelled",
+            "付款已经成功；已付款的订单只能退款，不能取消",
+        ),
     },
     "refund": {
-        **dict.fromkeys(_UNPAID, "nothing was paid yet"),
-        "delivered": "the goods were already delivered",
-        "cancelled": "the order was cancelled",
+        **dict.fromkeys(_UNPAID, Reason("nothing was paid yet", "尚未付款")),
+        "delivered": Reason("the goods were already delivered", "货物已经送达"),
+        "cancelled": Reason("the order was cancelled", "订单已经取消"),
     },
 }
 """Why a trigger is impossible from a state that lacks it, in the words of the domain."""

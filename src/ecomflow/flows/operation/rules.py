@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..._definition import EventType, FlowInvariant, Guard, Label
+from ..._definition import EventType, FlowInvariant, Guard, Label, Reason
 from ..._flow import Transaction
 from ..._money import Money
 from ...vocabulary import ORDER_CANCELLED, OWNERSHIP_TRANSFERRED, PAYMENT_TRANSFERRED
@@ -62,9 +62,12 @@ def _order(context: OperationContext) -> Order:
 # -- guards --------------------------------------------------------------------------------
 
 
-def _not_the_merchant(context: OperationContext, payload: Order) -> str | None:
+def _not_the_merchant(context: OperationContext, payload: Order) -> Reason | None:
     if payload.customer == context.merchant:
-        return f"the customer {payload.customer!r} is the merchant itself"
+        return Reason(
+            f"the customer {payload.customer!r} is the merchant itself",
+            f"顾客 {payload.customer!r} 就是商家本身",
+        )
     return None
 
 
@@ -74,10 +77,13 @@ CUSTOMER_IS_NOT_MERCHANT = Guard(
 """Step 1: nobody orders from themselves."""
 
 
-def _amount_matches(context: OperationContext, payload: ElectronicSettlement) -> str | None:
+def _amount_matches(context: OperationContext, payload: ElectronicSettlement) -> Reason | None:
     total = _order(context).total
     if payload.amount != total:
-        return f"the settled amount {payload.amount} differs from the order total {total}"
+        return Reason(
+            f"the settled amount {payload.amount} differs from the order total {total}",
+            f"结算金额 {payload.amount} 与订单总额 {total} 不符",
+        )
     return None
 
 
