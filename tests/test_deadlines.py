@@ -129,7 +129,8 @@ def test_an_unpaid_order_closes_itself_after_30_minutes_and_not_before():
         tx.fire("expire")
     assert refused.value.reasons[0][0] == "deadline"
     assert "not due until 2026-11-26T09:30:00+00:00" in str(refused.value)
-    assert "之前不能超时关闭订单" in str(refused.value)
+    assert refused.value.reasons_in("zh")[0][1] == "2026-11-26T09:30:00+00:00之前不能超时关闭订单"
+    assert "之前不能超时关闭订单（deadline）" in refused.value.message_in("zh")
     assert tx.version == 1 and tx.state == "order_filled"  # nothing changed
     clock.advance(timedelta(seconds=1))
     assert "expire" in tx.allowed_triggers()
