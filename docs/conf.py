@@ -38,8 +38,10 @@ exclude_patterns = [
 # Notebooks are shown as saved, with the outputs of their last run (they are executed by the
 # test suite, not by the docs build).
 nb_execution_mode = "off"
+# Links to a heading (``testing.md#chinese-everywhere``) resolve as they do on a code host.
+myst_heading_anchors = 3
 # A diagram's display bundle also carries its DOT source (text/vnd.graphviz), which no front
-# end renders; the page shows the bundle's HTML (the SVG inlined) instead. Only that warning
+# end renders; the page shows the bundle's HTML (the SVG as an image) instead. Only that warning
 # is silenced, every other one fails the build.
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
