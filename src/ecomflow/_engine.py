@@ -35,19 +35,8 @@ from ._events import (
     Clock,
     Event,
     Stream,
+    _EventDraft,
     _new_object,
-    _set_actor,
-    _set_causation_id,
-    _set_correlation_id,
-    _set_data,
-    _set_flow_version,
-    _set_name,
-    _set_occurred_at,
-    _set_seq,
-    _set_stream,
-    _set_trigger,
-    _set_tx_id,
-    _set_version,
     check_now,
 )
 from ._frozen import ScannedDict
@@ -891,21 +880,22 @@ class Engine:
                 raise InvalidPayload(
                     f"{_subject(subject, self.definition.name)}: {where} {problem}."
                 ) from None
-            # The Event, its slots set one by one (see ecomflow._events.new_event), inline:
-            # this runs for every event of every fire.
-            event: Event = _new_object(Event)
-            _set_tx_id(event, tx_id)
-            _set_version(event, version)
-            _set_seq(event, seq)
-            _set_trigger(event, trigger)
-            _set_stream(event, stream)
-            _set_name(event, name)
-            _set_data(event, frozen)
-            _set_occurred_at(event, now)
-            _set_actor(event, actor)
-            _set_causation_id(event, causation_id)
-            _set_correlation_id(event, correlation_id)
-            _set_flow_version(event, flow_version)
+            # The Event, built as a draft and turned into one (see ecomflow._events.new_event),
+            # inline: this runs for every event of every fire.
+            event: Any = _new_object(_EventDraft)
+            event.tx_id = tx_id
+            event.version = version
+            event.seq = seq
+            event.trigger = trigger
+            event.stream = stream
+            event.name = name
+            event.data = frozen
+            event.occurred_at = now
+            event.actor = actor
+            event.causation_id = causation_id
+            event.correlation_id = correlation_id
+            event.flow_version = flow_version
+            event.__class__ = Event
             events.append(event)
             seq += 1
         return events
