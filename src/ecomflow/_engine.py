@@ -37,19 +37,8 @@ from ._events import (
     Clock,
     Event,
     Stream,
+    _EventDraft,
     _new_object,
-    _set_actor,
-    _set_causation_id,
-    _set_correlation_id,
-    _set_data,
-    _set_flow_version,
-    _set_name,
-    _set_occurred_at,
-    _set_seq,
-    _set_stream,
-    _set_trigger,
-    _set_tx_id,
-    _set_version,
     check_now,
 )
 from ._frozen import ScannedDict
@@ -107,6 +96,20 @@ class _Step:
     effect_uses_clock: bool = False
     emits: tuple[tuple[Any, Any, Stream, str], ...] = ()
     takes_times: bool = True  # a payload field may hold a datetime (to take at its offset)
+    binds_fields: bool = False  # the payload's __init__ refuses unknown and missing fields
+
+
+def _binds_fields(payload: type[Any] | None) -> bool:
+    """Whether ``payload``'s ``__init__`` is the one attrs wrote for its fields.
+
+    Its signature is then the fields' aliases (a default making one optional), so
+    calling it with unknown or missing keyword arguments raises ``TypeError`` before
+    anything runs: the happy path needs no check of the keys beforehand, and a refusal
+    is named by the check run after it. A class with its own ``__init__`` is checked
+    first, as it may take ``**kwargs``.
+    """
+    code = getattr(getattr(payload, "__init__", None), "__code__", None)
+    return code is not None and code.co_filename.startswith("<attrs generated")
 
 
 def _takes_times(payload: type[Any] | None) -> bool:
@@ -143,6 +146,7 @@ def _compile(transition: Transition) -> _Step:
         effect_uses_clock=transition.effect_uses_clock,
         emits=tuple((emit.when, emit.data, emit.stream, emit.name) for emit in transition.emits),
         takes_times=_takes_times(transition.payload),
+        binds_fields=_binds_fields(transition.payload),
     )
 
 
@@ -444,19 +448,23 @@ class Engine:
             if move is None:
                 raise self._not_allowed(tx_id, configuration, trigger)
         step, after = move
-        keys = kwargs.keys()
         payload_type = step.payload
-        if not (keys <= step.accepted and keys >= step.required):  # refused, and named
-            subject = (trigger, tx_id, state_name(configuration))
-            self._build(subject, step.accepted, step.required, step.spec, kwargs)
         if payload_type is None:
+            if kwargs:  # refused, and named
+                subject = (trigger, tx_id, state_name(configuration))
+                self._build(subject, step.accepted, step.required, step.spec, kwargs)
             payload = None
         else:
+            if not step.binds_fields:  # its own __init__: the keys checked first
+                self._check_fields(step, trigger, tx_id, configuration, kwargs)
             if step.takes_times and datetime in map(type, kwargs.values()):
                 kwargs = _at_offsets(kwargs)  # a named zone's time at its offset
             try:
                 payload = payload_type(**kwargs)
             except Exception as error:  # a payload class's converters may raise anything
+                # An unknown or missing field is named first (attrs' __init__ refused the
+                # call before running anything); then the payload's own refusal.
+                self._check_fields(step, trigger, tx_id, configuration, kwargs)
                 self._refuse_payload((trigger, tx_id, state_name(configuration)), kwargs, error)
         now = clock()
         if type(now) is not datetime or type(now.tzinfo) is not timezone:
@@ -484,6 +492,20 @@ class Engine:
             step, tx_id, version + 1, trigger, new_context, payload, now, who, configuration
         )
         return after, new_context, events
+
+    def _check_fields(
+        self,
+        step: _Step,
+        trigger: str,
+        tx_id: str,
+        configuration: Configuration,
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        """Raise InvalidPayload naming an unknown or missing field of ``kwargs``, if any."""
+        keys = kwargs.keys()
+        if not (keys <= step.accepted and keys >= step.required):
+            subject = (trigger, tx_id, state_name(configuration))
+            self._build(subject, step.accepted, step.required, step.spec, kwargs)
 
     def start(
         self,
@@ -905,21 +927,22 @@ class Engine:
                 raise InvalidPayload(
                     f"{_subject(subject, self.definition.name)}: {where} {problem}."
                 ) from None
-            # The Event, its slots set one by one (see ecomflow._events.new_event), inline:
-            # this runs for every event of every fire.
-            event: Event = _new_object(Event)
-            _set_tx_id(event, tx_id)
-            _set_version(event, version)
-            _set_seq(event, seq)
-            _set_trigger(event, trigger)
-            _set_stream(event, stream)
-            _set_name(event, name)
-            _set_data(event, frozen)
-            _set_occurred_at(event, now)
-            _set_actor(event, actor)
-            _set_causation_id(event, causation_id)
-            _set_correlation_id(event, correlation_id)
-            _set_flow_version(event, flow_version)
+            # The Event, built as a draft and turned into one (see ecomflow._events.new_event),
+            # inline: this runs for every event of every fire.
+            event: Any = _new_object(_EventDraft)
+            event.tx_id = tx_id
+            event.version = version
+            event.seq = seq
+            event.trigger = trigger
+            event.stream = stream
+            event.name = name
+            event.data = frozen
+            event.occurred_at = now
+            event.actor = actor
+            event.causation_id = causation_id
+            event.correlation_id = correlation_id
+            event.flow_version = flow_version
+            event.__class__ = Event
             events.append(event)
             seq += 1
         return events

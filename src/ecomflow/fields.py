@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import functools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -140,7 +141,12 @@ def choice(kind: type[E]) -> Any:
     )
 
 
-_Plan = tuple[tuple[str, ...], bool, tuple[Any, ...] | None, frozenset[str], bool]
+_new_object = object.__new__
+# (field names, plain, slot descriptors, the names as a set, the setter of a dict-based
+# class's __dict__ when it is copied whole)
+_Plan = tuple[
+    tuple[str, ...], bool, tuple[Any, ...] | None, frozenset[str], Callable[[Any, Any], None] | None
+]
 _PLANS: dict[type[Any], _Plan] = {}
 T = TypeVar("T")
 
@@ -178,12 +184,16 @@ def _plan(cls: type[Any]) -> _Plan:
         for klass in cls.__mro__
         for value in vars(klass).values()
     )
+    setter = None
+    if plain and whole:  # the descriptor of __dict__, set past the frozen __setattr__
+        descriptor = next(vars(k)["__dict__"] for k in cls.__mro__ if "__dict__" in vars(k))
+        setter = descriptor.__set__
     plan = _PLANS[cls] = (
         names,
         plain and ("__dict__" in dir(cls) or slots is not None),
         slots,
         frozenset(names),
-        plain and whole,
+        setter,
     )
     return plan
 
@@ -197,16 +207,20 @@ def replace(instance: T, **changes: Any) -> T:
     its ``__init__``, so its checks run.
     """
     cls = type(instance)
-    names, plain, slots, known, whole = _PLANS.get(cls) or _plan(cls)
+    names, plain, slots, known, set_fields = _PLANS.get(cls) or _plan(cls)
+    if set_fields is not None:
+        # The fields' dict copied in C (one block), the changes applied; an unknown
+        # name is a key the copy did not have, so it grows: checked by its size alone.
+        old = instance.__dict__
+        fields = old.copy()
+        fields.update(changes)
+        if len(fields) == len(old):
+            new = _new_object(cls)
+            set_fields(new, fields)
+            return new
     if not changes.keys() <= known:
         unknown = changes.keys() - known
         raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
-    if whole:
-        new = object.__new__(cls)
-        fields = new.__dict__
-        fields.update(instance.__dict__)
-        fields.update(changes)
-        return new
     if plain and slots is not None:
         new = object.__new__(cls)
         for name, slot in zip(names, slots, strict=True):
