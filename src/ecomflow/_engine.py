@@ -43,6 +43,7 @@ from ._events import (
 )
 from ._frozen import ScannedDict
 from ._graph import Configuration, ancestors, as_lists, entry, freeze, leaves_of, state_name, walk
+from ._messages import describe_zh, payload_zh, problem_zh
 from ._money import _show
 from ._sensitive import Refused, find_sensitive, scan_dict
 
@@ -442,7 +443,10 @@ class Engine:
                 raise InvalidPayload(
                     f"Cannot fire {_show(trigger)} on transaction {tx_id!r} in state "
                     f"{state_name(configuration)!r}: a trigger is a string, one of "
-                    f"{', '.join(self.triggers_from(configuration)) or 'none'}."
+                    f"{', '.join(self.triggers_from(configuration)) or 'none'}.",
+                    zh=f"无法对状态为 {state_name(configuration)!r} 的交易 {tx_id!r} 执行 "
+                    f"{_show(trigger)}：触发器须为字符串，可选："
+                    f"{', '.join(self.triggers_from(configuration)) or '无'}。",
                 )
             move = self._move(configuration, trigger)
             if move is None:
@@ -843,9 +847,15 @@ class Engine:
             if unknown:
                 fields = ", ".join(sorted(accepted)) if accepted else "no payload"
                 problem = f"unknown field {unknown[0]!r}; accepted: {fields}"
+                fields_zh = ", ".join(sorted(accepted)) if accepted else "无载荷"
+                why_zh = f"未知字段 {unknown[0]!r}；可接受：{fields_zh}"
             else:
                 problem = f"missing field {sorted(required - set(kwargs))[0]!r}"
-            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {problem}.")
+                why_zh = f"缺少字段 {sorted(required - set(kwargs))[0]!r}"
+            raise InvalidPayload(
+                f"{_subject(subject, self.definition.name)}: {problem}.",
+                zh=payload_zh(subject, self.definition.name, why_zh),
+            )
         if spec.payload is None:
             return None
         if datetime in map(type, kwargs.values()):
@@ -862,16 +872,20 @@ class Engine:
         # The message may quote the value: refuse a card number without repeating it.
         self._refuse_sensitive(subject, kwargs)
         text = _describe(error)
-        raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {text}.") from (
-            None if isinstance(error, (TypeError, ValueError)) else error
-        )
+        raise InvalidPayload(
+            f"{_subject(subject, self.definition.name)}: {text}.",
+            zh=payload_zh(subject, self.definition.name, describe_zh(error)),
+        ) from (None if isinstance(error, (TypeError, ValueError)) else error)
 
     def _refuse_sensitive(self, subject: tuple[str, str, str], values: Mapping[str, Any]) -> None:
         """Raise InvalidPayload naming the first field of ``values`` that may not be stored."""
         found = find_sensitive(values)
         if found is not None:
             path, problem = found
-            raise InvalidPayload(f"{_subject(subject, self.definition.name)}: {path} {problem}.")
+            raise InvalidPayload(
+                f"{_subject(subject, self.definition.name)}: {path} {problem}.",
+                zh=payload_zh(subject, self.definition.name, f"{path} {problem_zh(problem)}"),
+            )
 
     def _record(
         self,
@@ -925,7 +939,8 @@ class Engine:
                 path, problem = find_sensitive(dict(data)) or ("data", "may not be stored")
                 where = path if not seq else f"{name}.{path}"
                 raise InvalidPayload(
-                    f"{_subject(subject, self.definition.name)}: {where} {problem}."
+                    f"{_subject(subject, self.definition.name)}: {where} {problem}.",
+                    zh=payload_zh(subject, self.definition.name, f"{where} {problem_zh(problem)}"),
                 ) from None
             # The Event, built as a draft and turned into one (see ecomflow._events.new_event),
             # inline: this runs for every event of every fire.

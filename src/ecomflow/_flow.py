@@ -28,6 +28,7 @@ from ._engine import Engine
 from ._errors import CorruptHistory, InvalidDefinition, InvalidPayload, SubscriberError
 from ._events import Clock, Event, check_now, utc_now
 from ._graph import Edge, as_lists, freeze, leaves_of, state_name, walk
+from ._messages import problem_zh, sentence_subject_zh
 from ._sensitive import check_text, text_problem
 
 SNAPSHOT_FORMAT = 1
@@ -312,13 +313,21 @@ def check_who(
         if type(value) is not str or not value.strip():
             raise InvalidPayload(
                 f"{subject}: {name} must be a non-empty string naming who or what caused it "
-                f"(got {value!r})."
+                f"(got {value!r}).",
+                zh=f"{sentence_subject_zh(subject)}：{name} 必须是非空字符串，说明由谁或什么引起"
+                f"（收到 {value!r}）。",
             )
         if len(value) > 200:
-            raise InvalidPayload(f"{subject}: {name} is longer than 200 characters.")
+            raise InvalidPayload(
+                f"{subject}: {name} is longer than 200 characters.",
+                zh=f"{sentence_subject_zh(subject)}：{name} 超过 200 个字符。",
+            )
         problem = text_problem(value)
         if problem is not None:  # the value itself is not repeated: messages reach logs
-            raise InvalidPayload(f"{subject}: the {name} given {problem}.")
+            raise InvalidPayload(
+                f"{subject}: the {name} given {problem}.",
+                zh=f"{sentence_subject_zh(subject)}：给出的 {name} {problem_zh(problem)}。",
+            )
     return actor, causation_id, correlation_id  # type: ignore[return-value]
 
 
@@ -566,7 +575,8 @@ class Flow(Generic[TxT]):
         if not isinstance(tx_id, str) or not tx_id.strip():
             raise InvalidPayload(
                 f"Cannot start a {self.name} transaction: its id must be a non-empty string "
-                f"(got {tx_id!r})."
+                f"(got {tx_id!r}).",
+                zh=f"无法开始 {self.name} 交易：交易 id 必须是非空字符串（收到 {tx_id!r}）。",
             )
         check_text(tx_id, f"id of the {self.name} transaction to start")
         who = check_who(

@@ -120,16 +120,26 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
         if isinstance(value, float):
             raise InvalidPayload(
                 f"{what} {value!r} is a float; pass a Decimal, an int or a str such as "
-                f"Decimal({str(value)!r})"
+                f"Decimal({str(value)!r})",
+                zh=f"{what} {value!r} 是浮点数；请传 Decimal、int 或字符串，例如 "
+                f"Decimal({str(value)!r})",
             )
-        raise InvalidPayload(f"{what} {value!r} must be a Decimal, an int or a decimal string")
+        raise InvalidPayload(
+            f"{what} {value!r} must be a Decimal, an int or a decimal string",
+            zh=f"{what} {value!r} 必须是 Decimal、int 或十进制数字字符串",
+        )
     else:
         try:
             result = Decimal(value)
         except InvalidOperation:
-            raise InvalidPayload(f"{what} {value!r} is not a decimal number") from None
+            raise InvalidPayload(
+                f"{what} {value!r} is not a decimal number",
+                zh=f"{what} {value!r} 不是十进制数",
+            ) from None
     if not result.is_finite():
-        raise InvalidPayload(f"{what} {value!r} must be a finite number")
+        raise InvalidPayload(
+            f"{what} {value!r} must be a finite number", zh=f"{what} {value!r} 必须是有限数"
+        )
     return result
 
 
@@ -138,11 +148,16 @@ def _to_currency(value: object) -> str:
         return value
     if not isinstance(value, str):
         raise InvalidPayload(
-            f"currency {value!r} must be a three-letter ISO 4217 code such as 'CNY'"
+            f"currency {value!r} must be a three-letter ISO 4217 code such as 'CNY'",
+            zh=f"币种 {value!r} 必须是三个字母的 ISO 4217 代码，例如 'CNY'",
         )
     suggestion = _suggest(value.strip().upper())
     hint = f"; did you mean {suggestion!r}?" if suggestion else ", such as 'CNY'"
-    raise InvalidPayload(f"currency {value!r} is not an active ISO 4217 code{hint}")
+    hint_zh = f"；你是不是想写 {suggestion!r}？" if suggestion else "，例如 'CNY'"
+    raise InvalidPayload(
+        f"currency {value!r} is not an active ISO 4217 code{hint}",
+        zh=f"币种 {value!r} 不是现行的 ISO 4217 代码{hint_zh}",
+    )
 
 
 # The most used currencies first: a typo is more likely one of these.
@@ -170,6 +185,10 @@ def _suggest(code: str) -> str | None:
     return close[0] if close else None
 
 
+# The Chinese of each operation named in an arithmetic error.
+_OPS_ZH = {"add": "相加", "subtract": "相减", "multiply": "相乘", "take a share of": "取份额"}
+
+
 def _show(value: object) -> str:
     """Return ``repr(value)``, or a description when an int is too long to print."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
@@ -188,7 +207,9 @@ def check_amount(value: Decimal, what: str = "amount") -> Decimal:
     if value and value.adjusted() > _LIMIT:
         raise InvalidPayload(
             f"{what} {_show_decimal(value)} has more than {MAX_AMOUNT_DIGITS} digits before "
-            f"the decimal point; at most {10**MAX_AMOUNT_DIGITS - 1} is allowed"
+            f"the decimal point; at most {10**MAX_AMOUNT_DIGITS - 1} is allowed",
+            zh=f"{what} {_show_decimal(value)} 的整数部分超过 {MAX_AMOUNT_DIGITS} 位；"
+            f"最大允许 {10**MAX_AMOUNT_DIGITS - 1}",
         )
     return value
 
@@ -227,7 +248,9 @@ class Money:
         if type(amount) is Decimal:
             value = amount
             if not value.is_finite():
-                raise InvalidPayload(f"amount {value} must be a finite number")
+                raise InvalidPayload(
+                    f"amount {value} must be a finite number", zh=f"金额 {value} 必须是有限数"
+                )
         else:
             value = to_decimal(amount)  # finite, or InvalidPayload
         if value.adjusted() > _LIMIT:
@@ -236,7 +259,9 @@ class Money:
             quantised = value.quantize(exponent, context=_EXACT)
         except DecimalException:  # digits the currency cannot hold
             raise InvalidPayload(
-                f"amount {value} has more decimals than {currency} allows ({minor_units(currency)})"
+                f"amount {value} has more decimals than {currency} allows "
+                f"({minor_units(currency)})",
+                zh=f"金额 {value} 的小数位多于 {currency} 允许的位数（{minor_units(currency)}）",
             ) from None
         object.__setattr__(self, "amount", quantised)
         object.__setattr__(self, "currency", currency)
@@ -256,11 +281,16 @@ class Money:
 
     def _same(self, other: object, op: str) -> Money:
         if not isinstance(other, Money):
-            raise InvalidPayload(f"cannot {op} {self!r} and {other!r}: both must be Money")
+            raise InvalidPayload(
+                f"cannot {op} {self!r} and {other!r}: both must be Money",
+                zh=f"无法{_OPS_ZH.get(op, op)} {self!r} 和 {other!r}：两者都必须是 Money",
+            )
         if other.currency != self.currency:
             raise InvalidPayload(
                 f"cannot {op} {self} and {other}: currencies differ "
-                f"({self.currency} vs {other.currency})"
+                f"({self.currency} vs {other.currency})",
+                zh=f"无法{_OPS_ZH.get(op, op)} {self} 和 {other}：币种不同"
+                f"（{self.currency} 与 {other.currency}）",
             )
         return other
 
@@ -268,7 +298,9 @@ class Money:
         shown = other if isinstance(other, Money) else _show(other)
         return InvalidPayload(
             f"cannot {op} {self} and {shown}: the result has more than {MAX_AMOUNT_DIGITS} "
-            "digits before the decimal point"
+            "digits before the decimal point",
+            zh=f"无法{_OPS_ZH.get(op, op)} {self} 和 {shown}：结果的整数部分超过 "
+            f"{MAX_AMOUNT_DIGITS} 位",
         )
 
     # Arithmetic is exact (_EXACT has room for any two bounded amounts or an amount
@@ -291,10 +323,14 @@ class Money:
 
     def __mul__(self, factor: int) -> Money:
         if type(factor) is not int and (isinstance(factor, bool) or not isinstance(factor, int)):
-            raise InvalidPayload(f"{self} can only be multiplied by an int, not {factor!r}")
+            raise InvalidPayload(
+                f"{self} can only be multiplied by an int, not {factor!r}",
+                zh=f"{self} 只能乘以 int，不能乘以 {factor!r}",
+            )
         if not -MAX_QUANTITY <= factor <= MAX_QUANTITY:
             raise InvalidPayload(
-                f"cannot multiply {self} by {_show(factor)}: at most {MAX_QUANTITY:,} allowed"
+                f"cannot multiply {self} by {_show(factor)}: at most {MAX_QUANTITY:,} allowed",
+                zh=f"无法将 {self} 乘以 {_show(factor)}：最多允许 {MAX_QUANTITY:,}",
             )
         amount = _EXACT.multiply(self.amount, factor)
         if amount.adjusted() > _LIMIT:
@@ -306,12 +342,17 @@ class Money:
     def share(self, rate: Decimal) -> Money:
         """Return ``rate`` of this amount, rounded half up to the minor unit (e.g. a fee)."""
         if not isinstance(rate, Decimal) or not rate.is_finite():
-            raise InvalidPayload(f"rate {rate!r} must be a finite Decimal")
+            raise InvalidPayload(
+                f"rate {rate!r} must be a finite Decimal", zh=f"比率 {rate!r} 必须是有限的 Decimal"
+            )
         exponent = _exponent(self.currency)
         try:
             amount = _ROUND.multiply(self.amount, rate).quantize(exponent, context=_ROUND)
         except DecimalException:
-            raise InvalidPayload(f"cannot take a share {rate} of {self}: too many digits") from None
+            raise InvalidPayload(
+                f"cannot take a share {rate} of {self}: too many digits",
+                zh=f"无法取 {self} 的 {rate} 份额：位数太多",
+            ) from None
         if amount.adjusted() > _LIMIT:
             raise self._too_big("take a share of", rate)
         return Money._exact(amount, self.currency)

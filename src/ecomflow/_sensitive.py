@@ -37,6 +37,7 @@ from typing import Any
 
 from ._errors import InvalidPayload
 from ._frozen import _LEAVES, FrozenDict, FrozenList, ScannedDict
+from ._messages import problem_zh, what_zh
 
 __all__ = [
     "CARD_PROBLEM",
@@ -225,7 +226,9 @@ def check_text(value: str, what: str) -> None:
     problem = text_problem(value) if isinstance(value, str) else None
     if problem is not None:
         # The value itself is not repeated: an error message ends up in logs.
-        raise InvalidPayload(f"The {what} given {problem}.")
+        raise InvalidPayload(
+            f"The {what} given {problem}.", zh=f"给出的 {what_zh(what)} {problem_zh(problem)}。"
+        )
 
 
 class Refused(Exception):

@@ -33,10 +33,14 @@ E = TypeVar("E", bound=enum.Enum)
 def _text_validator(max_length: int) -> Any:
     def check(_: object, field: attrs.Attribute[Any], value: object) -> None:
         if not isinstance(value, str) or not value.strip():
-            raise InvalidPayload(f"{field.name} must be a non-empty string (got {value!r})")
+            raise InvalidPayload(
+                f"{field.name} must be a non-empty string (got {value!r})",
+                zh=f"{field.name} 必须是非空字符串（收到 {value!r}）",
+            )
         if len(value) > max_length:
             raise InvalidPayload(
-                f"{field.name} is {len(value)} characters long; at most {max_length} allowed"
+                f"{field.name} is {len(value)} characters long; at most {max_length} allowed",
+                zh=f"{field.name} 长 {len(value)} 个字符；最多允许 {max_length} 个",
             )
 
     return check
@@ -63,9 +67,15 @@ def optional_text(*, max_length: int = 1000) -> Any:
 def _positive_int(maximum: int) -> Any:
     def check(_: object, field: attrs.Attribute[Any], value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise InvalidPayload(f"{field.name} must be a positive integer (got {_show(value)})")
+            raise InvalidPayload(
+                f"{field.name} must be a positive integer (got {_show(value)})",
+                zh=f"{field.name} 必须是正整数（收到 {_show(value)}）",
+            )
         if value > maximum:
-            raise InvalidPayload(f"{field.name} {_show(value)} is over the maximum, {maximum:,}")
+            raise InvalidPayload(
+                f"{field.name} {_show(value)} is over the maximum, {maximum:,}",
+                zh=f"{field.name} {_show(value)} 超过上限 {maximum:,}",
+            )
 
     return check
 
@@ -84,7 +94,10 @@ def decimal(*, minimum: Decimal | None = Decimal(0)) -> Any:
     def convert(value: object, field: attrs.Attribute[Any]) -> Decimal:
         result = check_amount(to_decimal(value, field.name), field.name)
         if minimum is not None and result < minimum:
-            raise InvalidPayload(f"{field.name} must be at least {minimum} (got {value!r})")
+            raise InvalidPayload(
+                f"{field.name} must be at least {minimum} (got {value!r})",
+                zh=f"{field.name} 必须至少为 {minimum}（收到 {value!r}）",
+            )
         return result
 
     return attrs.field(
@@ -99,10 +112,14 @@ def _money_converter(minimum: Decimal | None, optional: bool) -> Any:
             return None
         if not isinstance(value, Money):
             raise InvalidPayload(
-                f"{field.name} must be Money, e.g. Money('19.90', 'CNY') (got {value!r})"
+                f"{field.name} must be Money, e.g. Money('19.90', 'CNY') (got {value!r})",
+                zh=f"{field.name} 必须是 Money，例如 Money('19.90', 'CNY')（收到 {value!r}）",
             )
         if minimum is not None and value.amount < minimum:
-            raise InvalidPayload(f"{field.name} must be at least {minimum} (got {value})")
+            raise InvalidPayload(
+                f"{field.name} must be at least {minimum} (got {value})",
+                zh=f"{field.name} 必须至少为 {minimum}（收到 {value}）",
+            )
         return value
 
     return attrs.Converter(convert, takes_field=True)
@@ -134,7 +151,10 @@ def choice(kind: type[E]) -> Any:
             return kind(value)
         except ValueError:
             allowed = ", ".join(repr(member.value) for member in kind)
-            raise InvalidPayload(f"{field.name} {value!r} is not one of {allowed}") from None
+            raise InvalidPayload(
+                f"{field.name} {value!r} is not one of {allowed}",
+                zh=f"{field.name} {value!r} 不是以下之一：{allowed}",
+            ) from None
 
     return attrs.field(
         converter=attrs.Converter(convert, takes_field=True), metadata={KIND: ("choice", kind)}

@@ -87,22 +87,33 @@ def open_store(url: str | None = None, *, create: bool = True) -> EventStore:
     url = url or os.environ.get(ENV_VAR) or "sqlite:///ecomflow.db"
     if url == "memory://":
         if not create:
-            raise StoreError("No store at 'memory://': memory:// is empty until written.")
+            raise StoreError(
+                "No store at 'memory://': memory:// is empty until written.",
+                zh="'memory://' 处没有存储：memory:// 在写入之前是空的。",
+            )
         return MemoryStore()
     if url.startswith("sqlite:///"):
         path, _, query = url[len("sqlite:///") :].partition("?")
         options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
         if not path:
-            raise StoreError(f"The SQLite URL {url!r} names no file.")
+            raise StoreError(
+                f"The SQLite URL {url!r} names no file.", zh=f"SQLite URL {url!r} 没有指明文件。"
+            )
         if not create and not _sqlite_file_exists(path):
-            raise StoreError(f"No store at {path!r}: the file does not exist.")
+            raise StoreError(
+                f"No store at {path!r}: the file does not exist.",
+                zh=f"{path!r} 处没有存储：文件不存在。",
+            )
         return SQLiteStore(Path(path), synchronous=options.get("synchronous", "FULL").upper())
     if url.startswith(("postgresql://", "postgres://")):
         dsn, schema, pool_size = _postgres_options(url)
         if not create:
             _check_postgres_store(dsn, schema)
         return PostgresStore(dsn, schema=schema, pool_size=pool_size)
-    raise StoreError(f"Cannot open store {url!r}: use memory://, sqlite:///FILE or postgresql://…")
+    raise StoreError(
+        f"Cannot open store {url!r}: use memory://, sqlite:///FILE or postgresql://…",
+        zh=f"无法打开存储 {url!r}：请使用 memory://、sqlite:///文件 或 postgresql://…",
+    )
 
 
 def _postgres_options(url: str) -> tuple[str, str | None, int | None]:
@@ -112,13 +123,18 @@ def _postgres_options(url: str) -> tuple[str, str | None, int | None]:
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "schema":
             if not value:
-                raise StoreError(f"The PostgreSQL URL {url!r} has an empty ?schema=; name one.")
+                raise StoreError(
+                    f"The PostgreSQL URL {url!r} has an empty ?schema=; name one.",
+                    zh=f"PostgreSQL URL {url!r} 的 ?schema= 为空；请指定一个。",
+                )
             schema = value
         elif name == "pool_size":
             if not value.isdigit() or int(value) < 1:
                 raise StoreError(
                     f"The PostgreSQL URL {url!r} has pool_size={value!r}; give a whole "
-                    "number of connections, at least 1."
+                    "number of connections, at least 1.",
+                    zh=f"PostgreSQL URL {url!r} 的 pool_size={value!r} 无效；请给出连接数，"
+                    "至少为 1 的整数。",
                 )
             pool_size = int(value)
         else:
@@ -132,7 +148,10 @@ def _check_postgres_store(url: str, schema: str | None = None) -> None:
         import psycopg
         from psycopg import sql
     except ImportError:  # pragma: no cover - depends on the installation
-        raise StoreError("PostgreSQL needs psycopg 3: pip install 'ecomflow[postgres]'.") from None
+        raise StoreError(
+            "PostgreSQL needs psycopg 3: pip install 'ecomflow[postgres]'.",
+            zh="PostgreSQL 需要 psycopg 3：pip install 'ecomflow[postgres]'。",
+        ) from None
     try:
         with psycopg.connect(url) as db:
             name = db.info.dbname
@@ -145,11 +164,16 @@ def _check_postgres_store(url: str, schema: str | None = None) -> None:
     except psycopg.Error as error:
         reason = " ".join(str(error).split())
         end = "" if reason.endswith((".", "?", "!")) else "."
-        raise StoreError(f"Cannot open PostgreSQL store: {reason}{end}") from None
+        raise StoreError(
+            f"Cannot open PostgreSQL store: {reason}{end}",
+            zh=f"无法打开 PostgreSQL 存储：{reason}",
+        ) from None
     if found is None or found[0] is None:
         where = "" if schema is None else f" (schema {schema!r})"
+        where_zh = "" if schema is None else f"（模式 {schema!r}）"
         raise StoreError(
-            f"No store in the PostgreSQL database {name!r}{where}: it has no ecomflow tables."
+            f"No store in the PostgreSQL database {name!r}{where}: it has no ecomflow tables.",
+            zh=f"PostgreSQL 数据库 {name!r}{where_zh} 中没有存储：其中没有 ecomflow 的表。",
         )
 
 

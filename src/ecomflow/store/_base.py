@@ -544,6 +544,7 @@ def recorded_from_row(
         raise CorruptHistory(
             f"The stored event at position {position} of transaction {tx_id!r} does not "
             f"parse ({error}); restore it from a backup.",
+            zh=f"交易 {tx_id!r} 在位置 {position} 存储的事件无法解析（{error}）；请从备份恢复。",
             tx_id=str(tx_id),
             position=int(position),
         ) from None
@@ -648,7 +649,9 @@ def layout_version(
     if version > SCHEMA_VERSION:
         raise StoreError(
             f"{where[0].upper()}{where[1:]} has schema version {version}; this ecomflow "
-            f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow."
+            f"knows up to {SCHEMA_VERSION}. Upgrade ecomflow.",
+            zh=f"{where} 的模式版本为 {version}；这个 ecomflow 最多认识 {SCHEMA_VERSION}。"
+            "请升级 ecomflow。",
         )
     check_layout(where, tables, version, layouts)
     return version
@@ -674,13 +677,21 @@ def check_layout(
             f"it already has tables that ecomflow did not create (found {found}); keep "
             "ecomflow's store in a file, database or schema of its own"
         )
+        problem_zh = (
+            f"其中已有不是 ecomflow 创建的表（发现 {found}）；请把 ecomflow 的存储放在"
+            "单独的文件、数据库或模式中"
+        )
     else:
         problem = (
             f"its tables are not the layout of ecomflow schema version {version} (found "
             f"{found}); it was made by an older pre-release or altered by hand: export its "
             "events and open a new store"
         )
-    raise StoreError(f"Cannot open {where}: {problem}.")
+        problem_zh = (
+            f"其表不是 ecomflow 模式版本 {version} 的布局（发现 {found}）；它由较旧的预发布版"
+            "创建或被手工修改过：请导出其事件并打开一个新存储"
+        )
+    raise StoreError(f"Cannot open {where}: {problem}.", zh=f"无法打开 {where}：{problem_zh}。")
 
 
 def check_batch(flow: str, events: Sequence[Event], expected_version: int) -> int:
@@ -719,7 +730,8 @@ def conflict(tx_id: str, expected: int, actual: int) -> ConcurrencyConflict:
     """Return the error for a stale expected version."""
     return ConcurrencyConflict(
         f"Transaction {tx_id!r} is at version {actual}, not {expected} as expected; "
-        "reload it and try again."
+        "reload it and try again.",
+        zh=f"交易 {tx_id!r} 处于版本 {actual}，而不是预期的 {expected}；请重新加载后再试。",
     )
 
 
@@ -735,7 +747,10 @@ def check_newest(
     if actual != expected_version:
         raise conflict(tx_id, expected_version, actual)
     if newest is not None and newest[1] != flow:
-        raise StoreError(f"Transaction {tx_id!r} belongs to flow {newest[1]!r}.")
+        raise StoreError(
+            f"Transaction {tx_id!r} belongs to flow {newest[1]!r}.",
+            zh=f"交易 {tx_id!r} 属于流程 {newest[1]!r}。",
+        )
 
 
 class EventStore(abc.ABC):

@@ -185,7 +185,9 @@ class MemoryStore(EventStore):
             if stored != expected:
                 raise ConcurrencyConflict(
                     f"Projection {projection!r} is at position {stored}, not {expected} as "
-                    "expected: another process moved it; load it again."
+                    "expected: another process moved it; load it again.",
+                    zh=f"投影 {projection!r} 处于位置 {stored}，而不是预期的 {expected}："
+                    "另一个进程移动了它；请重新加载。",
                 )
             for kind, key, text in rows:
                 if text is None:

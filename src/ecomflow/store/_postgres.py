@@ -223,6 +223,21 @@ def _recorded(row: Sequence[Any]) -> Recorded:
     return recorded_from_row(row)
 
 
+# The Chinese of each operation a PostgreSQL error names ("Cannot {what} PostgreSQL store").
+_WHAT_ZH = {
+    "open": "打开",
+    "create the tables of": "创建表于",
+    "append to": "追加到",
+    "write to": "写入",
+    "read from": "读取",
+    "check what was written to": "检查写入了什么到",
+    "claim due deadlines in": "领取到期期限于",
+    "save a checkpoint in": "保存检查点到",
+    "save a projection in": "保存投影到",
+    "reset a projection in": "重置投影于",
+}
+
+
 @final
 class PostgresStore(EventStore):
     """An event store in the PostgreSQL database at ``dsn``.
@@ -302,7 +317,8 @@ class PostgresStore(EventStore):
             pool.close()
             raise StoreUnavailable(
                 f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
-                "server runs and the DSN is right."
+                "server runs and the DSN is right.",
+                zh=f"无法连接 PostgreSQL 存储：{_text(error)}；请检查服务器在运行、DSN 正确。",
             ) from None
         return pool
 
@@ -329,7 +345,8 @@ class PostgresStore(EventStore):
                     db.close()
                 raise StoreUnavailable(
                     f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
-                    "server runs and the DSN is right."
+                    "server runs and the DSN is right.",
+                    zh=f"无法连接 PostgreSQL 存储：{_text(error)}；请检查服务器在运行、DSN 正确。",
                 ) from None
             self._local.db = db
             with self._lock:
@@ -344,7 +361,9 @@ class PostgresStore(EventStore):
         except self._psycopg.Error as error:
             raise StoreUnavailable(
                 f"Cannot connect to PostgreSQL store: {_text(error)}; check that the "
-                "server runs, the DSN is right and the pool is large enough."
+                "server runs, the DSN is right and the pool is large enough.",
+                zh=f"无法连接 PostgreSQL 存储：{_text(error)}；请检查服务器在运行、DSN 正确、"
+                "连接池足够大。",
             ) from None
 
     def _release(self, db: Any) -> None:
@@ -424,7 +443,10 @@ class PostgresStore(EventStore):
                     return False, None
                 raise self._unavailable(what, error) from None
             self._rollback(db)
-            raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
+            raise StoreError(
+                f"Cannot {what} PostgreSQL store: {_text(error)}.",
+                zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：{_text(error)}。",
+            ) from None
         except BaseException:
             self._rollback(db)
             raise
@@ -433,7 +455,10 @@ class PostgresStore(EventStore):
         except psycopg.Error as error:
             if not (db.closed or db.broken):
                 self._rollback(db)
-                raise StoreError(f"Cannot {what} PostgreSQL store: {_text(error)}.") from None
+                raise StoreError(
+                    f"Cannot {what} PostgreSQL store: {_text(error)}.",
+                    zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：{_text(error)}。",
+                ) from None
             drop()
             if committed is not None:
                 try:
@@ -442,7 +467,10 @@ class PostgresStore(EventStore):
                     raise StoreUnavailable(
                         f"Cannot {what} PostgreSQL store: the session was lost during "
                         f"COMMIT ({_text(error)}), so it may have been written, and the "
-                        f"store could not look ({unknown}). Reload before trying again."
+                        f"store could not look ({unknown}). Reload before trying again.",
+                        zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：COMMIT 期间会话丢失"
+                        f"（{_text(error)}），所以可能已经写入，而存储无法查看（{unknown}）。"
+                        "请重新加载后再试。",
                     ) from None
                 if landed:
                     return True, result
@@ -455,7 +483,9 @@ class PostgresStore(EventStore):
     def _unavailable(what: str, error: Exception) -> StoreUnavailable:
         return StoreUnavailable(
             f"Cannot {what} PostgreSQL store: the server dropped the session twice "
-            f"({_text(error)}); nothing was written. Check the server and try again."
+            f"({_text(error)}); nothing was written. Check the server and try again.",
+            zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：服务器两次断开会话"
+            f"（{_text(error)}）；没有写入任何内容。请检查服务器后再试。",
         )
 
     def _migrate(self) -> None:
@@ -674,7 +704,8 @@ class PostgresStore(EventStore):
                     raise conflict(tx_id, expected_version, self._version(db, tx_id))
             except unique as error:
                 raise ConcurrencyConflict(
-                    f"Another writer appended to transaction {tx_id!r} first ({_text(error)})."
+                    f"Another writer appended to transaction {tx_id!r} first ({_text(error)}).",
+                    zh=f"另一个写入者先向交易 {tx_id!r} 追加了事件（{_text(error)}）。",
                 ) from None
 
         def landed(db: Any) -> bool:

@@ -198,6 +198,8 @@ def _snapshot(tx_id: str, row: Sequence[Any]) -> Snapshot:
         raise CorruptHistory(
             f"The snapshot of transaction {tx_id!r} does not parse ({error}); delete its "
             "row in the snapshots table and the transaction loads from its events.",
+            zh=f"交易 {tx_id!r} 的快照无法解析（{error}）；删除 snapshots 表中它的行，"
+            "交易即从其事件加载。",
             tx_id=tx_id,
             position="snapshot",
         ) from None
@@ -226,6 +228,7 @@ def _summary(row: Sequence[Any]) -> Summary:
         raise CorruptHistory(
             f"The current-state row of transaction {tx_id!r} does not parse ({error}); "
             "rebuild it with Repository.reindex().",
+            zh=f"交易 {tx_id!r} 的当前状态行无法解析（{error}）；请用 Repository.reindex() 重建。",
             tx_id=str(tx_id),
             position="current state",
         ) from None
@@ -289,7 +292,9 @@ def _path_errors(path: str) -> Iterator[None]:
         folder = str(Path(path).parent)
         raise StoreError(
             f"Cannot open SQLite store {path!r}: {error.strerror or error} for its folder "
-            f"{folder!r}; let this user enter the folder and write in it."
+            f"{folder!r}; let this user enter the folder and write in it.",
+            zh=f"无法打开 SQLite 存储 {path!r}：其文件夹 {folder!r} {error.strerror or error}；"
+            "请让当前用户可以进入并写入该文件夹。",
         ) from None
 
 
@@ -314,7 +319,10 @@ class SQLiteStore(EventStore):
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", timeout: float = 30) -> None:
         if synchronous not in ("FULL", "NORMAL"):
-            raise StoreError(f"synchronous must be 'FULL' or 'NORMAL' (got {synchronous!r}).")
+            raise StoreError(
+                f"synchronous must be 'FULL' or 'NORMAL' (got {synchronous!r}).",
+                zh=f"synchronous 必须是 'FULL' 或 'NORMAL'（收到 {synchronous!r}）。",
+            )
         self.path = str(path)
         self.synchronous = synchronous
         self._timeout = timeout
@@ -335,12 +343,15 @@ class SQLiteStore(EventStore):
             is_dir, folder_is_dir, exists = where.is_dir(), folder.is_dir(), where.exists()
         if is_dir:
             raise StoreError(
-                f"Cannot open SQLite store {self.path!r}: it is a folder; name a file."
+                f"Cannot open SQLite store {self.path!r}: it is a folder; name a file.",
+                zh=f"无法打开 SQLite 存储 {self.path!r}：它是文件夹；请指定一个文件。",
             )
         if not folder_is_dir:
             raise StoreError(
                 f"Cannot open SQLite store {self.path!r}: its folder {str(folder)!r} "
-                "does not exist; create it first."
+                "does not exist; create it first.",
+                zh=f"无法打开 SQLite 存储 {self.path!r}：其文件夹 {str(folder)!r} 不存在；"
+                "请先创建。",
             )
         read_only = exists and not os.access(where, os.W_OK)
         if read_only or not os.access(folder, os.W_OK | os.X_OK):
@@ -348,7 +359,9 @@ class SQLiteStore(EventStore):
             raise StoreError(
                 f"Cannot open SQLite store {self.path!r}: the {which} is read-only; "
                 "ecomflow writes the file and the -wal and -shm files beside it, so make "
-                "both writable or copy the file somewhere writable."
+                "both writable or copy the file somewhere writable.",
+                zh=f"无法打开 SQLite 存储 {self.path!r}：{which} 是只读的；ecomflow 会写入该"
+                "文件及其旁边的 -wal 和 -shm 文件，请让它们可写，或把文件复制到可写的位置。",
             )
 
     def _connection(self) -> sqlite3.Connection:
@@ -465,7 +478,8 @@ class SQLiteStore(EventStore):
                 write(db)
         except sqlite3.IntegrityError as error:
             raise ConcurrencyConflict(
-                f"Another writer appended to transaction {events[0].tx_id!r} first ({error})."
+                f"Another writer appended to transaction {events[0].tx_id!r} first ({error}).",
+                zh=f"另一个写入者先向交易 {events[0].tx_id!r} 追加了事件（{error}）。",
             ) from None
 
     @_sqlite_errors("append to")
@@ -617,7 +631,9 @@ class SQLiteStore(EventStore):
             if stored != expected:
                 raise ConcurrencyConflict(
                     f"Projection {projection!r} is at position {stored}, not {expected} as "
-                    "expected: another process moved it; load it again."
+                    "expected: another process moved it; load it again.",
+                    zh=f"投影 {projection!r} 处于位置 {stored}，而不是预期的 {expected}："
+                    "另一个进程移动了它；请重新加载。",
                 )
             db.executemany(
                 "DELETE FROM projection_rows WHERE projection = ? AND kind = ? AND key = ?",
