@@ -121,12 +121,12 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
             raise InvalidPayload(
                 f"{what} {value!r} is a float; pass a Decimal, an int or a str such as "
                 f"Decimal({str(value)!r})",
-                zh=f"{what} {value!r} 是浮点数；请传 Decimal、int 或字符串，例如 "
+                zh=f"{_what_zh(what)} {value!r} 是浮点数；请传 Decimal、int 或字符串，例如 "
                 f"Decimal({str(value)!r})",
             )
         raise InvalidPayload(
             f"{what} {value!r} must be a Decimal, an int or a decimal string",
-            zh=f"{what} {value!r} 必须是 Decimal、int 或十进制数字字符串",
+            zh=f"{_what_zh(what)} {value!r} 必须是 Decimal、int 或十进制数字字符串",
         )
     else:
         try:
@@ -134,11 +134,12 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
         except InvalidOperation:
             raise InvalidPayload(
                 f"{what} {value!r} is not a decimal number",
-                zh=f"{what} {value!r} 不是十进制数",
+                zh=f"{_what_zh(what)} {value!r} 不是十进制数",
             ) from None
     if not result.is_finite():
         raise InvalidPayload(
-            f"{what} {value!r} must be a finite number", zh=f"{what} {value!r} 必须是有限数"
+            f"{what} {value!r} must be a finite number",
+            zh=f"{_what_zh(what)} {value!r} 必须是有限数",
         )
     return result
 
@@ -185,6 +186,11 @@ def _suggest(code: str) -> str | None:
     return close[0] if close else None
 
 
+def _what_zh(what: str) -> str:
+    """Return the Chinese of ``what`` a number is: a field's name, or 金额 for an amount."""
+    return "金额" if what == "amount" else what
+
+
 # The Chinese of each operation named in an arithmetic error.
 _OPS_ZH = {"add": "相加", "subtract": "相减", "multiply": "相乘", "take a share of": "取份额"}
 
@@ -208,7 +214,7 @@ def check_amount(value: Decimal, what: str = "amount") -> Decimal:
         raise InvalidPayload(
             f"{what} {_show_decimal(value)} has more than {MAX_AMOUNT_DIGITS} digits before "
             f"the decimal point; at most {10**MAX_AMOUNT_DIGITS - 1} is allowed",
-            zh=f"{what} {_show_decimal(value)} 的整数部分超过 {MAX_AMOUNT_DIGITS} 位；"
+            zh=f"{_what_zh(what)} {_show_decimal(value)} 的整数部分超过 {MAX_AMOUNT_DIGITS} 位；"
             f"最大允许 {10**MAX_AMOUNT_DIGITS - 1}",
         )
     return value

@@ -170,10 +170,10 @@ def _check_postgres_store(url: str, schema: str | None = None) -> None:
         ) from None
     if found is None or found[0] is None:
         where = "" if schema is None else f" (schema {schema!r})"
-        where_zh = "" if schema is None else f"（模式 {schema!r}）"
+        where_zh = " " if schema is None else f"（模式 {schema!r}）"
         raise StoreError(
             f"No store in the PostgreSQL database {name!r}{where}: it has no ecomflow tables.",
-            zh=f"PostgreSQL 数据库 {name!r}{where_zh} 中没有存储：其中没有 ecomflow 的表。",
+            zh=f"PostgreSQL 数据库 {name!r}{where_zh}中没有存储：其中没有 ecomflow 的表。",
         )
 
 

@@ -701,13 +701,17 @@ def check_batch(flow: str, events: Sequence[Event], expected_version: int) -> in
     that do not follow ``expected_version`` gaplessly.
     """
     if not events:
-        raise StoreError(f"Cannot append to flow {flow!r}: no events given.")
+        raise StoreError(
+            f"Cannot append to flow {flow!r}: no events given.",
+            zh=f"无法追加到流程 {flow!r}：没有给出事件。",
+        )
     tx_id = events[0].tx_id
     version, seq = expected_version, -1
     for event in events:
         if event.tx_id != tx_id:
             raise StoreError(
-                f"Cannot append event {event.event_id!r} with events of transaction {tx_id!r}."
+                f"Cannot append event {event.event_id!r} with events of transaction {tx_id!r}.",
+                zh=f"无法把事件 {event.event_id!r} 与交易 {tx_id!r} 的事件一起追加。",
             )
         if event.version == version and event.seq == seq + 1:
             seq += 1
@@ -716,12 +720,15 @@ def check_batch(flow: str, events: Sequence[Event], expected_version: int) -> in
         else:
             raise StoreError(
                 f"Cannot append event {event.event_id!r} to transaction {tx_id!r}: it does "
-                f"not follow version {version}, seq {seq}."
+                f"not follow version {version}, seq {seq}.",
+                zh=f"无法把事件 {event.event_id!r} 追加到交易 {tx_id!r}：它不接在版本 {version}、"
+                f"序号 {seq} 之后。",
             )
     if version == expected_version:
         raise StoreError(
             f"Cannot append to transaction {tx_id!r}: the events do not go beyond version "
-            f"{expected_version}."
+            f"{expected_version}.",
+            zh=f"无法追加到交易 {tx_id!r}：这些事件没有超出版本 {expected_version}。",
         )
     return version
 

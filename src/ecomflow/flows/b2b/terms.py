@@ -105,17 +105,26 @@ class Basis(enum.Enum):
 
 def _aware(_: object, field: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        raise InvalidPayload(f"{field.name} must be a timezone-aware datetime (got {value!r})")
+        raise InvalidPayload(
+            f"{field.name} must be a timezone-aware datetime (got {value!r})",
+            zh=f"{field.name} 必须是带时区的 datetime（收到 {value!r}）",
+        )
 
 
 def _date(_: object, field: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, date) or isinstance(value, datetime):
-        raise InvalidPayload(f"{field.name} must be a date (got {value!r})")
+        raise InvalidPayload(
+            f"{field.name} must be a date (got {value!r})",
+            zh=f"{field.name} 必须是日期（收到 {value!r}）",
+        )
 
 
 def _bool(_: object, field: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, bool):
-        raise InvalidPayload(f"{field.name} must be True or False (got {value!r})")
+        raise InvalidPayload(
+            f"{field.name} must be True or False (got {value!r})",
+            zh=f"{field.name} 必须是 True 或 False（收到 {value!r}）",
+        )
 
 
 # -- payloads -----------------------------------------------------------------------------
@@ -131,7 +140,10 @@ class Parties:
 
     def __attrs_post_init__(self) -> None:
         if self.buyer == self.seller:
-            raise InvalidPayload(f"buyer and seller must differ (both {self.buyer!r})")
+            raise InvalidPayload(
+                f"buyer and seller must differ (both {self.buyer!r})",
+                zh=f"买方和卖方必须不同（都是 {self.buyer!r}）",
+            )
 
 
 @final

@@ -116,7 +116,10 @@ _LAST4 = re.compile(r"\d{4}\Z")
 
 def _last4(_: object, field: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (not isinstance(value, str) or not _LAST4.match(value)):
-        raise InvalidPayload(f"{field.name} must be exactly four digits (got {value!r})")
+        raise InvalidPayload(
+            f"{field.name} must be exactly four digits (got {value!r})",
+            zh=f"{field.name} 必须恰好是四位数字（收到 {value!r}）",
+        )
 
 
 # -- payloads (one per trigger) -----------------------------------------------------------

@@ -113,13 +113,19 @@ class MarketInfo:
 
 def _currency(_: object, field: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str):
-        raise InvalidPayload(f"{field.name} must be an ISO 4217 code (got {value!r})")
+        raise InvalidPayload(
+            f"{field.name} must be an ISO 4217 code (got {value!r})",
+            zh=f"{field.name} 必须是 ISO 4217 代码（收到 {value!r}）",
+        )
     Money(0, value)  # raises InvalidPayload naming ISO 4217
 
 
 def _term(_: object, field: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (not isinstance(value, Decimal) or not value > 0):
-        raise InvalidPayload(f"{field.name} must be a positive number of seconds (got {value!r})")
+        raise InvalidPayload(
+            f"{field.name} must be a positive number of seconds (got {value!r})",
+            zh=f"{field.name} 必须是正的秒数（收到 {value!r}）",
+        )
 
 
 @final

@@ -80,25 +80,38 @@ class Party(enum.Enum):
 def _banks(value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
         raise InvalidPayload(
-            f"designated_banks must be a non-empty list of bank names (got {value!r})"
+            f"designated_banks must be a non-empty list of bank names (got {value!r})",
+            zh=f"designated_banks 必须是非空的银行名称列表（收到 {value!r}）",
         )
     if not all(isinstance(bank, str) and bank.strip() for bank in value):
-        raise InvalidPayload(f"designated_banks must hold non-empty names (got {value!r})")
+        raise InvalidPayload(
+            f"designated_banks must hold non-empty names (got {value!r})",
+            zh=f"designated_banks 中的名称必须非空（收到 {value!r}）",
+        )
     return tuple(value)
 
 
 def _rate(value: object) -> Decimal:
     if not isinstance(value, (Decimal, str, int)) or isinstance(value, bool):
-        raise InvalidPayload(f"fee_rate must be a Decimal between 0 and 1 (got {value!r})")
+        raise InvalidPayload(
+            f"fee_rate must be a Decimal between 0 and 1 (got {value!r})",
+            zh=f"fee_rate 必须是 0 到 1 之间的 Decimal（收到 {value!r}）",
+        )
     rate = Decimal(value)
     if not (rate.is_finite() and 0 <= rate < 1):
-        raise InvalidPayload(f"fee_rate must be a Decimal between 0 and 1 (got {value!r})")
+        raise InvalidPayload(
+            f"fee_rate must be a Decimal between 0 and 1 (got {value!r})",
+            zh=f"fee_rate 必须是 0 到 1 之间的 Decimal（收到 {value!r}）",
+        )
     return rate
 
 
 def _aware(_: object, field: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
-        raise InvalidPayload(f"{field.name} must be a timezone-aware datetime (got {value!r})")
+        raise InvalidPayload(
+            f"{field.name} must be a timezone-aware datetime (got {value!r})",
+            zh=f"{field.name} 必须是带时区的 datetime（收到 {value!r}）",
+        )
 
 
 @final
@@ -122,12 +135,17 @@ class Match:
 
     def __attrs_post_init__(self) -> None:
         if self.buyer == self.seller:
-            raise InvalidPayload(f"a party cannot trade with itself ({self.buyer!r})")
+            raise InvalidPayload(
+                f"a party cannot trade with itself ({self.buyer!r})",
+                zh=f"一方不能与自己交易（{self.buyer!r}）",
+            )
         for role, party in (("buyer", self.buyer), ("seller", self.seller)):
             if party == self.exchange:
                 raise InvalidPayload(
                     f"the exchange {self.exchange!r} cannot be a party to its own trade "
-                    f"(it is named as the {role}); the buyer and the seller must be others"
+                    f"(it is named as the {role}); the buyer and the seller must be others",
+                    zh=f"交易所 {self.exchange!r} 不能成为自己撮合的交易的一方（它被列为 {role}）；"
+                    "买方和卖方必须是其他人",
                 )
 
     @functools.cached_property
