@@ -187,6 +187,13 @@ def store_errors(tmp_path, pg_url: str | None) -> list[EcomflowError]:
         met.append(conflict.value)
         store.close()
 
+    # Events that are not a history the flow could have written.
+    demo, _ = FLOWS.sample("operation").demo(FLOWS["operation"])
+    for events in (demo.events[1:], [*demo.events[:2], demo.events[1]]):
+        with pytest.raises(StoreError) as info:
+            FLOWS["operation"].replay(events)
+        met.append(info.value)
+
     # A stored event that does not parse.
     with sqlite3.connect(path) as db:
         db.execute("UPDATE events SET data = 'not json'")

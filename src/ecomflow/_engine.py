@@ -190,6 +190,8 @@ def _corrupt(tx_id: object, event: Event, problem: str, flow: str) -> CorruptHis
     return CorruptHistory(
         f"Cannot replay {flow} transaction {tx_id!r}: the event at {position} "
         f"({event.name!r}) {problem}.",
+        zh=f"无法重放 {flow} 交易 {tx_id!r}：位置 {position} 的事件（{event.name!r}）不是该流程"
+        f"能写出的历史：{problem}。",
         tx_id=str(tx_id),
         position=position,
     )

@@ -676,6 +676,8 @@ class Flow(Generic[TxT]):
                 raise CorruptHistory(
                     f"Cannot restore {self.name} transaction {tx_id!r}: the events after its "
                     f"snapshot belong to transaction {tail[0].tx_id!r}.",
+                    zh=f"无法恢复 {self.name} 交易 {tx_id!r}：其快照之后的事件属于交易 "
+                    f"{tail[0].tx_id!r}。",
                     tx_id=tx_id,
                     position=f"{tail[0].version}:{tail[0].seq}",
                 )
@@ -734,6 +736,8 @@ class Flow(Generic[TxT]):
             raise CorruptHistory(
                 f"Cannot restore a {self.name} transaction ({tx_id!r}) from its snapshot: "
                 f"{text}; delete the snapshot to replay the events instead.",
+                zh=f"无法从快照恢复 {self.name} 交易（{tx_id!r}）：{text}；"
+                "请删除该快照，改为重放事件。",
                 tx_id=str(tx_id),
                 position="snapshot",
             ) from None

@@ -276,6 +276,9 @@ class Repository:
                     f"transaction {tx.id!r} at version {tx.version}, but it is stored as the "
                     f"snapshot of version {snapshot.version}; delete the snapshot to replay "
                     "the events instead.",
+                    zh=f"无法加载 {flow.name} 交易 {tx_id!r}：其快照属于版本 {tx.version} 的交易 "
+                    f"{tx.id!r}，却被存为版本 {snapshot.version} 的快照；"
+                    "请删除该快照，改为重放事件。",
                     tx_id=tx_id,
                     position="snapshot",
                 )
