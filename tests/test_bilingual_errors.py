@@ -154,6 +154,10 @@ def store_errors(tmp_path, pg_url: str | None) -> list[EcomflowError]:
         with pytest.raises(StoreError) as info:
             open_store(url).close()
         met.append(info.value)
+    (tmp_path / "notes.txt").write_text("not a database, " * 100)
+    with pytest.raises(StoreError) as info:
+        open_store(f"sqlite:///{tmp_path / 'notes.txt'}").close()
+    met.append(info.value)
     for url in ("memory://", f"sqlite:///{tmp_path / 'missing.db'}"):
         with pytest.raises(StoreError) as info:
             open_store(url, create=False)

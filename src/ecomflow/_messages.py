@@ -12,6 +12,7 @@ from ._errors import EcomflowError, subject_zh
 
 __all__ = [
     "describe_zh",
+    "operation_zh",
     "payload_zh",
     "problem_zh",
     "sentence_subject_zh",
@@ -107,3 +108,26 @@ def sentence_subject_zh(subject: str) -> str:
         if found:
             return text.format(*found.groups())
     return subject
+
+
+# The Chinese of each operation a store error names ("Cannot {what} SQLite store ...").
+_OPERATIONS_ZH = {
+    "open": "打开",
+    "create the tables of": "创建表于",
+    "append to": "追加到",
+    "write to": "写入",
+    "read from": "读取",
+    "find in": "查找于",
+    "load from": "加载自",
+    "read due deadlines from": "读取到期期限自",
+    "check what was written to": "检查写入了什么到",
+    "claim due deadlines in": "领取到期期限于",
+    "save a checkpoint in": "保存检查点到",
+    "save a projection in": "保存投影到",
+    "reset a projection in": "重置投影于",
+}
+
+
+def operation_zh(what: str) -> str:
+    """Return the Chinese of a store operation such as ``"append to"`` (else ``what``)."""
+    return _OPERATIONS_ZH.get(what, what)

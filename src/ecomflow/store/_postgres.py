@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast, final
 
 from .._errors import ConcurrencyConflict, StoreError, StoreUnavailable
 from .._events import Event, Stream
+from .._messages import operation_zh
 from .._sensitive import check_text, unstorable
 from ._base import (
     INSERT_COLUMNS,
@@ -221,21 +222,6 @@ T = TypeVar("T")
 
 def _recorded(row: Sequence[Any]) -> Recorded:
     return recorded_from_row(row)
-
-
-# The Chinese of each operation a PostgreSQL error names ("Cannot {what} PostgreSQL store").
-_WHAT_ZH = {
-    "open": "打开",
-    "create the tables of": "创建表于",
-    "append to": "追加到",
-    "write to": "写入",
-    "read from": "读取",
-    "check what was written to": "检查写入了什么到",
-    "claim due deadlines in": "领取到期期限于",
-    "save a checkpoint in": "保存检查点到",
-    "save a projection in": "保存投影到",
-    "reset a projection in": "重置投影于",
-}
 
 
 @final
@@ -445,7 +431,7 @@ class PostgresStore(EventStore):
             self._rollback(db)
             raise StoreError(
                 f"Cannot {what} PostgreSQL store: {_text(error)}.",
-                zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：{_text(error)}。",
+                zh=f"无法{operation_zh(what)} PostgreSQL 存储：{_text(error)}。",
             ) from None
         except BaseException:
             self._rollback(db)
@@ -457,7 +443,7 @@ class PostgresStore(EventStore):
                 self._rollback(db)
                 raise StoreError(
                     f"Cannot {what} PostgreSQL store: {_text(error)}.",
-                    zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：{_text(error)}。",
+                    zh=f"无法{operation_zh(what)} PostgreSQL 存储：{_text(error)}。",
                 ) from None
             drop()
             if committed is not None:
@@ -468,7 +454,7 @@ class PostgresStore(EventStore):
                         f"Cannot {what} PostgreSQL store: the session was lost during "
                         f"COMMIT ({_text(error)}), so it may have been written, and the "
                         f"store could not look ({unknown}). Reload before trying again.",
-                        zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：COMMIT 期间会话丢失"
+                        zh=f"无法{operation_zh(what)} PostgreSQL 存储：COMMIT 期间会话丢失"
                         f"（{_text(error)}），所以可能已经写入，而存储无法查看（{unknown}）。"
                         "请重新加载后再试。",
                     ) from None
@@ -484,7 +470,7 @@ class PostgresStore(EventStore):
         return StoreUnavailable(
             f"Cannot {what} PostgreSQL store: the server dropped the session twice "
             f"({_text(error)}); nothing was written. Check the server and try again.",
-            zh=f"无法{_WHAT_ZH.get(what, what)} PostgreSQL 存储：服务器两次断开会话"
+            zh=f"无法{operation_zh(what)} PostgreSQL 存储：服务器两次断开会话"
             f"（{_text(error)}）；没有写入任何内容。请检查服务器后再试。",
         )
 

@@ -29,6 +29,7 @@ from typing import Any, ParamSpec, TypeVar, final
 
 from .._errors import ConcurrencyConflict, CorruptHistory, StoreError
 from .._events import Event, Stream
+from .._messages import operation_zh
 from .._sensitive import check_text, unstorable
 from ._base import (
     INSERT_COLUMNS,
@@ -272,12 +273,31 @@ def _sqlite_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 store = args[0]
                 path = getattr(store, "path", "?")
                 raise StoreError(
-                    f"Cannot {what} SQLite store {path!r}: {error}; {_hint(str(error))}."
+                    f"Cannot {what} SQLite store {path!r}: {error}; {_hint(str(error))}.",
+                    zh=f"无法{operation_zh(what)} SQLite 存储 {path!r}：{error}；"
+                    f"{_hint_zh(str(error))}。",
                 ) from None
 
         return wrapper
 
     return wrap
+
+
+def _hint_zh(message: str) -> str:
+    """Return what to do about a SQLite error message, in Chinese (as :func:`_hint`)."""
+    text = message.lower()
+    if "readonly" in text or "read-only" in text:
+        return (
+            "文件或其文件夹是只读的；ecomflow 会写入该文件及其旁边的 -wal 和 -shm 文件，"
+            "请让它们可写，或把文件复制到可写的位置"
+        )
+    if "not a database" in text or "malformed" in text:
+        return "该文件不是 ecomflow 的 SQLite 存储（或已损坏）；请换一个文件"
+    if "locked" in text or "busy" in text:
+        return "另一个连接持有写锁的时间超过了忙等待时限；请重试，或找出一直开着写事务的进程"
+    if "unable to open" in text:
+        return "请检查文件夹存在且可写"
+    return "请检查该文件及其文件夹"
 
 
 @contextlib.contextmanager
