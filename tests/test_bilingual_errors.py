@@ -191,6 +191,16 @@ def store_errors(tmp_path, pg_url: str | None) -> list[EcomflowError]:
         met.append(conflict.value)
         store.close()
 
+    # A flow the repository does not know, and a transaction of one.
+    repo = Repository(MemoryStore(), {"operation": FLOWS["operation"]})
+    with pytest.raises(StoreError) as info:
+        repo.start("direct-sale", "o-1", merchant="Hangzhou Tea House")
+    met.append(info.value)
+    repo.start("operation", "op-9", **FLOWS.sample("operation").start)
+    with pytest.raises(StoreError) as info:
+        Repository(repo.store, {}).load("op-9")
+    met.append(info.value)
+
     # Events that are not a history the flow could have written.
     demo, _ = FLOWS.sample("operation").demo(FLOWS["operation"])
     for events in (demo.events[1:], [*demo.events[:2], demo.events[1]]):

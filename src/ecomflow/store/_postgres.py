@@ -255,12 +255,16 @@ class PostgresStore(EventStore):
         ):
             raise StoreError(
                 f"Cannot open PostgreSQL store in schema {schema!r}: name a schema (some "
-                "text, without NUL bytes)."
+                "text, without NUL bytes).",
+                zh=f"无法在模式 {schema!r} 中打开 PostgreSQL 存储：请给出一个模式名（一段不含 NUL "
+                "字节的文本）。",
             )
         if pool_size is not None and (type(pool_size) is not int or pool_size < 1):
             raise StoreError(
                 f"Cannot open PostgreSQL store with pool_size={pool_size!r}: give a whole "
-                "number of connections, at least 1."
+                "number of connections, at least 1.",
+                zh=f"无法以 pool_size={pool_size!r} 打开 PostgreSQL 存储：请给出连接数，"
+                "至少为 1 的整数。",
             )
         self._psycopg = psycopg
         self.dsn = dsn

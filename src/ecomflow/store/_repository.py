@@ -190,7 +190,10 @@ class Repository:
         (default: ``tx_id``) say who did it; see :meth:`Flow.start`.
         """
         if flow not in self.flows:
-            raise StoreError(f"Unknown flow {flow!r}; known: {', '.join(sorted(self.flows))}.")
+            raise StoreError(
+                f"Unknown flow {flow!r}; known: {', '.join(sorted(self.flows))}.",
+                zh=f"未知流程 {flow!r}；已知：{', '.join(sorted(self.flows))}。",
+            )
         if "bus" in context:
             # A transaction's own bus publishes when a trigger fires, before any
             # commit, and a later load would not have it: the repository publishes.
@@ -214,7 +217,10 @@ class Repository:
     def add(self, tx: Transaction[Any]) -> None:
         """Store a transaction started elsewhere (by an exchange, say) with all its events."""
         if tx.flow.name not in self.flows:
-            raise StoreError(f"Transaction {tx.id!r} is of flow {tx.flow.name!r}, not known here.")
+            raise StoreError(
+                f"Transaction {tx.id!r} is of flow {tx.flow.name!r}, not known here.",
+                zh=f"交易 {tx.id!r} 属于流程 {tx.flow.name!r}，这里不认识该流程。",
+            )
         if tx._bus is self.bus:
             # It published when its triggers fired; saving would deliver each event twice.
             raise InvalidPayload(
@@ -289,7 +295,10 @@ class Repository:
 
     def _flow_of(self, tx_id: str, flow: str) -> Flow[Any]:
         if flow not in self.flows:
-            raise StoreError(f"Transaction {tx_id!r} is of flow {flow!r}, which is not known here.")
+            raise StoreError(
+                f"Transaction {tx_id!r} is of flow {flow!r}, which is not known here.",
+                zh=f"交易 {tx_id!r} 属于流程 {flow!r}，这里不认识该流程。",
+            )
         return self.flows[flow]
 
     def _history(self, tx_id: str, flow: Flow[Any], version: int) -> list[Event]:
