@@ -23,7 +23,8 @@ and what is allowed. After any error raised by a transition, the transaction is
 exactly as it was before: same state, same version, same events.
 
 ``str(error)`` is the English message; an error a person meets (a refusal, a trigger
-that is not a step from here) also carries the Chinese one, ``error.zh``, and
+that is not a step from here, bad input, a store that cannot be opened or written) also
+carries the Chinese one, ``error.zh``, and
 ``error.message_in("zh")`` picks it (the English one when there is none).
 """
 
