@@ -41,6 +41,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "ecomflow"
 GROUND = {
     "ecomflow._graph",
     "ecomflow._errors",
+    "ecomflow._messages",
     "ecomflow._events",
     "ecomflow._money",
     "ecomflow._sensitive",
