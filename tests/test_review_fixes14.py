@@ -1,0 +1,125 @@
+"""Review of issue 14 (durable deadlines): each defect found, as a test that failed first."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from ecomflow import (
+    EcomflowError,
+    EventType,
+    Flow,
+    FlowDefinition,
+    InvalidDefinition,
+    Label,
+    State,
+    Stream,
+    Transition,
+    armed_deadlines,
+)
+from ecomflow.store import DeadlineWorker, Repository
+from ecomflow.testing import ManualClock
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+HELD = EventType("held", Stream.COMMERCE, Label("Stock held", "库存已预留"))
+RELEASED = EventType("released", Stream.LOGISTICS, Label("Stock released", "库存已释放"))
+
+
+def reservation(name="reservation", start="hold", **timed):
+    """A two-state flow whose only step after the start is timed with ``timed``."""
+    return Flow(
+        FlowDefinition(
+            name=name,
+            title=Label("Stock reservation", "库存预留"),
+            source="review",
+            states=[
+                State("held", Label("held", "已预留")),
+                State("released", Label("released", "已释放"), terminal=True),
+            ],
+            start=Transition(start, (), "held", Label("hold", "预留"), emits=[HELD]),
+            transitions=[
+                Transition(
+                    "release",
+                    "held",
+                    "released",
+                    Label("release", "释放"),
+                    emits=[RELEASED],
+                    **timed,
+                )
+            ],
+            context_type=object,
+        )
+    )
+
+
+# -- a due deadline behind a full batch of rows the worker leaves ----------------------------
+
+
+def test_rows_a_worker_leaves_do_not_hide_due_deadlines_behind_them(store):
+    """A worker that knows only flow "b" still fires b's deadline behind a batch of a's rows.
+
+    Before: the worker read the first ``batch`` due rows, left them all (a flow it does not
+    know), found nothing fresh and stopped, so every later deadline never fired.
+    """
+    first = reservation("a", after=timedelta(minutes=5))
+    later = reservation("b", after=timedelta(minutes=10))
+    clock = ManualClock(T0)
+    writer = Repository(store, {"a": first, "b": later}, clock=clock)
+    for i in range(3):
+        writer.start("a", f"A-{i}")
+    writer.start("b", "B-1")
+    worker = DeadlineWorker(Repository(store, {"b": later}, clock=clock), batch=2)
+    clock.now += timedelta(minutes=20)
+    assert worker.run_due() == 1
+    assert writer.load("B-1").state == "released"
+    assert sorted(d.tx_id for d in store.deadlines()) == ["A-0", "A-1", "A-2"]
+
+
+# -- a transaction that cannot be loaded stops nothing else --------------------------------
+
+
+def test_a_transaction_that_cannot_be_loaded_does_not_stop_the_worker(store):
+    """One history the worker's flow cannot replay is left (and counted); the rest fire.
+
+    Before: CorruptHistory escaped run_due, so `ecomflow worker` exited, and after each
+    restart stopped at the same row: no deadline after it ever fired.
+    """
+    old = reservation(after=timedelta(minutes=5))
+    clock = ManualClock(T0)
+    Repository(store, {"reservation": old}, clock=clock).start("reservation", "R-1")
+    # the flow changed: the start is now called "reserve", so R-1's history no longer replays
+    new = reservation(start="reserve", after=timedelta(minutes=10))
+    repo = Repository(store, {"reservation": new}, clock=clock)
+    repo.start("reservation", "R-2")
+    worker = DeadlineWorker(repo)
+    clock.now += timedelta(minutes=20)
+    assert worker.run_due() == 1
+    assert repo.load("R-2").state == "released"
+    assert worker.failed == 1
+    assert [d.tx_id for d in store.deadlines()] == ["R-1"]  # kept: fixing the flow fires it
+
+
+# -- a callable time of the wrong kind -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timed", "problem"),
+    [
+        ({"until": lambda c: datetime(2026, 11, 26, 10)}, "aware datetime"),
+        ({"until": lambda c: "tomorrow"}, "aware datetime"),
+        ({"after": lambda c: 30}, "timedelta"),
+        ({"after": lambda c: timedelta(minutes=-5)}, "positive"),
+    ],
+)
+def test_a_callable_time_of_the_wrong_kind_is_an_invalid_definition(timed, problem):
+    """until= giving a naive time, after= giving minutes as an int: InvalidDefinition.
+
+    Before: a TypeError from comparing or adding datetimes, out of allowed_triggers().
+    """
+    flow = reservation(timer=Label("at some time", "某时"), **timed)
+    tx = flow.start("R-1", clock=ManualClock(T0))
+    for call in (tx.allowed_triggers, lambda: armed_deadlines(tx), lambda: tx.fire("release")):
+        with pytest.raises(InvalidDefinition, match=problem) as caught:
+            call()
+        assert isinstance(caught.value, EcomflowError)
+        assert "'release'" in str(caught.value)
+    assert tx.state == "held" and len(tx.events) == 1
