@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, final
 import attrs
 
 from ._definition import Label, Reason, Transition
-from ._errors import GuardRejected, refusal_zh, subject_zh
+from ._errors import GuardRejected, InvalidDefinition, refusal_zh, subject_zh
 from ._events import Clock, Event
 from ._graph import Configuration, ancestors, leaves_of, state_name
 
@@ -259,10 +259,14 @@ class Timers:
             due = entered_at + after
         elif after is not None:
             delay = after(context)
+            if delay is not None and (not isinstance(delay, timedelta) or delay <= timedelta(0)):
+                raise self._bad_time(spec, "after", delay, "a positive timedelta or None")
             due = None if delay is None else entered_at + delay
         else:
             assert until is not None
             due = until(context)
+            if due is not None and (not isinstance(due, datetime) or due.utcoffset() is None):
+                raise self._bad_time(spec, "until", due, "an aware datetime or None")
         if due is None:
             return None
         for guard in spec.guards:
@@ -275,6 +279,13 @@ class Timers:
                 if reason is not None:
                     return None
         return due
+
+    def _bad_time(self, spec: Transition, kind: str, value: Any, wanted: str) -> InvalidDefinition:
+        """Return the error for a callable ``after=``/``until=`` that gave ``value``."""
+        return InvalidDefinition(
+            f"Flow {self.flow!r} is invalid: the {kind}= of timed transition {spec.trigger!r} "
+            f"gave {value!r}; it must give {wanted}."
+        )
 
     def changes(
         self,
