@@ -24,6 +24,7 @@ from typing import Any, final
 
 from .._deadlines import CLOCK_ACTOR, Deadline
 from .._errors import (
+    EcomflowError,
     GuardRejected,
     InvalidPayload,
     SubscriberError,
@@ -83,6 +84,10 @@ class DeadlineWorker:
         """How many deadlines this worker has fired."""
         self.dropped = 0
         """How many rows it deleted because their transaction had moved on."""
+        self.failed = 0
+        """How many times a deadline could not be fired (its row is kept, the rest go on)."""
+        self.last_error: EcomflowError | None = None
+        """Why the last of those failed (a history the flow cannot load, say)."""
         self._stop = threading.Event()
 
     def now(self) -> datetime:
@@ -92,29 +97,41 @@ class DeadlineWorker:
     def run_due(self) -> int:
         """Fire every deadline due now; return how many fired.
 
-        Reads ``batch`` due rows at a time until none is left that it has not tried.
+        Reads ``batch`` due rows at a time until none is left that it has not tried;
+        rows it keeps (a flow it does not know, a history it cannot load: counted in
+        :attr:`failed`) do not hide the due rows behind them.
         The fires of one batch are saved together: each append is checked on its own
         (a conflict refuses only its own), and a store that can commits them at once.
         """
         store = self.repository.store
         tried: set[tuple[str, str, int]] = set()
-        fired = 0
+        fired = kept = 0
         while not self._stop.is_set():
             now = self.now()
-            rows = store.due_deadlines(now, self.batch, owner=self.name, lease=self.lease)
+            # Rows tried and kept (another process's flow, not due by the transaction's
+            # reckoning, a history that does not load) are due first and stay: read past
+            # them, or they would hide every deadline behind them.
+            limit = min(10_000, self.batch + kept)
+            rows = store.due_deadlines(now, limit, owner=self.name, lease=self.lease)
             fresh = [r for r in rows if (r.tx_id, r.trigger, r.armed_version) not in tried]
             if not fresh:
                 break
-            ready = []
-            for row in fresh:
-                if self._stop.is_set():
-                    break
-                tried.add((row.tx_id, row.trigger, row.armed_version))
-                tx = self._prepare(row)
-                if tx is not None:
-                    ready.append(tx)
-            fired += self._commit(ready)
-            if len(rows) < self.batch:
+            kept = len(rows) - len(fresh)
+            for start in range(0, len(fresh), self.batch):
+                ready = []
+                dropped = self.dropped
+                for row in fresh[start : start + self.batch]:
+                    if self._stop.is_set():
+                        break
+                    tried.add((row.tx_id, row.trigger, row.armed_version))
+                    kept += 1
+                    tx = self._prepare(row)
+                    if tx is not None:
+                        ready.append(tx)
+                done = self._commit(ready)
+                fired += done
+                kept -= done + (self.dropped - dropped)
+            if len(rows) < limit:
                 break
         return fired
 
@@ -138,13 +155,16 @@ class DeadlineWorker:
         except KeyError:
             self._drop(deadline)
             return None
-        timers = tx.flow._timers
-        armed = None if timers is None else timers.entered(tx.events).get(deadline.trigger)
-        if armed is None or armed[1] != deadline.armed_version:
-            self._drop(deadline)
+        except EcomflowError as error:  # a history this flow cannot load: keep the row
+            self._failed(error)
             return None
-        tx._clock = self.clock  # the events' time is the worker's
         try:
+            timers = tx.flow._timers
+            armed = None if timers is None else timers.entered(tx.events).get(deadline.trigger)
+            if armed is None or armed[1] != deadline.armed_version:
+                self._drop(deadline)
+                return None
+            tx._clock = self.clock  # the events' time is the worker's
             tx.fire(deadline.trigger, actor=self.actor)
         except GuardRejected as error:
             if [name for name, _ in error.reasons] != ["deadline"]:
@@ -153,7 +173,15 @@ class DeadlineWorker:
         except TransitionNotAllowed:
             self._drop(deadline)
             return None
+        except EcomflowError as error:  # the flow refuses its own deadline: keep the row
+            self._failed(error)
+            return None
         return tx
+
+    def _failed(self, error: EcomflowError) -> None:
+        """Count a deadline that could not be fired and keep its row; the others go on."""
+        self.failed += 1
+        self.last_error = error
 
     def _commit(self, txs: list[Transaction[Any]]) -> int:
         """Save the fired ``txs`` together; publish what was stored; return how many were."""
