@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
+import attrs
 import pytest
 
 from ecomflow import (
@@ -123,3 +124,110 @@ def test_a_callable_time_of_the_wrong_kind_is_an_invalid_definition(timed, probl
         assert isinstance(caught.value, EcomflowError)
         assert "'release'" in str(caught.value)
     assert tx.state == "held" and len(tx.events) == 1
+
+
+# -- a context change that does not re-enter the timed state ---------------------------------
+
+
+@attrs.frozen
+class Terms:
+    """How long the offer stands, in minutes."""
+
+    minutes: int = 60
+
+
+NOTED = EventType("noted", Stream.COMMERCE, Label("noted", "已记录"))
+
+
+def negotiation():
+    """An offer (region one) that lapses after ``minutes``, which region two changes."""
+    return Flow(
+        FlowDefinition(
+            name="negotiation",
+            title=Label("negotiation", "谈判"),
+            source="review",
+            states=[
+                State(
+                    "work",
+                    Label("work", "进行中"),
+                    parallel=True,
+                    children=[
+                        State(
+                            "offer",
+                            Label("offer", "报价"),
+                            initial="open",
+                            children=[
+                                State("open", Label("open", "有效")),
+                                State("lapsed", Label("lapsed", "失效")),
+                            ],
+                        ),
+                        State(
+                            "talk",
+                            Label("talk", "洽谈"),
+                            initial="idle",
+                            children=[
+                                State("idle", Label("idle", "空闲")),
+                                State("agreed", Label("agreed", "已约定")),
+                            ],
+                        ),
+                    ],
+                ),
+                State("done", Label("done", "完成"), terminal=True),
+            ],
+            start=Transition(
+                "begin",
+                (),
+                "work",
+                Label("begin", "开始"),
+                effect=lambda c, p: Terms(),
+                emits=[NOTED],
+            ),
+            transitions=[
+                Transition(
+                    "lapse",
+                    "work.offer.open",
+                    "work.offer.lapsed",
+                    Label("lapse", "失效"),
+                    after=lambda c: timedelta(minutes=c.minutes),
+                    timer=Label("when the terms say", "按约定时间"),
+                    emits=[NOTED],
+                ),
+                Transition(
+                    "set_minutes",
+                    "work.talk.idle",
+                    "work.talk.agreed",
+                    Label("set the time", "约定时间"),
+                    payload=Terms,
+                    effect=lambda c, p: p,
+                    emits=[NOTED],
+                ),
+                Transition("finish", "work", "done", Label("finish", "完成"), emits=[NOTED]),
+            ],
+            context_type=Terms,
+        )
+    )
+
+
+@pytest.mark.parametrize("minutes", [10, 90])
+def test_the_stored_deadline_follows_a_context_change_in_another_region(store, minutes):
+    """The worker fires when the transaction itself says the deadline is due, not before/after.
+
+    Before: the row kept the time computed at entry (60 min) while allowed_triggers() and
+    fire_due() used the context now: shortened to 10 min, a test's ManualClock closed the
+    offer at 09:16 but the worker only at 10:00; lengthened to 90, the worker reloaded
+    the transaction at every poll from 10:00 on.
+    """
+    clock = ManualClock(T0)
+    repo = Repository(store, {"negotiation": negotiation()}, clock=clock)
+    repo.start("negotiation", "N-1")
+    clock.now += timedelta(minutes=1)
+    repo.execute("N-1", "set_minutes", minutes=minutes)
+    due = T0 + timedelta(minutes=minutes)
+    assert [d.due_at for d in armed_deadlines(repo.load("N-1"))] == [due]
+    assert [(d.due_at, d.armed_version) for d in store.deadlines()] == [(due, 0)]
+    worker = DeadlineWorker(repo)
+    clock.now = due - timedelta(seconds=1)
+    assert worker.run_due() == 0
+    clock.now = due
+    assert worker.run_due() == 1
+    assert repo.load("N-1").state == "work.offer.lapsed|work.talk.agreed"
