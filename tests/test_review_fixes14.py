@@ -231,3 +231,26 @@ def test_the_stored_deadline_follows_a_context_change_in_another_region(store, m
     clock.now = due
     assert worker.run_due() == 1
     assert repo.load("N-1").state == "work.offer.lapsed|work.talk.agreed"
+
+
+# -- a row left by one worker is free for another --------------------------------------------
+
+
+def test_a_worker_that_does_not_know_a_flow_leaves_its_rows_to_one_that_does(store):
+    """The docs: "a row of a flow it does not know is left for a worker that does".
+
+    Before: the worker claimed the row anyway and, polling every second, renewed its own
+    10-second claim for ever: the worker that knows the flow never got it.
+    """
+    first = reservation("a", after=timedelta(minutes=5))
+    other = reservation("b", after=timedelta(minutes=5))
+    clock = ManualClock(T0)
+    Repository(store, {"a": first}, clock=clock).start("a", "A-1")
+    stranger = DeadlineWorker(Repository(store, {"b": other}, clock=clock), name="stranger")
+    knower = DeadlineWorker(Repository(store, {"a": first}, clock=clock), name="knower")
+    clock.now += timedelta(minutes=5)
+    assert stranger.run_due() == 0
+    clock.now += timedelta(seconds=1)  # the next poll, well within the 10-second lease
+    assert stranger.run_due() == 0
+    assert knower.run_due() == 1
+    assert store.deadlines() == []
