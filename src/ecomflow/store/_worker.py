@@ -148,15 +148,16 @@ class DeadlineWorker:
     def _prepare(self, deadline: Deadline) -> Transaction[Any] | None:
         """Load ``deadline``'s transaction and fire it in memory; ``None`` if it cannot fire."""
         repo = self.repository
-        if deadline.flow not in repo.flows:
-            return None  # a flow this process does not know: another worker's
+        if deadline.flow not in repo.flows:  # a flow this process does not know: another's
+            self.repository.store.release_deadline(deadline, self.name)
+            return None
         try:
             tx = repo.load(deadline.tx_id)
         except KeyError:
             self._drop(deadline)
             return None
         except EcomflowError as error:  # a history this flow cannot load: keep the row
-            self._failed(error)
+            self._failed(deadline, error)
             return None
         try:
             timers = tx.flow._timers
@@ -174,14 +175,15 @@ class DeadlineWorker:
             self._drop(deadline)
             return None
         except EcomflowError as error:  # the flow refuses its own deadline: keep the row
-            self._failed(error)
+            self._failed(deadline, error)
             return None
         return tx
 
-    def _failed(self, error: EcomflowError) -> None:
-        """Count a deadline that could not be fired and keep its row; the others go on."""
+    def _failed(self, deadline: Deadline, error: EcomflowError) -> None:
+        """Count a deadline that could not be fired and keep its row, free for another."""
         self.failed += 1
         self.last_error = error
+        self.repository.store.release_deadline(deadline, self.name)
 
     def _commit(self, txs: list[Transaction[Any]]) -> int:
         """Save the fired ``txs`` together; publish what was stored; return how many were."""
