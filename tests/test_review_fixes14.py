@@ -11,13 +11,14 @@ from ecomflow import (
     Flow,
     FlowDefinition,
     InvalidDefinition,
+    InvalidPayload,
     Label,
     State,
     Stream,
     Transition,
     armed_deadlines,
 )
-from ecomflow.store import DeadlineWorker, Repository
+from ecomflow.store import DeadlineWorker, Repository, SQLiteStore
 from ecomflow.testing import ManualClock
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
@@ -254,3 +255,47 @@ def test_a_worker_that_does_not_know_a_flow_leaves_its_rows_to_one_that_does(sto
     assert stranger.run_due() == 0
     assert knower.run_due() == 1
     assert store.deadlines() == []
+
+
+# -- the worker's refusals in both languages -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"batch": 0},
+        {"clock": "now"},
+        {"lease": -1},
+        {"lease": float("nan")},
+    ],
+)
+def test_the_worker_refuses_bad_settings_in_both_languages(settings):
+    """Before: English only (and a bad lease was only refused at the first poll)."""
+    from ecomflow.store import MemoryStore
+
+    with pytest.raises(InvalidPayload) as caught:
+        DeadlineWorker(Repository(MemoryStore(), {}), **settings)
+    assert caught.value.zh is not None and "期限处理器" in caught.value.zh
+
+
+def test_the_worker_refuses_a_bad_poll_in_both_languages():
+    from ecomflow.store import MemoryStore
+
+    with pytest.raises(InvalidPayload) as caught:
+        DeadlineWorker(Repository(MemoryStore(), {})).run(0)
+    assert caught.value.zh is not None and "轮询" in caught.value.zh
+
+
+@pytest.mark.parametrize(
+    "args", [["--batch", "0"], ["--db", "sqlite:///{tmp}/none.db"], ["--db", "memory://"]]
+)
+def test_ecomflow_worker_lang_zh_says_its_refusals_in_chinese(tmp_path, capsys, args):
+    """`ecomflow worker --lang zh` with a bad batch or no store: no English sentence."""
+    from ecomflow.cli.main import main
+
+    SQLiteStore(tmp_path / "shop.db").close()
+    argv = ["worker", "--db", f"sqlite:///{tmp_path}/shop.db", "--once", "--lang", "zh"]
+    assert main([*argv, *(a.format(tmp=tmp_path) for a in args)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ecomflow：错误：")
+    assert not any(word in err for word in ("Cannot", "No store", "must", "does not"))
