@@ -299,3 +299,13 @@ def test_ecomflow_worker_lang_zh_says_its_refusals_in_chinese(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err.startswith("ecomflow：错误：")
     assert not any(word in err for word in ("Cannot", "No store", "must", "does not"))
+
+
+@pytest.mark.parametrize("settings", [{"name": ""}, {"name": 5}, {"actor": " "}])
+def test_the_worker_refuses_a_name_or_actor_that_names_nobody(settings):
+    """Before: accepted; every worker named "" shared one claim, an int name reached SQL."""
+    from ecomflow.store import MemoryStore
+
+    with pytest.raises(InvalidPayload) as caught:
+        DeadlineWorker(Repository(MemoryStore(), {}), **settings)
+    assert caught.value.zh is not None

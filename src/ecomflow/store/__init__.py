@@ -87,7 +87,10 @@ def open_store(url: str | None = None, *, create: bool = True) -> EventStore:
     url = url or os.environ.get(ENV_VAR) or "sqlite:///ecomflow.db"
     if url == "memory://":
         if not create:
-            raise StoreError("No store at 'memory://': memory:// is empty until written.")
+            raise StoreError(
+                "No store at 'memory://': memory:// is empty until written.",
+                zh="memory:// 没有存储：写入之前它是空的。",
+            )
         return MemoryStore()
     if url.startswith("sqlite:///"):
         path, _, query = url[len("sqlite:///") :].partition("?")
@@ -95,7 +98,10 @@ def open_store(url: str | None = None, *, create: bool = True) -> EventStore:
         if not path:
             raise StoreError(f"The SQLite URL {url!r} names no file.")
         if not create and not _sqlite_file_exists(path):
-            raise StoreError(f"No store at {path!r}: the file does not exist.")
+            raise StoreError(
+                f"No store at {path!r}: the file does not exist.",
+                zh=f"{path!r} 处没有存储：文件不存在。",
+            )
         return SQLiteStore(Path(path), synchronous=options.get("synchronous", "FULL").upper())
     if url.startswith(("postgresql://", "postgres://")):
         dsn, schema, pool_size = _postgres_options(url)
@@ -148,8 +154,10 @@ def _check_postgres_store(url: str, schema: str | None = None) -> None:
         raise StoreError(f"Cannot open PostgreSQL store: {reason}{end}") from None
     if found is None or found[0] is None:
         where = "" if schema is None else f" (schema {schema!r})"
+        where_zh = "" if schema is None else f"（模式 {schema!r}）"
         raise StoreError(
-            f"No store in the PostgreSQL database {name!r}{where}: it has no ecomflow tables."
+            f"No store in the PostgreSQL database {name!r}{where}: it has no ecomflow tables.",
+            zh=f"PostgreSQL 数据库 {name!r}{where_zh} 中没有存储：其中没有 ecomflow 的表。",
         )
 
 

@@ -63,22 +63,33 @@ class DeadlineWorker:
     ) -> None:
         if not isinstance(repository, Repository):
             raise InvalidPayload(
-                f"Cannot make a deadline worker for {repository!r}: pass a Repository."
+                f"Cannot make a deadline worker for {repository!r}: pass a Repository.",
+                zh=f"无法为 {repository!r} 创建期限处理器：请传入 Repository。",
             )
         if type(batch) is not int or not 1 <= batch <= 10_000:
             raise InvalidPayload(
                 f"Cannot make a deadline worker: batch must be an int from 1 to 10,000 "
-                f"(got {batch!r})."
+                f"(got {batch!r}).",
+                zh=f"无法创建期限处理器：batch（每次读取的行数）须为 1 到 10,000 的整数"
+                f"（收到 {batch!r}）。",
             )
         if clock is not None and not callable(clock):
-            raise InvalidPayload(f"Cannot make a deadline worker: clock {clock!r} is not callable.")
-        check_text(actor, "actor of the deadline worker")
+            raise InvalidPayload(
+                f"Cannot make a deadline worker: clock {clock!r} is not callable.",
+                zh=f"无法创建期限处理器：时钟 {clock!r} 不可调用。",
+            )
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 <= lease <= 3600:
+            raise InvalidPayload(
+                f"Cannot make a deadline worker: lease must be 0 to 3600 seconds (got {lease!r}).",
+                zh=f"无法创建期限处理器：lease（认领时长）须为 0 到 3600 秒（收到 {lease!r}）。",
+            )
+        _check_name(actor, "actor of the deadline worker", "执行者")
         self.repository = repository
         self.clock: Clock = clock or repository.clock or utc_now
         self.actor = actor
         self.batch = batch
         self.name = name if name is not None else f"worker-{uuid.uuid4().hex[:12]}"
-        check_text(self.name, "deadline worker name")
+        _check_name(self.name, "deadline worker name", "名称")
         self.lease = lease
         self.fired = 0
         """How many deadlines this worker has fired."""
@@ -208,7 +219,10 @@ class DeadlineWorker:
     def run(self, poll: float = 1.0) -> None:
         """Fire due deadlines every ``poll`` seconds until :meth:`stop` is called."""
         if isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0:
-            raise InvalidPayload(f"Cannot run a deadline worker: poll must be > 0 (got {poll!r}).")
+            raise InvalidPayload(
+                f"Cannot run a deadline worker: poll must be > 0 (got {poll!r}).",
+                zh=f"无法运行期限处理器：轮询间隔须大于 0 秒（收到 {poll!r}）。",
+            )
         while not self._stop.is_set():
             self.run_due()
             self._stop.wait(poll)
@@ -219,3 +233,20 @@ class DeadlineWorker:
 
     def __repr__(self) -> str:
         return f"<DeadlineWorker {self.name!r}: fired {self.fired}>"
+
+
+def _check_name(value: str, what: str, what_zh: str) -> None:
+    """Refuse, in both languages, a worker's name or actor that is empty or may not be stored."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPayload(
+            f"Cannot make a deadline worker: its {what} must be a non-empty str (got {value!r}).",
+            zh=f"无法创建期限处理器：其{what_zh}须为非空字符串（收到 {value!r}）。",
+        )
+    try:
+        check_text(value, what)
+    except InvalidPayload as error:
+        raise InvalidPayload(
+            str(error),
+            zh=f"期限处理器的{what_zh}不能存储"
+            "（含 NUL 字符、像银行卡号或不是有效的 Unicode 文本）。",
+        ) from None
