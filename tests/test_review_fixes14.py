@@ -309,3 +309,26 @@ def test_the_worker_refuses_a_name_or_actor_that_names_nobody(settings):
     with pytest.raises(InvalidPayload) as caught:
         DeadlineWorker(Repository(MemoryStore(), {}), **settings)
     assert caught.value.zh is not None
+
+
+# -- the benchmark says what it measured ---------------------------------------------------
+
+
+def test_the_fire_benchmark_names_the_durability_it_ran_with(monkeypatch, capsys):
+    """Before: SYNC=NORMAL ran the worker without fsync but still printed "SQLite (FULL)",
+    and the rate was one run, not a median."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_deadlines.py"
+    spec = importlib.util.spec_from_file_location("bench_deadlines", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "FIRE", 20)
+    monkeypatch.setenv("SYNC", "NORMAL")
+    bench.bench_fire()
+    out = capsys.readouterr().out
+    assert "SQLite (NORMAL)" in out and "FULL" not in out
+    assert "median of 3 runs" in out
+    assert "fired 20 (0 left)" in out
