@@ -332,3 +332,29 @@ def test_the_fire_benchmark_names_the_durability_it_ran_with(monkeypatch, capsys
     assert "SQLite (NORMAL)" in out and "FULL" not in out
     assert "median of 3 runs" in out
     assert "fired 20 (0 left)" in out
+
+
+# -- a ManualClock attached to something that reads another clock ---------------------------
+
+
+def test_a_manual_clock_refuses_what_it_cannot_move():
+    """A worker or transaction on another clock would never see this one advance.
+
+    Before: attached silently; advance() then fired nothing, and the test author saw an
+    unpaid order that never closed.
+    """
+    from ecomflow import FLOWS
+    from ecomflow.flows import direct_sale
+    from ecomflow.store import MemoryStore
+
+    clock = ManualClock(T0)
+    for target in (
+        DeadlineWorker(Repository(MemoryStore(), FLOWS)),  # the repository has no clock
+        direct_sale.FLOW.start("T-1", merchant="Tea House"),  # nor the transaction
+    ):
+        with pytest.raises(InvalidPayload) as caught:
+            clock.attach(target)
+        assert caught.value.zh is not None and "时钟" in caught.value.zh
+    assert clock.run_due() == 0
+    worker = DeadlineWorker(Repository(MemoryStore(), FLOWS), clock=clock)
+    assert clock.attach(worker) is worker
