@@ -15,14 +15,14 @@ Who fires a deadline is recorded as the events' ``actor``: :data:`CLOCK_ACTOR`
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, final
 
 import attrs
 
 from ._definition import Label, Reason, Transition
-from ._errors import GuardRejected, refusal_zh, subject_zh
+from ._errors import GuardRejected, InvalidDefinition, refusal_zh, subject_zh
 from ._events import Clock, Event
 from ._graph import Configuration, ancestors, leaves_of, state_name
 
@@ -148,7 +148,7 @@ class Timers:
     Built by :class:`~ecomflow.Flow` when a definition has timed transitions.
     """
 
-    __slots__ = ("_lock", "_plans", "by_node", "engine", "flow", "triggers")
+    __slots__ = ("_lock", "_plans", "by_node", "contextual", "engine", "flow", "triggers")
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -160,6 +160,15 @@ class Timers:
                     by_node.setdefault(source, []).append(transition)
         self.by_node = {node: tuple(found) for node, found in by_node.items()}
         self.triggers = frozenset(t.trigger for found in by_node.values() for t in found)
+        self.contextual = frozenset(
+            t.trigger
+            for found in by_node.values()
+            for t in found
+            if callable(t.after)
+            or t.until is not None
+            or any(not guard.uses_payload for guard in t.guards)
+        )
+        """Triggers whose time or arming reads the context: recomputed on every append."""
         self._plans: dict[tuple[Configuration, str], _Plan] = {}
         self._lock = threading.Lock()
 
@@ -259,10 +268,14 @@ class Timers:
             due = entered_at + after
         elif after is not None:
             delay = after(context)
+            if delay is not None and (not isinstance(delay, timedelta) or delay <= timedelta(0)):
+                raise self._bad_time(spec, "after", delay, "a positive timedelta or None")
             due = None if delay is None else entered_at + delay
         else:
             assert until is not None
             due = until(context)
+            if due is not None and (not isinstance(due, datetime) or due.utcoffset() is None):
+                raise self._bad_time(spec, "until", due, "an aware datetime or None")
         if due is None:
             return None
         for guard in spec.guards:
@@ -276,27 +289,58 @@ class Timers:
                     return None
         return due
 
+    def _bad_time(self, spec: Transition, kind: str, value: Any, wanted: str) -> InvalidDefinition:
+        """Return the error for a callable ``after=``/``until=`` that gave ``value``."""
+        return InvalidDefinition(
+            f"Flow {self.flow!r} is invalid: the {kind}= of timed transition {spec.trigger!r} "
+            f"gave {value!r}; it must give {wanted}."
+        )
+
     def changes(
         self,
         configuration: Configuration | None,
         events: Sequence[Event],
         context: Any,
         tx_id: str,
+        history: Callable[[], Sequence[Event]] | None = None,
     ) -> DeadlineChanges:
         """Return the rows an append of ``events`` (from ``configuration``) writes and deletes.
 
         ``configuration`` is where the transaction stood before them (``None`` for a new
-        one), ``context`` the context after them.
+        one), ``context`` the context after them. A deadline that reads the context
+        (a callable ``after=``, ``until=``, a guard of the context) and stays armed is
+        computed again from ``context``, with its entry read from ``history()`` (every
+        event, the new ones included), so the row says what :meth:`check_due` says.
         """
         armed: dict[str, tuple[Transition, int, datetime]] = {}
         disarm: set[str] = set()
-        self._fold(configuration, events, armed, disarm)
+        after = self._fold(configuration, events, armed, disarm)
         rows = []
         for trigger, (spec, version, entered_at) in armed.items():
             disarm.add(trigger)
             due = self.due(spec, context, entered_at)
             if due is not None:
                 rows.append(Deadline(tx_id, trigger, due, version, self.flow))
+        staying = (
+            ()
+            if history is None or after is None or not self.contextual
+            else [
+                t.trigger
+                for t in self._entered_timed(sorted(_nodes(after)))
+                if t.trigger not in disarm and t.trigger in self.contextual
+            ]
+        )
+        if staying:
+            assert history is not None
+            entered = self.entered(history())
+            for trigger in staying:
+                found = entered.get(trigger)
+                if found is None:  # pragma: no cover - an active timed state was entered
+                    continue
+                disarm.add(trigger)
+                due = self.due(found[0], context, found[2])
+                if due is not None:
+                    rows.append(Deadline(tx_id, trigger, due, found[1], self.flow))
         return DeadlineChanges(tuple(sorted(disarm)), tuple(rows))
 
     def armed(self, tx: Tracked) -> list[Deadline]:

@@ -927,6 +927,15 @@ class EventStore(abc.ABC):
         """
         raise StoreError(f"{type(self).__name__} keeps no deadlines.")
 
+    def release_deadline(self, deadline: Deadline, owner: str) -> bool:
+        """End ``owner``'s claim on ``deadline``'s row now; return whether it held one.
+
+        For a row a worker leaves (a flow it does not know, a history it cannot load):
+        another worker may claim it at once. A store that claims nothing has nothing to
+        release (``False``).
+        """
+        return False
+
     def close(self) -> None:  # noqa: B027 - an optional hook
         """Release the store's resources."""
 

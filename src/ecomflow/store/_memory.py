@@ -293,6 +293,15 @@ class MemoryStore(EventStore):
             del self._deadlines[key]
             return True
 
+    def release_deadline(self, deadline: Deadline, owner: str) -> bool:
+        """End ``owner``'s claim on ``deadline``'s row now; return whether it held one."""
+        with self._lock:
+            row = self._deadlines.get((deadline.tx_id, deadline.trigger))
+            if row is None or row[1] != owner:
+                return False
+            row[1] = row[2] = None
+            return True
+
 
 def _decoded(texts: tuple[str, str | None]) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Return the summary and snapshot JSON texts decoded: what a database store returns."""

@@ -864,6 +864,21 @@ class PostgresStore(EventStore):
 
         return self._run("write to", write)
 
+    def release_deadline(self, deadline: Deadline, owner: str) -> bool:
+        """End ``owner``'s claim on ``deadline``'s row now; return whether it held one."""
+        if unstorable(deadline.tx_id) or unstorable(deadline.trigger) or unstorable(owner):
+            return False
+
+        def write(db: Any) -> bool:
+            freed = db.execute(
+                "UPDATE deadlines SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE tx_id = %s AND trigger = %s AND claimed_by = %s",
+                (deadline.tx_id, deadline.trigger, owner),
+            ).rowcount
+            return bool(freed == 1)
+
+        return self._run("write to", write)
+
     def save_checkpoint(self, consumer: str, position: int) -> None:
         """Record ``consumer``'s position."""
         check_text(consumer, "checkpoint name")

@@ -369,7 +369,9 @@ class Repository:
         deadlines = (
             None
             if timers is None
-            else timers.changes(self._saved[id(tx)][2], new, tx.context, tx.id)
+            else timers.changes(
+                self._saved[id(tx)][2], new, tx.context, tx.id, history=lambda: tx.events
+            )
         )
         return Head(tx.state, flow.version, flow.summary(tx), snapshot, deadlines)
 

@@ -761,6 +761,20 @@ class SQLiteStore(EventStore):
             ).rowcount
         return bool(gone == 1)
 
+    @_sqlite_errors("write to")
+    def release_deadline(self, deadline: Deadline, owner: str) -> bool:
+        """End ``owner``'s claim on ``deadline``'s row now; return whether it held one."""
+        if unstorable(deadline.tx_id) or unstorable(deadline.trigger) or unstorable(owner):
+            return False
+        db = self._connection()
+        with _Transaction(db):
+            freed = db.execute(
+                "UPDATE deadlines SET claimed_by = NULL, claimed_until = NULL "
+                "WHERE tx_id = ? AND trigger = ? AND claimed_by = ?",
+                (deadline.tx_id, deadline.trigger, owner),
+            ).rowcount
+        return bool(freed == 1)
+
     # -- reading --------------------------------------------------------------------------
 
     @_sqlite_errors("load from")

@@ -24,6 +24,7 @@ from typing import Any, final
 
 from .._deadlines import CLOCK_ACTOR, Deadline
 from .._errors import (
+    EcomflowError,
     GuardRejected,
     InvalidPayload,
     SubscriberError,
@@ -62,27 +63,42 @@ class DeadlineWorker:
     ) -> None:
         if not isinstance(repository, Repository):
             raise InvalidPayload(
-                f"Cannot make a deadline worker for {repository!r}: pass a Repository."
+                f"Cannot make a deadline worker for {repository!r}: pass a Repository.",
+                zh=f"无法为 {repository!r} 创建期限处理器：请传入 Repository。",
             )
         if type(batch) is not int or not 1 <= batch <= 10_000:
             raise InvalidPayload(
                 f"Cannot make a deadline worker: batch must be an int from 1 to 10,000 "
-                f"(got {batch!r})."
+                f"(got {batch!r}).",
+                zh=f"无法创建期限处理器：batch（每次读取的行数）须为 1 到 10,000 的整数"
+                f"（收到 {batch!r}）。",
             )
         if clock is not None and not callable(clock):
-            raise InvalidPayload(f"Cannot make a deadline worker: clock {clock!r} is not callable.")
-        check_text(actor, "actor of the deadline worker")
+            raise InvalidPayload(
+                f"Cannot make a deadline worker: clock {clock!r} is not callable.",
+                zh=f"无法创建期限处理器：时钟 {clock!r} 不可调用。",
+            )
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)) or not 0 <= lease <= 3600:
+            raise InvalidPayload(
+                f"Cannot make a deadline worker: lease must be 0 to 3600 seconds (got {lease!r}).",
+                zh=f"无法创建期限处理器：lease（认领时长）须为 0 到 3600 秒（收到 {lease!r}）。",
+            )
+        _check_name(actor, "actor of the deadline worker", "执行者")
         self.repository = repository
         self.clock: Clock = clock or repository.clock or utc_now
         self.actor = actor
         self.batch = batch
         self.name = name if name is not None else f"worker-{uuid.uuid4().hex[:12]}"
-        check_text(self.name, "deadline worker name")
+        _check_name(self.name, "deadline worker name", "名称")
         self.lease = lease
         self.fired = 0
         """How many deadlines this worker has fired."""
         self.dropped = 0
         """How many rows it deleted because their transaction had moved on."""
+        self.failed = 0
+        """How many times a deadline could not be fired (its row is kept, the rest go on)."""
+        self.last_error: EcomflowError | None = None
+        """Why the last of those failed (a history the flow cannot load, say)."""
         self._stop = threading.Event()
 
     def now(self) -> datetime:
@@ -92,29 +108,41 @@ class DeadlineWorker:
     def run_due(self) -> int:
         """Fire every deadline due now; return how many fired.
 
-        Reads ``batch`` due rows at a time until none is left that it has not tried.
+        Reads ``batch`` due rows at a time until none is left that it has not tried;
+        rows it keeps (a flow it does not know, a history it cannot load: counted in
+        :attr:`failed`) do not hide the due rows behind them.
         The fires of one batch are saved together: each append is checked on its own
         (a conflict refuses only its own), and a store that can commits them at once.
         """
         store = self.repository.store
         tried: set[tuple[str, str, int]] = set()
-        fired = 0
+        fired = kept = 0
         while not self._stop.is_set():
             now = self.now()
-            rows = store.due_deadlines(now, self.batch, owner=self.name, lease=self.lease)
+            # Rows tried and kept (another process's flow, not due by the transaction's
+            # reckoning, a history that does not load) are due first and stay: read past
+            # them, or they would hide every deadline behind them.
+            limit = min(10_000, self.batch + kept)
+            rows = store.due_deadlines(now, limit, owner=self.name, lease=self.lease)
             fresh = [r for r in rows if (r.tx_id, r.trigger, r.armed_version) not in tried]
             if not fresh:
                 break
-            ready = []
-            for row in fresh:
-                if self._stop.is_set():
-                    break
-                tried.add((row.tx_id, row.trigger, row.armed_version))
-                tx = self._prepare(row)
-                if tx is not None:
-                    ready.append(tx)
-            fired += self._commit(ready)
-            if len(rows) < self.batch:
+            kept = len(rows) - len(fresh)
+            for start in range(0, len(fresh), self.batch):
+                ready = []
+                dropped = self.dropped
+                for row in fresh[start : start + self.batch]:
+                    if self._stop.is_set():
+                        break
+                    tried.add((row.tx_id, row.trigger, row.armed_version))
+                    kept += 1
+                    tx = self._prepare(row)
+                    if tx is not None:
+                        ready.append(tx)
+                done = self._commit(ready)
+                fired += done
+                kept -= done + (self.dropped - dropped)
+            if len(rows) < limit:
                 break
         return fired
 
@@ -131,20 +159,24 @@ class DeadlineWorker:
     def _prepare(self, deadline: Deadline) -> Transaction[Any] | None:
         """Load ``deadline``'s transaction and fire it in memory; ``None`` if it cannot fire."""
         repo = self.repository
-        if deadline.flow not in repo.flows:
-            return None  # a flow this process does not know: another worker's
+        if deadline.flow not in repo.flows:  # a flow this process does not know: another's
+            self.repository.store.release_deadline(deadline, self.name)
+            return None
         try:
             tx = repo.load(deadline.tx_id)
         except KeyError:
             self._drop(deadline)
             return None
-        timers = tx.flow._timers
-        armed = None if timers is None else timers.entered(tx.events).get(deadline.trigger)
-        if armed is None or armed[1] != deadline.armed_version:
-            self._drop(deadline)
+        except EcomflowError as error:  # a history this flow cannot load: keep the row
+            self._failed(deadline, error)
             return None
-        tx._clock = self.clock  # the events' time is the worker's
         try:
+            timers = tx.flow._timers
+            armed = None if timers is None else timers.entered(tx.events).get(deadline.trigger)
+            if armed is None or armed[1] != deadline.armed_version:
+                self._drop(deadline)
+                return None
+            tx._clock = self.clock  # the events' time is the worker's
             tx.fire(deadline.trigger, actor=self.actor)
         except GuardRejected as error:
             if [name for name, _ in error.reasons] != ["deadline"]:
@@ -153,7 +185,16 @@ class DeadlineWorker:
         except TransitionNotAllowed:
             self._drop(deadline)
             return None
+        except EcomflowError as error:  # the flow refuses its own deadline: keep the row
+            self._failed(deadline, error)
+            return None
         return tx
+
+    def _failed(self, deadline: Deadline, error: EcomflowError) -> None:
+        """Count a deadline that could not be fired and keep its row, free for another."""
+        self.failed += 1
+        self.last_error = error
+        self.repository.store.release_deadline(deadline, self.name)
 
     def _commit(self, txs: list[Transaction[Any]]) -> int:
         """Save the fired ``txs`` together; publish what was stored; return how many were."""
@@ -178,7 +219,10 @@ class DeadlineWorker:
     def run(self, poll: float = 1.0) -> None:
         """Fire due deadlines every ``poll`` seconds until :meth:`stop` is called."""
         if isinstance(poll, bool) or not isinstance(poll, (int, float)) or poll <= 0:
-            raise InvalidPayload(f"Cannot run a deadline worker: poll must be > 0 (got {poll!r}).")
+            raise InvalidPayload(
+                f"Cannot run a deadline worker: poll must be > 0 (got {poll!r}).",
+                zh=f"无法运行期限处理器：轮询间隔须大于 0 秒（收到 {poll!r}）。",
+            )
         while not self._stop.is_set():
             self.run_due()
             self._stop.wait(poll)
@@ -189,3 +233,20 @@ class DeadlineWorker:
 
     def __repr__(self) -> str:
         return f"<DeadlineWorker {self.name!r}: fired {self.fired}>"
+
+
+def _check_name(value: str, what: str, what_zh: str) -> None:
+    """Refuse, in both languages, a worker's name or actor that is empty or may not be stored."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidPayload(
+            f"Cannot make a deadline worker: its {what} must be a non-empty str (got {value!r}).",
+            zh=f"无法创建期限处理器：其{what_zh}须为非空字符串（收到 {value!r}）。",
+        )
+    try:
+        check_text(value, what)
+    except InvalidPayload as error:
+        raise InvalidPayload(
+            str(error),
+            zh=f"期限处理器的{what_zh}不能存储"
+            "（含 NUL 字符、像银行卡号或不是有效的 Unicode 文本）。",
+        ) from None

@@ -49,13 +49,27 @@ class ManualClock:
         """Fire ``target``'s due deadlines whenever the clock advances; return ``target``.
 
         ``target`` is a :class:`~ecomflow.store.DeadlineWorker` (anything with
-        ``run_due()``) or a :class:`~ecomflow.Transaction` kept in memory.
+        ``run_due()``) or a :class:`~ecomflow.Transaction` kept in memory, reading this
+        clock (else :class:`~ecomflow.InvalidPayload`: advancing would fire nothing).
         """
         from .._flow import Transaction
 
         if not isinstance(target, Transaction) and not callable(getattr(target, "run_due", None)):
             raise TypeError(
                 f"a ManualClock drives a DeadlineWorker or a Transaction, not {target!r}"
+            )
+        if getattr(target, "clock", None) is not self:
+            from .._errors import InvalidPayload
+
+            raise InvalidPayload(
+                f"Cannot attach {target!r} to this ManualClock: it reads another clock, so "
+                "advance() would never make its deadlines due; give it this clock "
+                "(Repository(..., clock=clock), DeadlineWorker(..., clock=clock) or "
+                "flow.start(..., clock=clock)).",
+                zh=f"无法把 {target!r} 挂到这个 ManualClock 上：它读的是另一个时钟，"
+                "advance() 永远不会让它的期限到期；请把这个时钟交给它"
+                "（Repository(..., clock=clock)、DeadlineWorker(..., clock=clock) 或 "
+                "flow.start(..., clock=clock)）。",
             )
         self._attached.append(target)
         return target
