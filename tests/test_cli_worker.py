@@ -3,6 +3,7 @@
 import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -51,6 +52,28 @@ def test_worker_once_fires_what_is_due_and_says_so(tmp_path):
     out = io.StringIO()
     assert main(["worker", "--db", f"sqlite:///{path}", "--once", "--lang", "zh"], out) == 0
     assert out.getvalue() == "已触发 0 个期限，丢弃 0 个（其交易已离开该状态）\n"
+
+
+def test_worker_rearm_arms_orders_stored_before_the_upgrade_then_fires_them(tmp_path):
+    path = tmp_path / "shop.db"
+    unpaid(path, 3)
+    with sqlite3.connect(path) as db:  # as an ecomflow without deadlines left them: no rows
+        db.execute("DELETE FROM deadlines")
+    db.close()
+    url = f"sqlite:///{path}"
+    out = io.StringIO()
+    assert main(["worker", "--db", url, "--once"], out) == 0
+    assert out.getvalue().startswith("fired 0 deadline(s)")
+    assert states(path) == ["order_filled"]
+    out = io.StringIO()
+    assert main(["worker", "--db", url, "--once", "--rearm", "--lang", "zh"], out) == 0
+    assert out.getvalue() == (
+        "已为已存储的交易补设 3 个缺失的期限\n已触发 3 个期限，丢弃 0 个（其交易已离开该状态）\n"
+    )
+    assert states(path) == ["expired"]
+    out = io.StringIO()
+    assert main(["worker", "--db", url, "--once", "--rearm"], out) == 0
+    assert out.getvalue().startswith("armed 0 missing deadline(s) of stored transactions\n")
 
 
 def test_worker_leaves_what_is_not_due(tmp_path):

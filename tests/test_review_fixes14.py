@@ -363,18 +363,25 @@ def test_a_manual_clock_refuses_what_it_cannot_move():
 # -- left for the lead: transactions armed before their flow had a deadline ---------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: nothing writes the deadline rows of a transaction that entered its "
-    "timed state before the flow had the timed transition (every order left unpaid "
-    "before upgrading to the direct sale's expire); needs a store call that arms rows "
-    "at a version (put_head with Head.deadlines) and a Repository/CLI backfill",
-)
 def test_a_transaction_in_a_timed_state_from_before_the_upgrade_gets_its_deadline(store):
+    """Stored before its flow had the timer: rearm() writes the row, and the worker fires it."""
     clock = ManualClock(T0)
     before = reservation()  # release is not timed yet
-    Repository(store, {"reservation": before}, clock=clock).start("reservation", "R-1")
+    old = Repository(store, {"reservation": before}, clock=clock)
+    old.start("reservation", "R-1")
+    old.start("reservation", "R-2")
     after = reservation(after=timedelta(minutes=5))
     repo = Repository(store, {"reservation": after}, clock=clock)
     clock.now += timedelta(minutes=20)
-    assert DeadlineWorker(repo).run_due() == 1
+    assert DeadlineWorker(repo).run_due() == 0  # no row: nothing tells the worker
+    assert store.deadlines() == []
+    assert repo.rearm() == 2
+    armed = store.deadlines()
+    assert [(d.tx_id, d.armed_version, d.due_at) for d in armed] == [
+        ("R-1", 0, T0 + timedelta(minutes=5)),
+        ("R-2", 0, T0 + timedelta(minutes=5)),
+    ]
+    assert repo.rearm() == 0 and store.deadlines() == armed  # a second run writes nothing
+    assert DeadlineWorker(repo).run_due() == 2
+    assert [repo.load(tx_id).version for tx_id in ("R-1", "R-2")] == [1, 1]
+    assert store.deadlines() == [] and repo.rearm() == 0  # fired: nothing to arm again

@@ -3,7 +3,8 @@
 It polls the store every ``--poll`` seconds and fires what is due through a
 :class:`~ecomflow.store.DeadlineWorker` (each deadline exactly once, never early; see
 docs/deadlines.md). SIGTERM or SIGINT (Ctrl-C) stops it after the deadline in hand;
-``--once`` fires what is due now and exits. Several workers may share one PostgreSQL
+``--once`` fires what is due now and exits; ``--rearm`` first arms the missing deadlines
+of transactions stored before their flow had its timers. Several workers may share one PostgreSQL
 store: they divide the due deadlines between them.
 """
 
@@ -30,6 +31,10 @@ _TEXT = {
         "已触发 {fired} 个期限，丢弃 {dropped} 个（其交易已离开该状态）",
     ),
     "stopped": ("worker {name} stopped", "期限处理器 {name} 已停止"),
+    "rearmed": (
+        "armed {armed} missing deadline(s) of stored transactions",
+        "已为已存储的交易补设 {armed} 个缺失的期限",
+    ),
 }
 
 
@@ -66,6 +71,11 @@ def add_parser(command: Any, db_help: str) -> None:
         default=10.0,
         help="seconds a claimed row stays this worker's (default 10)",
     )
+    worker.add_argument(
+        "--rearm",
+        action="store_true",
+        help="first arm the missing deadlines of stored transactions (after an upgrade)",
+    )
     worker.add_argument("--lang", choices=LANGS, default="en")
 
 
@@ -73,10 +83,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``ecomflow worker`` with parsed ``args``; return the exit code (0)."""
     store = open_store(args.db, create=False)
     try:
-        worker = DeadlineWorker(
-            Repository(store, FLOWS), batch=args.batch, name=args.name, lease=args.lease
-        )
+        repo = Repository(store, FLOWS)
+        worker = DeadlineWorker(repo, batch=args.batch, name=args.name, lease=args.lease)
         url = args.db or "$ECOMFLOW_DB"
+        if args.rearm:
+            _say(out, args.lang, "rearmed", armed=repo.rearm())
         if args.once:
             worker.run_due()
         else:

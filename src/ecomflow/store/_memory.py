@@ -113,6 +113,8 @@ class MemoryStore(EventStore):
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
         summary, snapshot = _decoded(put_head_texts(tx_id, version, head))
+        if head.deadlines is not None:
+            check_deadline_changes(tx_id, head.deadlines)
         with self._lock:
             row = self._heads.get(tx_id)
             if row is None or row.version != version:
@@ -129,6 +131,11 @@ class MemoryStore(EventStore):
             )
             if snapshot is not None:
                 self._snapshots[tx_id] = Snapshot(version, head.flow_version, snapshot)
+            if head.deadlines is not None:
+                for trigger in head.deadlines.disarm:
+                    self._deadlines.pop((tx_id, trigger), None)
+                for deadline in head.deadlines.arm:
+                    self._deadlines[(tx_id, deadline.trigger)] = [deadline, None, None]
             return True
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:

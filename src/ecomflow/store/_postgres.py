@@ -784,19 +784,36 @@ class PostgresStore(EventStore):
         Safe to retry after a lost COMMIT: it writes the same values again.
         """
         summary, snapshot = put_head_texts(tx_id, version, head)
+        changes = head.deadlines
+        if changes is not None:
+            check_deadline_changes(tx_id, changes)
 
         def write(db: Any) -> bool:
-            moved = db.execute(
+            row = db.execute(
                 "UPDATE transactions SET flow_version = %s, state = %s, summary = %s::jsonb "
-                "WHERE tx_id = %s AND version = %s",
+                "WHERE tx_id = %s AND version = %s RETURNING flow",
                 (head.flow_version, head.state, summary, tx_id, version),
-            ).rowcount
-            if moved == 1 and snapshot is not None:
+            ).fetchone()
+            if row is not None and snapshot is not None:
                 db.execute(
                     f"WITH {_UPSERT_SNAPSHOT} SELECT 1",
                     (tx_id, head.flow_version, version, snapshot),
                 )
-            return bool(moved == 1)
+            if row is not None and changes:
+                armed = [d.trigger for d in changes.arm]
+                db.execute(
+                    f"WITH {_DISARM}, {_ARM} SELECT 1",
+                    [
+                        tx_id,
+                        [t for t in changes.disarm if t not in armed],
+                        tx_id,
+                        row[0],
+                        armed,
+                        [d.due_at for d in changes.arm],
+                        [d.armed_version for d in changes.arm],
+                    ],
+                )
+            return row is not None
 
         return self._run("write to", write)
 

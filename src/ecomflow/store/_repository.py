@@ -21,6 +21,7 @@ from typing import Any, final
 import attrs
 
 from .._bus import EventBus, Handler, Subscription
+from .._deadlines import DeadlineChanges
 from .._errors import (
     ConcurrencyConflict,
     CorruptHistory,
@@ -569,6 +570,45 @@ class Repository:
             if len(page) < 500:
                 return written
             after = page[-1].cursor
+
+    def rearm(self) -> int:
+        """Arm the missing deadlines of stored transactions; return how many rows it wrote.
+
+        A transaction that entered a timed state before its flow had the timer (an order
+        left unpaid before the direct sale gained ``expire``) has no deadline row, and no
+        worker would fire it. Run this once after such an upgrade (``ecomflow worker
+        --rearm`` does): it replays every transaction of a flow with timed transitions and
+        writes the rows it lacks, at its current version and in one database transaction
+        with its current-state row (:meth:`EventStore.put_head`), so a transaction that
+        moves meanwhile is left to its own append. Rows already there are left as they
+        are. Safe to run again: the second run writes nothing.
+        """
+        written = 0
+        for name, flow in self.flows.items():
+            timers = flow._timers
+            if timers is None:
+                continue
+            after: str | None = None
+            while True:
+                page = self.store.find(Query(flow=name, limit=500, after=after))
+                for row in page:
+                    tx = self.load(row.tx_id)
+                    have = {d.trigger for d in self.store.deadlines(row.tx_id)}
+                    missing = tuple(d for d in timers.armed(tx) if d.trigger not in have)
+                    if not missing:
+                        continue
+                    head = Head(
+                        tx.state,
+                        flow.version,
+                        flow.summary(tx),
+                        deadlines=DeadlineChanges((), missing),
+                    )
+                    if self.store.put_head(row.tx_id, tx.version, head):
+                        written += len(missing)
+                if len(page) < 500:
+                    break
+                after = page[-1].cursor
+        return written
 
     def _outcome(
         self, key: str, tx_id: str, trigger: str, payload: dict[str, Any]

@@ -621,6 +621,9 @@ class SQLiteStore(EventStore):
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
         summary, snapshot = put_head_texts(tx_id, version, head)
+        changes = head.deadlines
+        if changes is not None:
+            check_deadline_changes(tx_id, changes)
         db = self._connection()
         with _Transaction(db):
             moved = db.execute(
@@ -630,6 +633,19 @@ class SQLiteStore(EventStore):
             ).rowcount
             if moved == 1 and snapshot is not None:
                 db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, version, snapshot))
+            if moved == 1 and changes:
+                db.executemany(
+                    "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ?",
+                    [(tx_id, name) for name in changes.disarm],
+                )
+                db.executemany(
+                    f"INSERT OR REPLACE INTO deadlines ({_DEADLINE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (tx_id, d.trigger, _utc(d.due_at), d.armed_version, d.flow)
+                        for d in changes.arm
+                    ],
+                )
         return moved == 1
 
     @_sqlite_errors("save a projection in")
