@@ -111,3 +111,45 @@ def test_replace_refuses_an_unknown_field_of_a_dict_based_context():
         replace(context, colour="red")
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         changed.page = "other"  # type: ignore[misc]
+
+
+def test_typed_calls_of_a_flow_with_deadlines_go_direct_except_its_timed_triggers(monkeypatch):
+    """A flow with a timer keeps the typed fast path for its other steps; a timed one is checked.
+
+    The direct sale has a deadline (``expire``): its ordinary typed calls must not fall back
+    to ``Transaction.fire`` (that cost ~6k instructions a step), and a typed call of the
+    timed trigger must still go through it and be refused before it is due.
+    """
+    from datetime import timedelta
+
+    from ecomflow import GuardRejected
+    from ecomflow.testing import ManualClock
+
+    clock = ManualClock(datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))
+    tx = FLOW.start("T-1", clock=clock, merchant="Tea House")
+    applied: list[str] = []  # Transaction._apply runs only on the way through fire
+    original = type(tx)._apply
+
+    def counting(self: Any, trigger: str, payload: Any, who: Any) -> Any:
+        applied.append(trigger)
+        return original(self, trigger, payload, who)
+
+    monkeypatch.setattr(type(tx), "_apply", counting)
+    tx.fill_order(
+        customer_name="Li Lei",
+        address="Beijing",
+        goods_name="tea",
+        quantity=1,
+        specification="tin",
+        unit_price=Money("88.00", "CNY"),
+    )
+    tx.choose_payment(method="debit_card", card_last4="4242")
+    assert applied == [] and tx.state == "payment_method_chosen"  # straight to the engine
+    version = tx.version
+    with pytest.raises(GuardRejected) as refused:
+        tx.expire()
+    assert [name for name, _ in refused.value.reasons] == ["deadline"]
+    assert tx.version == version and tx.state == "payment_method_chosen"
+    clock.now += timedelta(minutes=31)
+    tx.expire()
+    assert tx.state == "expired" and applied == ["expire", "expire"]

@@ -441,7 +441,12 @@ def _typed_call(name: str, doc: str | None) -> Callable[..., tuple[Event, ...]]:
     """
 
     def call(tx: Transaction[Any], /, **payload: Any) -> tuple[Event, ...]:
-        if type(tx).fire is not _FIRE or not RESERVED.isdisjoint(payload) or tx._flow._timers:
+        timers = tx._flow._timers
+        if (
+            type(tx).fire is not _FIRE
+            or not RESERVED.isdisjoint(payload)
+            or (timers is not None and name in timers.triggers)  # a deadline: checked by fire
+        ):
             return tx.fire(name, **payload)
         # Transaction._apply, inline: this runs on every typed call.
         tx._state, tx._context, events = tx._flow.engine.fire(
