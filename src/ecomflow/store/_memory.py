@@ -13,6 +13,7 @@ from .._events import Event, Stream
 from .._sensitive import check_text
 from ._base import (
     Deadline,
+    DeadlineChanges,
     EventStore,
     Head,
     KeyRecord,
@@ -105,10 +106,14 @@ class MemoryStore(EventStore):
             if head is not None and snapshot is not None:
                 self._snapshots[tx_id] = Snapshot(last, head.flow_version, snapshot)
             if changes is not None:
-                for trigger in changes.disarm:
-                    self._deadlines.pop((tx_id, trigger), None)
-                for deadline in changes.arm:
-                    self._deadlines[(tx_id, deadline.trigger)] = [deadline, None, None]
+                self._write_deadlines(tx_id, changes)
+
+    def _write_deadlines(self, tx_id: str, changes: DeadlineChanges) -> None:
+        """Delete the rows of ``changes.disarm`` and write ``changes.arm`` (lock held)."""
+        for trigger in changes.disarm:
+            self._deadlines.pop((tx_id, trigger), None)
+        for deadline in changes.arm:
+            self._deadlines[(tx_id, deadline.trigger)] = [deadline, None, None]
 
     def put_head(self, tx_id: str, version: int, head: Head) -> bool:
         """Write ``tx_id``'s current-state row from ``head`` if it is at ``version``."""
@@ -132,10 +137,7 @@ class MemoryStore(EventStore):
             if snapshot is not None:
                 self._snapshots[tx_id] = Snapshot(version, head.flow_version, snapshot)
             if head.deadlines is not None:
-                for trigger in head.deadlines.disarm:
-                    self._deadlines.pop((tx_id, trigger), None)
-                for deadline in head.deadlines.arm:
-                    self._deadlines[(tx_id, deadline.trigger)] = [deadline, None, None]
+                self._write_deadlines(tx_id, head.deadlines)
             return True
 
     def load(self, tx_id: str) -> tuple[str, list[Event]]:

@@ -36,6 +36,7 @@ from ._base import (
     SCHEMA_VERSION,
     Append,
     Deadline,
+    DeadlineChanges,
     EventStore,
     Head,
     KeyRecord,
@@ -162,6 +163,25 @@ _ARM = (
     "armed_version = excluded.armed_version, flow = excluded.flow, claimed_by = NULL, "
     "claimed_until = NULL)"
 )
+
+
+def _deadline_params(tx_id: str, flow: str, changes: DeadlineChanges) -> list[Any]:
+    """Return the parameters of ``_DISARM`` then ``_ARM`` for ``changes``.
+
+    A trigger re-armed is upserted by ``_ARM``, not deleted by ``_DISARM``.
+    """
+    armed = [d.trigger for d in changes.arm]
+    return [
+        tx_id,
+        [t for t in changes.disarm if t not in armed],
+        tx_id,
+        flow,
+        armed,
+        [d.due_at for d in changes.arm],
+        [d.armed_version for d in changes.arm],
+    ]
+
+
 _OLD = "position, tx_id, flow, version, seq, trigger, stream, name, data, occurred_at"
 # Schema version 2 -> 3 (in the caller's transaction, under the lock): the events table
 # is rebuilt without event_id and with the new columns (flow version 1, no metadata), the
@@ -676,17 +696,8 @@ class PostgresStore(EventStore):
                     params += [idempotency_key, tx_id, last, trigger, fingerprint]
                 if changes:
                     assert changes is not None
-                    armed = [d.trigger for d in changes.arm]
-                    sql.append(_DISARM)  # a trigger re-armed is upserted, not deleted
-                    params += [tx_id, [t for t in changes.disarm if t not in armed]]
-                    sql.append(_ARM)
-                    params += [
-                        tx_id,
-                        flow,
-                        armed,
-                        [d.due_at for d in changes.arm],
-                        [d.armed_version for d in changes.arm],
-                    ]
+                    sql += [_DISARM, _ARM]
+                    params += _deadline_params(tx_id, flow, changes)
                 changed = db.execute(
                     f"WITH {', '.join(sql)} SELECT count(*) FROM head", params
                 ).fetchone()[0]
@@ -800,18 +811,8 @@ class PostgresStore(EventStore):
                     (tx_id, head.flow_version, version, snapshot),
                 )
             if row is not None and changes:
-                armed = [d.trigger for d in changes.arm]
                 db.execute(
-                    f"WITH {_DISARM}, {_ARM} SELECT 1",
-                    [
-                        tx_id,
-                        [t for t in changes.disarm if t not in armed],
-                        tx_id,
-                        row[0],
-                        armed,
-                        [d.due_at for d in changes.arm],
-                        [d.armed_version for d in changes.arm],
-                    ],
+                    f"WITH {_DISARM}, {_ARM} SELECT 1", _deadline_params(tx_id, row[0], changes)
                 )
             return row is not None
 

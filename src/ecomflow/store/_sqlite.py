@@ -39,6 +39,7 @@ from ._base import (
     SCHEMA_VERSION,
     Append,
     Deadline,
+    DeadlineChanges,
     EventStore,
     Head,
     KeyRecord,
@@ -207,6 +208,18 @@ def _snapshot(tx_id: str, row: Sequence[Any]) -> Snapshot:
     return Snapshot(int(version), int(flow_version), data)
 
 
+def _write_deadlines(db: sqlite3.Connection, tx_id: str, changes: DeadlineChanges) -> None:
+    """Delete the rows of ``changes.disarm``, write ``changes.arm`` (caller's transaction)."""
+    db.executemany(
+        "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ?",
+        [(tx_id, name) for name in changes.disarm],
+    )
+    db.executemany(
+        f"INSERT OR REPLACE INTO deadlines ({_DEADLINE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+        [(tx_id, d.trigger, _utc(d.due_at), d.armed_version, d.flow) for d in changes.arm],
+    )
+
+
 def _utc(when: datetime) -> str:
     """Return ``when`` as the current-state table stores it: UTC, microseconds, ISO 8601.
 
@@ -238,24 +251,41 @@ def _summary(row: Sequence[Any]) -> Summary:
     )
 
 
-def _hint(message: str) -> str:
-    """Return what to do about a SQLite error message."""
+# What to do about a SQLite error, by the words in its message: (words, English, Chinese).
+_HINTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (
+        ("readonly", "read-only"),
+        "the file or its folder is read-only; ecomflow writes the file and the -wal and "
+        "-shm files beside it, so make both writable or copy the file somewhere writable",
+        "文件或其文件夹是只读的；ecomflow 会写入该文件及其旁边的 -wal 和 -shm 文件，"
+        "请让它们可写，或把文件复制到可写的位置",
+    ),
+    (
+        ("not a database", "malformed"),
+        "the file is not an ecomflow SQLite store (or is damaged); choose another file",
+        "该文件不是 ecomflow 的 SQLite 存储（或已损坏）；请换一个文件",
+    ),
+    (
+        ("locked", "busy"),
+        "another connection held the write lock longer than the busy timeout; "
+        "try again, or find the process that keeps a write transaction open",
+        "另一个连接持有写锁的时间超过了忙等待时限；请重试，或找出一直开着写事务的进程",
+    ),
+    (
+        ("unable to open",),
+        "check that the folder exists and can be written",
+        "请检查文件夹存在且可写",
+    ),
+)
+
+
+def _hint(message: str) -> tuple[str, str]:
+    """Return what to do about a SQLite error message, in English and in Chinese."""
     text = message.lower()
-    if "readonly" in text or "read-only" in text:
-        return (
-            "the file or its folder is read-only; ecomflow writes the file and the -wal and "
-            "-shm files beside it, so make both writable or copy the file somewhere writable"
-        )
-    if "not a database" in text or "malformed" in text:
-        return "the file is not an ecomflow SQLite store (or is damaged); choose another file"
-    if "locked" in text or "busy" in text:
-        return (
-            "another connection held the write lock longer than the busy timeout; "
-            "try again, or find the process that keeps a write transaction open"
-        )
-    if "unable to open" in text:
-        return "check that the folder exists and can be written"
-    return "check the file and its folder"
+    for words, en, zh in _HINTS:
+        if any(word in text for word in words):
+            return en, zh
+    return "check the file and its folder", "请检查该文件及其文件夹"
 
 
 def _sqlite_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
@@ -272,32 +302,15 @@ def _sqlite_errors(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             except sqlite3.Error as error:
                 store = args[0]
                 path = getattr(store, "path", "?")
+                hint, hint_zh = _hint(str(error))
                 raise StoreError(
-                    f"Cannot {what} SQLite store {path!r}: {error}; {_hint(str(error))}.",
-                    zh=f"无法{operation_zh(what)} SQLite 存储 {path!r}：{error}；"
-                    f"{_hint_zh(str(error))}。",
+                    f"Cannot {what} SQLite store {path!r}: {error}; {hint}.",
+                    zh=f"无法{operation_zh(what)} SQLite 存储 {path!r}：{error}；{hint_zh}。",
                 ) from None
 
         return wrapper
 
     return wrap
-
-
-def _hint_zh(message: str) -> str:
-    """Return what to do about a SQLite error message, in Chinese (as :func:`_hint`)."""
-    text = message.lower()
-    if "readonly" in text or "read-only" in text:
-        return (
-            "文件或其文件夹是只读的；ecomflow 会写入该文件及其旁边的 -wal 和 -shm 文件，"
-            "请让它们可写，或把文件复制到可写的位置"
-        )
-    if "not a database" in text or "malformed" in text:
-        return "该文件不是 ecomflow 的 SQLite 存储（或已损坏）；请换一个文件"
-    if "locked" in text or "busy" in text:
-        return "另一个连接持有写锁的时间超过了忙等待时限；请重试，或找出一直开着写事务的进程"
-    if "unable to open" in text:
-        return "请检查文件夹存在且可写"
-    return "请检查该文件及其文件夹"
 
 
 @contextlib.contextmanager
@@ -602,18 +615,7 @@ class SQLiteStore(EventStore):
                 )
             if changes:
                 assert changes is not None
-                db.executemany(
-                    "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ?",
-                    [(tx_id, name) for name in changes.disarm],
-                )
-                db.executemany(
-                    f"INSERT OR REPLACE INTO deadlines ({_DEADLINE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (tx_id, d.trigger, _utc(d.due_at), d.armed_version, d.flow)
-                        for d in changes.arm
-                    ],
-                )
+                _write_deadlines(db, tx_id, changes)
 
         return write
 
@@ -634,18 +636,7 @@ class SQLiteStore(EventStore):
             if moved == 1 and snapshot is not None:
                 db.execute(_UPSERT_SNAPSHOT, (tx_id, head.flow_version, version, snapshot))
             if moved == 1 and changes:
-                db.executemany(
-                    "DELETE FROM deadlines WHERE tx_id = ? AND trigger = ?",
-                    [(tx_id, name) for name in changes.disarm],
-                )
-                db.executemany(
-                    f"INSERT OR REPLACE INTO deadlines ({_DEADLINE_COLUMNS}) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (tx_id, d.trigger, _utc(d.due_at), d.armed_version, d.flow)
-                        for d in changes.arm
-                    ],
-                )
+                _write_deadlines(db, tx_id, changes)
         return moved == 1
 
     @_sqlite_errors("save a projection in")
