@@ -128,6 +128,17 @@ for t in flow.definition.transitions:
     )
 
 
+def exercises_heading() -> Cell:
+    """Return the heading cell of a notebook's exercises."""
+    return md(
+        """
+## 练习：让它失败 / Exercises: make it fail
+
+*Try each one yourself first, then unfold the answer.*
+"""
+    )
+
+
 def lanes_cells() -> list[Cell]:
     """Return the cells showing the finished transaction's four streams, as lanes and one by one."""
     return [
@@ -546,13 +557,7 @@ print("仍在 / still at:", where(second), "— version", second.version)
 """
         ),
         *lanes_cells(),
-        md(
-            """
-## 练习：让它失败 / Exercises: make it fail
-
-*Try each one yourself first, then unfold the answer.*
-"""
-        ),
+        exercises_heading(),
         *exercise(
             1,
             "**先发货再付款。** 合同签好了，买方还没付款，配送部门就要出库发货（`release`）。",
@@ -713,13 +718,7 @@ print("仍在 / still at:", where(other), "— version", other.version)
 """
         ),
         *lanes_cells(),
-        md(
-            """
-## 练习：让它失败 / Exercises: make it fail
-
-*Try each one yourself first, then unfold the answer.*
-"""
-        ),
+        exercises_heading(),
         *exercise(
             1,
             "**先发货再付款。** 订单确认了，还没有结算，厂方就把货送出去（`deliver`）。",
@@ -944,13 +943,7 @@ print("仍在 / still at:", where(deal), "— version", deal.version)
 """
         ),
         *lanes_cells(),
-        md(
-            """
-## 练习：让它失败 / Exercises: make it fail
-
-*Try each one yourself first, then unfold the answer.*
-"""
-        ),
+        exercises_heading(),
         *exercise(
             1,
             "**接受一个已经过期的发盘。** 卖方发盘，有效期 3 天；买方 5 天以后才接受。"
