@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
 from decimal import (
     ROUND_HALF_UP,
     Context,
@@ -230,9 +229,20 @@ def _exponent(currency: str) -> Decimal:
     return exponent
 
 
+class _JsonSlot:
+    """Where a :class:`Money` keeps its JSON once made: a slot outside its attrs fields.
+
+    A ``functools.cached_property`` would have attrs write a ``__getattr__`` for the
+    class, and a class with one has every attribute read (``amount``, ``currency``)
+    take the interpreter's slow path; a slot of a base class costs nothing.
+    """
+
+    __slots__ = ("_json_made",)
+
+
 @final
 @attrs.frozen(init=False, order=False, repr=False)
-class Money:
+class Money(_JsonSlot):
     """An exact amount of one currency, quantised to the currency's minor unit.
 
     >>> Money("19.9", "CNY")
@@ -390,11 +400,11 @@ class Money:
         The dict is read-only and marked as scanned: an amount and an ISO code are no
         free text, so event data holding Money is frozen and checked without walking it.
         """
-        return self._json
+        made: ScannedDict | None = _made_json(self, "_json_made", None)  # no exception if not
+        return self._json() if made is None else made
 
-    @functools.cached_property
     def _json(self) -> ScannedDict:
-        """The JSON of :meth:`to_json`, made once per value and shared by equal values.
+        """Make the JSON of :meth:`to_json` once per value, shared by equal values.
 
         Event data records the same total in several events of a sale: one read-only
         object for them all, and none made again on each call.
@@ -406,9 +416,11 @@ class Money:
             if len(_JSON) >= _JSON_MAX:
                 _JSON.clear()  # bounded: the recent ones come back
             found = _JSON[key] = ScannedDict(amount=amount, currency=self.currency)
+        object.__setattr__(self, "_json_made", found)
         return found
 
 
+_made_json = getattr
 _JSON: dict[tuple[str, str], ScannedDict] = {}
 """Money's JSON by (amount as text, currency): each read-only ScannedDict kept once."""
 _JSON_MAX = 4096

@@ -30,8 +30,10 @@ __all__ = [
 E = TypeVar("E", bound=enum.Enum)
 
 
-def _text_validator(max_length: int) -> Any:
+def _text_validator(max_length: int, optional: bool = False) -> Any:
     def check(_: object, field: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:  # one call, not attrs' optional() around another
+            return
         if not isinstance(value, str) or not value.strip():
             raise InvalidPayload(
                 f"{field.name} must be a non-empty string (got {value!r})",
@@ -59,7 +61,7 @@ def optional_text(*, max_length: int = 1000) -> Any:
     """Return a field for an optional string (default ``None``) of at most ``max_length`` chars."""
     return attrs.field(
         default=None,
-        validator=attrs.validators.optional(_text_validator(max_length)),
+        validator=_text_validator(max_length, optional=True),
         metadata={KIND: ("optional_text", max_length)},
     )
 
@@ -226,8 +228,7 @@ def replace(instance: T, **changes: Any) -> T:
     directly, slot by slot or into its ``__dict__``; any other class is rebuilt through
     its ``__init__``, so its checks run.
     """
-    cls = type(instance)
-    names, plain, slots, known, set_fields = _PLANS.get(cls) or _plan(cls)
+    set_fields = _WHOLE.get(type(instance))
     if set_fields is not None:
         # The fields' dict copied in C (one block), the changes applied; an unknown
         # name is a key the copy did not have, so it grows: checked by its size alone.
@@ -235,9 +236,23 @@ def replace(instance: T, **changes: Any) -> T:
         fields = old.copy()
         fields.update(changes)
         if len(fields) == len(old):
-            new = _new_object(cls)
+            new = _new_object(type(instance))
             set_fields(new, fields)
             return new
+    return _replace(instance, changes)
+
+
+# A dict-based class copied whole: the setter of its instances' __dict__ (see _plan).
+_WHOLE: dict[type[Any], Callable[[Any, Any], None]] = {}
+
+
+def _replace(instance: T, changes: dict[str, Any]) -> T:
+    """:func:`replace` for a class not copied whole (or a change naming no field)."""
+    cls = type(instance)
+    names, plain, slots, known, set_fields = _PLANS.get(cls) or _plan(cls)
+    if set_fields is not None and cls not in _WHOLE:
+        _WHOLE[cls] = set_fields
+        return replace(instance, **changes)
     if not changes.keys() <= known:
         unknown = changes.keys() - known
         raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")

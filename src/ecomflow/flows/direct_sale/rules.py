@@ -66,6 +66,9 @@ __all__ = [
 ]
 
 
+_CREDIT_CARD = PaymentMethod.CREDIT_CARD
+
+
 def _total(context: DirectSaleContext) -> Money:
     assert context.order is not None  # every caller runs after step 2
     return context.order.total
@@ -340,7 +343,7 @@ def _is_prepaid(context: DirectSaleContext, _: object) -> bool:
 
 
 def _is_credit_card(context: DirectSaleContext, _: object) -> bool:
-    return context.payment is not None and context.payment.method is PaymentMethod.CREDIT_CARD
+    return context.payment is not None and context.payment.method is _CREDIT_CARD
 
 
 # -- the books and the flow's own rules ---------------------------------------------------

@@ -10,7 +10,6 @@ the event data and the flow's own invariants can refer to the declarations.
 from __future__ import annotations
 
 import enum
-import functools
 import re
 from typing import Any, final
 
@@ -77,6 +76,9 @@ class PaymentMethod(enum.Enum):
         return _BILLERS[self]
 
 
+_CASH_ON_DELIVERY = PaymentMethod.CASH_ON_DELIVERY  # read by a guard on every step
+
+
 _METHOD_LABELS = {
     PaymentMethod.CREDIT_CARD: Label("credit card", "信用卡"),
     PaymentMethod.ELECTRONIC_MONEY: Label("electronic money", "电子货币"),
@@ -134,10 +136,28 @@ class Browse:
     page: str | None = optional_text(max_length=2000)
 
 
+_set = object.__setattr__  # past the frozen class's own __setattr__
+
+
+class _Total:
+    """Where an :class:`OrderForm` keeps its total: a slot, not a field (so not recorded).
+
+    Worked out once, when the form is made; a ``functools.cached_property`` would have
+    attrs write a ``__getattr__``, which sends every attribute read of the form down
+    the interpreter's slow path.
+    """
+
+    __slots__ = ("total",)
+    total: Money
+
+
 @final
 @attrs.frozen
-class OrderForm:
-    """Step 2: the shopping form (姓名、地址、商品名称、数量、规格、价格)."""
+class OrderForm(_Total):
+    """Step 2: the shopping form (姓名、地址、商品名称、数量、规格、价格).
+
+    ``total`` is the quantity times the unit price.
+    """
 
     customer_name: str = text(max_length=200)
     address: str = text(max_length=500)
@@ -146,10 +166,18 @@ class OrderForm:
     specification: str = text(max_length=500)
     unit_price: Money = money()
 
-    @functools.cached_property
-    def total(self) -> Money:
-        """Quantity times unit price."""
-        return self.unit_price * self.quantity
+    def __attrs_post_init__(self) -> None:
+        _set(self, "total", self.unit_price * self.quantity)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Return the fields, for pickle and copy (the total is worked out again)."""
+        return {field.name: getattr(self, field.name) for field in attrs.fields(OrderForm)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore the fields from :meth:`__getstate__`, and work the total out again."""
+        for name, value in state.items():
+            _set(self, name, value)
+        self.__attrs_post_init__()
 
 
 @final
@@ -260,7 +288,7 @@ class DirectSaleContext:
     @property
     def cash_on_delivery(self) -> bool:
         """Whether the chosen method is cash on delivery."""
-        return self.payment is not None and self.payment.method is PaymentMethod.CASH_ON_DELIVERY
+        return self.payment is not None and self.payment.method is _CASH_ON_DELIVERY
 
 
 # -- the events the direct sale alone records ---------------------------------------------
