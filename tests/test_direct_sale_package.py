@@ -144,7 +144,7 @@ def test_each_typed_method_is_one_declaration_matching_its_payload():
         method = vars(DirectSale)[name]
         assert method.parameters == required | optional, name
         assert method.required == required, name
-        assert isinstance(method, TriggerMethod), name
+        assert isinstance(method.__trigger__, TriggerMethod), name
         assert method.__doc__, name
 
 

@@ -537,7 +537,7 @@ def test_the_typed_methods_are_declared_for_every_trigger_and_match_the_payloads
     assert set(specs) == set(FLOW.triggers)
     for name, spec in specs.items():
         method = vars(Operation)[name]
-        assert isinstance(method, TriggerMethod), name
+        assert isinstance(method.__trigger__, TriggerMethod), name
         fields = {field.alias: field for field in attrs.fields(spec.payload)}
         assert method.parameters == set(fields), name
         assert method.required == {

@@ -47,6 +47,7 @@ GROUND = {
     "ecomflow._sensitive",
     "ecomflow._frozen",
     "ecomflow._codec",
+    "ecomflow._compiled",
     "ecomflow.fields",
     "ecomflow._definition",
     "ecomflow._deadlines",

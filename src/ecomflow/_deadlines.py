@@ -207,7 +207,7 @@ class Timers:
             move = self.engine._move(configuration, trigger)
             if move is None:
                 return None
-            step, after = move
+            step, after = move[0], move[1]
             before, now = _nodes(configuration), _nodes(after)
             dest = step.spec.dest
             again = {n for n in now if n == dest or n.startswith(f"{dest}.")}

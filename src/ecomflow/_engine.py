@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, NoReturn
 
 import attrs
@@ -23,6 +23,7 @@ from transitions import Machine
 from transitions.extensions.nesting import HierarchicalMachine, NestedState
 
 from ._codec import converter, structure, unstructure
+from ._compiled import NO_DATA, Run, at_offsets, compile_run
 from ._definition import FlowDefinition, Reason, State, Transition, reason_in
 from ._errors import (
     CorruptHistory,
@@ -61,24 +62,6 @@ class _Scratch:
         self.state = state
 
 
-_FIXED = (timezone, type(None))
-_NO_DATA = ScannedDict()  # the data of an event that records none: read-only, so shared
-
-
-def _at_offsets(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``kwargs`` with every datetime in a named zone taken at its fixed offset."""
-    return {name: _at_offset(item) for name, item in kwargs.items()}
-
-
-def _at_offset(value: Any) -> Any:
-    """Return an aware datetime in a named zone at its fixed offset; anything else as is."""
-    if type(value) is datetime and type(value.tzinfo) not in _FIXED:
-        offset = value.utcoffset()
-        if offset is not None:
-            return value.astimezone(timezone(offset))
-    return value
-
-
 @attrs.frozen
 class _Step:
     """A transition compiled for the hot path: what every fire would otherwise look up."""
@@ -98,6 +81,9 @@ class _Step:
     emits: tuple[tuple[Any, Any, Stream, str], ...] = ()
     takes_times: bool = True  # a payload field may hold a datetime (to take at its offset)
     binds_fields: bool = False  # the payload's __init__ refuses unknown and missing fields
+    # The fire written out (see ecomflow._compiled): (tx_id, configuration, version,
+    # context, kwargs, clock, who) -> (context, events). None for the start.
+    run: Run | None = None
 
 
 def _binds_fields(payload: type[Any] | None) -> bool:
@@ -307,14 +293,15 @@ class Engine:
             self.machine = Machine(states=list(self._nodes), **options)
         for transition in definition.transitions:
             step = _compile(transition)
+            step = attrs.evolve(step, run=compile_run(self, step))
             for source in transition.source:
                 steps[(source, transition.trigger)] = step
                 allowed[source].append(transition.trigger)
         self._steps = steps
         self._machine_lock = threading.Lock()
-        # trigger -> configuration -> (step, the configuration the machine computed):
-        # two lookups, and no key tuple to allocate on every fire.
-        self._moves: dict[str, dict[Configuration, tuple[_Step, Configuration]]] = {
+        # trigger -> configuration -> (step, the configuration the machine computed, the
+        # step's written-out fire): two lookups, and no key tuple to allocate per fire.
+        self._moves: dict[str, dict[Configuration, tuple[_Step, Configuration, Run]]] = {
             trigger: {} for trigger in dict.fromkeys(t.trigger for t in definition.transitions)
         }
         self._allowed = {state: tuple(triggers) for state, triggers in allowed.items()}
@@ -336,8 +323,8 @@ class Engine:
 
     def _move(
         self, configuration: Configuration, trigger: str
-    ) -> tuple[_Step, Configuration] | None:
-        """Return the step ``trigger`` takes from ``configuration`` and where it leads.
+    ) -> tuple[_Step, Configuration, Run] | None:
+        """Return the step ``trigger`` takes from ``configuration``, where it leads, its run.
 
         Computed once per (configuration, trigger): the machine moves a stand-in model
         (it runs no callbacks, so the answer never changes) and the result is kept.
@@ -362,7 +349,8 @@ class Engine:
                     self.machine.trigger_event(scratch, trigger)
                 else:
                     self.machine.events[trigger].trigger(scratch)
-                move = moves[configuration] = (step, freeze(scratch.state))
+                assert step.run is not None  # every transition's step has one
+                move = moves[configuration] = (step, freeze(scratch.state), step.run)
         return move
 
     def triggers_from(self, configuration: Configuration) -> tuple[str, ...]:
@@ -426,7 +414,7 @@ class Engine:
         kwargs: Mapping[str, Any],
         clock: Clock,
         who: tuple[str | None, str | None, str | None] = (None, None, None),
-    ) -> tuple[Configuration, Any, list[Event]]:
+    ) -> tuple[Configuration, Any, tuple[Event, ...]]:
         """Return ``(configuration, context, events)`` after ``trigger`` with ``kwargs``.
 
         ``configuration``, ``version`` and ``context`` are where transaction ``tx_id``
@@ -434,9 +422,10 @@ class Engine:
         causation_id, correlation_id)``, stamped on every event (checked by the caller).
         Nothing is changed: a refusal raises, and the caller stores what is returned.
 
-        The hot path: what a fire needs of its transition was compiled once (a
-        :class:`_Step`, and the move per (configuration, trigger)); the names an error
-        message needs (the state's name) are made only when something is refused.
+        The hot path: the move per (configuration, trigger) is computed once, and the
+        transition's fire was written out as one function when the engine was built
+        (:mod:`ecomflow._compiled`); the names an error message needs (the state's
+        name) are made only when something is refused.
         """
         moves = self._moves.get(trigger) if type(trigger) is str else None
         move = None if moves is None else moves.get(configuration)
@@ -453,51 +442,16 @@ class Engine:
             move = self._move(configuration, trigger)
             if move is None:
                 raise self._not_allowed(tx_id, configuration, trigger)
-        step, after = move
-        payload_type = step.payload
-        if payload_type is None:
-            if kwargs:  # refused, and named
-                subject = (trigger, tx_id, state_name(configuration))
-                self._build(subject, step.accepted, step.required, step.spec, kwargs)
-            payload = None
-        else:
-            if not step.binds_fields:  # its own __init__: the keys checked first
-                self._check_fields(step, trigger, tx_id, configuration, kwargs)
-            if step.takes_times and datetime in map(type, kwargs.values()):
-                kwargs = _at_offsets(kwargs)  # a named zone's time at its offset
-            try:
-                payload = payload_type(**kwargs)
-            except Exception as error:  # a payload class's converters may raise anything
-                # An unknown or missing field is named first (attrs' __init__ refused the
-                # call before running anything); then the payload's own refusal.
-                self._check_fields(step, trigger, tx_id, configuration, kwargs)
-                self._refuse_payload((trigger, tx_id, state_name(configuration)), kwargs, error)
-        now = clock()
-        if type(now) is not datetime or type(now.tzinfo) is not timezone:
-            # Subclasses, naive times and named zones: checked in full, a zone's time
-            # taken at its fixed offset, as the store returns it (see check_now).
-            subject = (trigger, tx_id, state_name(configuration))
-            now = check_now(now, clock, _subject(subject, self.definition.name))
-        if step.guards:
-            for check, uses_clock in step.guards:
-                reason = check(context, payload, now) if uses_clock else check(context, payload)
-                if reason is not None:  # refused: every guard's reason is named
-                    subject = (trigger, tx_id, state_name(configuration))
-                    self._check_guards(step.spec, context, payload, subject, now, kwargs)
-        if step.checks_actor and (step.spec.requires_actor or who[0] is not None):
-            subject = (trigger, tx_id, state_name(configuration))
-            self._check_actor(step.spec, context, payload, subject, who[0])
-        effect = step.effect
-        if effect is None:
-            new_context = context
-        elif step.effect_uses_clock:
-            new_context = effect(context, payload, now)
-        else:
-            new_context = effect(context, payload)
-        events = self._record(
-            step, tx_id, version + 1, trigger, new_context, payload, now, who, configuration
-        )
+        _, after, run = move
+        new_context, events = run(tx_id, configuration, version, context, kwargs, clock, who)
         return after, new_context, events
+
+    def _checked_now(self, subject: tuple[str, str, str], now: object, clock: Clock) -> datetime:
+        """Return ``now`` checked in full (a subclass, a naive time, a named zone's time).
+
+        A zone's time is taken at its fixed offset, as the store returns it (see check_now).
+        """
+        return check_now(now, clock, _subject(subject, self.definition.name))
 
     def _check_fields(
         self,
@@ -861,7 +815,7 @@ class Engine:
         if spec.payload is None:
             return None
         if datetime in map(type, kwargs.values()):
-            kwargs = _at_offsets(kwargs)  # a named zone's time at its offset
+            kwargs = at_offsets(kwargs)  # a named zone's time at its offset
         try:
             return spec.payload(**kwargs)
         except Exception as error:  # a payload class's converters may raise anything
@@ -888,6 +842,30 @@ class Engine:
                 f"{_subject(subject, self.definition.name)}: {path} {problem}.",
                 zh=payload_zh(subject, self.definition.name, f"{path} {problem_zh(problem)}"),
             )
+
+    def _refuse_data(
+        self,
+        step: _Step,
+        tx_id: str,
+        version: int,
+        context: Any,
+        payload: Any,
+        now: datetime,
+        who: tuple[str | None, str | None, str | None],
+        configuration: Configuration,
+    ) -> NoReturn:
+        """Raise InvalidPayload naming the field of the event data that may not be stored.
+
+        A compiled fire found one; the events are recorded again here, by :meth:`_record`,
+        which names it (event data is a function of the context and the payload).
+        """
+        trigger = step.spec.trigger
+        self._record(step, tx_id, version, trigger, context, payload, now, who, configuration)
+        subject = (step.spec.trigger, tx_id, state_name(configuration))
+        raise InvalidPayload(
+            f"{_subject(subject, self.definition.name)}: data may not be stored.",
+            zh=payload_zh(subject, self.definition.name, f"data {problem_zh('may not be stored')}"),
+        )
 
     def _record(
         self,
@@ -921,7 +899,7 @@ class Engine:
             try:
                 if seq or payload is None:  # a later event (or no payload): derived data only
                     if data_of is None:
-                        frozen = _NO_DATA
+                        frozen = NO_DATA
                     else:
                         data = data_of(context, payload)
                         frozen = scan_dict(data, ScannedDict)

@@ -224,7 +224,7 @@ class Transaction(Generic[C]):
         self._events.extend(events)
         if self._bus is not None:
             self._publish(events)
-        return tuple(events)
+        return events
 
     def _fork(self, clock: Clock) -> Transaction[Any]:
         """Return an independent copy to try a step on, stamped by ``clock``, with no bus.
@@ -338,9 +338,14 @@ class TriggerMethod(Generic[P]):
     declaration's keyword-only parameters are the trigger's payload fields, and may add
     ``actor``, ``causation_id`` and ``correlation_id`` (as :meth:`Transaction.fire`).
     :class:`Flow` checks each one against its transition's payload.
+
+    What a class holds is :attr:`method`, a plain function (so reading ``tx.fill_order``
+    binds it in C, as any method), which carries this declaration as ``__trigger__``
+    and its ``parameters``, ``required`` and ``defaults``; this class is what type
+    checkers see.
     """
 
-    __slots__ = ("__dict__", "_call", "defaults", "parameters", "required")
+    __slots__ = ("__dict__", "defaults", "method", "parameters", "required")
 
     def __init__(self, declaration: Callable[Concatenate[Any, P], None]) -> None:
         self.__name__ = declaration.__name__
@@ -356,7 +361,17 @@ class TriggerMethod(Generic[P]):
         self.parameters = frozenset(p.name for p in parameters)
         self.required = frozenset(p.name for p in parameters if p.default is p.empty)
         self.defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
-        self._call = _typed_call(declaration.__name__, declaration.__doc__)
+        method = _typed_call(declaration.__name__, declaration.__doc__)
+        method.__qualname__ = declaration.__qualname__
+        method.__module__ = declaration.__module__
+        method.__wrapped__ = declaration  # type: ignore[attr-defined]  # its signature, for help()
+        vars(method).update(
+            __trigger__=self,
+            parameters=self.parameters,
+            required=self.required,
+            defaults=self.defaults,
+        )
+        self.method = method
 
     @overload
     def __get__(self, tx: None, owner: type[Any] | None = None) -> TriggerMethod[P]: ...
@@ -369,9 +384,10 @@ class TriggerMethod(Generic[P]):
     def __get__(
         self, tx: Transaction[Any] | None, owner: type[Any] | None = None
     ) -> TriggerMethod[P] | Callable[P, tuple[Event, ...]]:
+        """Bind the typed method (for a class that holds the declaration itself)."""
         if tx is None:
             return self
-        return MethodType(self._call, tx)
+        return MethodType(self.method, tx)
 
     def check(self, definition: FlowDefinition, owner: type[Any]) -> None:
         """Refuse, as InvalidDefinition, a declaration that does not match its transition."""
@@ -430,6 +446,7 @@ class TriggerMethod(Generic[P]):
 
 
 _FIRE = Transaction.fire
+_NAMES_NOBODY = RESERVED.isdisjoint  # a call naming no actor, causation or correlation id
 
 
 def _typed_call(name: str, doc: str | None) -> Callable[..., tuple[Event, ...]]:
@@ -441,22 +458,26 @@ def _typed_call(name: str, doc: str | None) -> Callable[..., tuple[Event, ...]]:
     """
 
     def call(tx: Transaction[Any], /, **payload: Any) -> tuple[Event, ...]:
-        timers = tx._flow._timers
-        if (
-            type(tx).fire is not _FIRE
-            or not RESERVED.isdisjoint(payload)
-            or (timers is not None and name in timers.triggers)  # a deadline: checked by fire
-        ):
-            return tx.fire(name, **payload)
-        # Transaction._apply, inline: this runs on every typed call.
-        tx._state, tx._context, events = tx._flow.engine.fire(
-            tx.id, tx._state, tx._version, tx._context, name, payload, tx._clock, tx._who
+        flow = tx._flow
+        moves = flow._typed_moves.get(name)
+        if moves is None or type(tx) is not flow._typed_type or not _NAMES_NOBODY(payload):
+            return tx.fire(name, **payload)  # a deadline, a class with its own fire, a who
+        move = moves.get(tx._state)
+        if move is None:  # a move not made before: computed once, or refused by fire
+            move = flow.engine._move(tx._state, name)
+            if move is None:
+                return tx.fire(name, **payload)
+        # Transaction._apply, inline, with the transition's compiled fire: every typed call.
+        _, after, run = move
+        tx._context, events = run(
+            tx.id, tx._state, tx._version, tx._context, payload, tx._clock, tx._who
         )
+        tx._state = after
         tx._version += 1
         tx._events.extend(events)
         if tx._bus is not None:
             tx._publish(events)
-        return tuple(events)
+        return events
 
     call.__name__ = call.__qualname__ = name
     call.__doc__ = doc
@@ -480,7 +501,8 @@ def trigger(declaration: Callable[Concatenate[Any, P], None]) -> TriggerMethod[P
     >>> Sale.settle.parameters
     frozenset({'statement_ref'})
     """
-    return TriggerMethod(declaration)
+    method: TriggerMethod[P] = TriggerMethod(declaration).method  # type: ignore[assignment]
+    return method
 
 
 TxT = TypeVar("TxT", bound=Transaction[Any])
@@ -498,6 +520,8 @@ class Flow(Generic[TxT]):
         "_known",
         "_leaf_states",
         "_timers",
+        "_typed_moves",
+        "_typed_type",
         "definition",
         "edges",
         "engine",
@@ -521,6 +545,18 @@ class Flow(Generic[TxT]):
         self.transaction_type: type[TxT] = transaction_type
         self.engine = Engine(definition)
         self._timers: Timers | None = Timers.of(self.engine)
+        # What a typed call may fire directly: each trigger's moves as the engine computes
+        # them, less the timed ones (checked for being due by Transaction.fire).
+        self._typed_moves = {
+            trigger: moves
+            for trigger, moves in self.engine._moves.items()
+            if self._timers is None or trigger not in self._timers.triggers
+        }
+        # The class whose typed calls may go straight to the engine: one that keeps
+        # Transaction.fire (a class with its own fire is called through it).
+        self._typed_type: type[Any] | None = (
+            transaction_type if transaction_type.fire is _FIRE else None
+        )
         self.name: str = definition.name
         self.version: int = definition.version
         self._known: frozenset[Any] | None = None
@@ -539,8 +575,9 @@ class Flow(Generic[TxT]):
         )
         for name in dir(transaction_type):  # the methods the class uses, not hidden ones
             value = inspect.getattr_static(transaction_type, name, None)
-            if isinstance(value, TriggerMethod):
-                value.check(definition, transaction_type)
+            declared = getattr(value, "__trigger__", value)  # a typed method's declaration
+            if isinstance(declared, TriggerMethod):
+                declared.check(definition, transaction_type)
         self.edges: tuple[Edge, ...] = tuple(
             Edge(source, t.trigger, t.dest, tuple(guard.name for guard in t.guards))
             for t in definition.transitions

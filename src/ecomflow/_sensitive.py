@@ -281,29 +281,33 @@ def scan_dict(data: Mapping[str, Any], cls: type[FrozenDict] | None) -> FrozenDi
     """
     if cls is ScannedDict and type(data) is ScannedDict:
         return data  # read-only and scanned when it was made (Money's JSON, shared empty data)
-    clean_keys = _CLEAN_KEYS
-    if not data.keys() <= clean_keys:  # compared in C, no set made
+    if not data.keys() <= _CLEAN_KEYS:  # compared in C, no set made
         _check_keys(data)
-    leaves = _LEAVES
     clean = _CLEAN_TEXTS
-    nested: list[str] | None = None
-    for key, value in data.items():
-        kind = type(value)
-        if kind is str:
+    flat = _FLAT
+    for value in data.values():
+        if type(value) is str:
             if value not in clean:
                 _check_new(value)
-        elif kind not in leaves and kind is not ScannedDict:  # Money's JSON: clean, shared
-            if nested is None:
-                nested = [key]
-            else:
-                nested.append(key)
+        elif type(value) not in flat:  # nested data: frozen and scanned value by value
+            return _scan_nested(data, cls)
     if cls is None:
-        frozen: FrozenDict = data  # type: ignore[assignment]  # the caller's fresh ScannedDict
-    else:
-        frozen = cls(data)
-    if nested is not None:
-        for key in nested:  # still being built: the only writes it ever gets
-            dict.__setitem__(frozen, key, _scan_value(data[key]))
+        return data  # type: ignore[return-value]  # the caller's fresh ScannedDict
+    return cls(data)
+
+
+_FLAT = _LEAVES | {ScannedDict}  # values holding no string (or scanned already, Money's JSON)
+
+
+def _scan_nested(data: Mapping[str, Any], cls: type[FrozenDict] | None) -> FrozenDict:
+    """Finish :func:`scan_dict` for ``data`` holding nested mappings or lists."""
+    nested = [key for key, value in data.items() if type(value) not in _FLAT]
+    frozen: FrozenDict = data if cls is None else cls(data)  # type: ignore[assignment]
+    for key in nested:  # still being built: the only writes it ever gets
+        dict.__setitem__(frozen, key, _scan_value(data[key]))
+    for value in data.values():  # the strings after the first nested value
+        if type(value) is str:
+            _check(value)
     return frozen
 
 
