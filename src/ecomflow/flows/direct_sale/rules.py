@@ -69,11 +69,6 @@ __all__ = [
 _CREDIT_CARD = PaymentMethod.CREDIT_CARD
 
 
-def _total(context: DirectSaleContext) -> Money:
-    assert context.order is not None  # every caller runs after step 2
-    return context.order.total
-
-
 # -- guards -------------------------------------------------------------------------------
 
 
@@ -96,7 +91,9 @@ def _rejects_cash_on_delivery(context: DirectSaleContext, _: object) -> Reason |
 
 
 def _amount_matches_total(context: DirectSaleContext, payload: Authorization) -> Reason | None:
-    total = _total(context)
+    order = context.order
+    assert order is not None  # after step 2
+    total = order.total
     if payload.amount != total:
         return Reason(
             f"the approved amount {payload.amount} differs from the order total {total}",
@@ -106,7 +103,9 @@ def _amount_matches_total(context: DirectSaleContext, payload: Authorization) ->
 
 
 def _collection_matches(context: DirectSaleContext, payload: Delivery) -> Reason | None:
-    total = _total(context)
+    order = context.order
+    assert order is not None  # after step 2
+    total = order.total
     if context.cash_on_delivery:
         if payload.collected != total:
             got, got_zh = (
@@ -213,7 +212,9 @@ def _order_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
 
 
 def _method_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
-    return {"total": _total(context).to_json()}
+    order = context.order
+    assert order is not None
+    return {"total": order.total.to_json()}
 
 
 def _notice(to: str, about: str) -> Any:
@@ -261,11 +262,12 @@ def _collected_data(context: DirectSaleContext, payload: Delivery) -> dict[str, 
 def _settlement_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
     # 『壹』(6), four-party settlement: the last intermediary (the card company, the
     # consumer's bank, the e-money issuer, or the courier with the cash) pays the merchant.
-    payment = context.payment
+    order, payment = context.order, context.payment
+    assert order is not None
     assert payment is not None
     method = payment.method
     return {
-        "amount": _total(context).to_json(),
+        "amount": order.total.to_json(),
         "method": method.value,
         "from": _ROUTES[method][-1],
         "to": context.merchant,
@@ -274,7 +276,9 @@ def _settlement_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
 
 def _card_company_paid_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
     # 『壹』(6): the consumer's bank passes the payment to the card company.
-    return {"amount": _total(context).to_json(), "from": CONSUMERS_BANK, "to": CARD_COMPANY}
+    order = context.order
+    assert order is not None
+    return {"amount": order.total.to_json(), "from": CONSUMERS_BANK, "to": CARD_COMPANY}
 
 
 def _consumer_charged_data(context: DirectSaleContext, _: object) -> dict[str, Any]:
