@@ -400,7 +400,7 @@ class Money(_JsonSlot):
         The dict is read-only and marked as scanned: an amount and an ISO code are no
         free text, so event data holding Money is frozen and checked without walking it.
         """
-        made: ScannedDict | None = _made_json(self, "_json_made", None)  # no exception if not
+        made: ScannedDict | None = _made_json(self, "_json_made", None)
         return self._json() if made is None else made
 
     def _json(self) -> ScannedDict:
@@ -420,6 +420,8 @@ class Money(_JsonSlot):
         return found
 
 
+# getattr with a default: an empty slot is looked up without raising AttributeError (a
+# new value's first call), and a filled one in one C call.
 _made_json = getattr
 _JSON: dict[tuple[str, str], ScannedDict] = {}
 """Money's JSON by (amount as text, currency): each read-only ScannedDict kept once."""
