@@ -38,9 +38,8 @@ from ._events import (
     Clock,
     Event,
     Stream,
-    _EventDraft,
-    _new_object,
     check_now,
+    new_event,
 )
 from ._frozen import ScannedDict
 from ._graph import Configuration, ancestors, as_lists, entry, freeze, leaves_of, state_name, walk
@@ -886,6 +885,10 @@ class Engine:
         then marked scanned (:class:`ScannedDict`) so that stores need not scan it again.
         ``configuration`` is where the transition began, for that message (``None``: the
         start). An event without data shares one empty, read-only dict.
+
+        The general code: it records the start's events and names a refused field; every
+        other transition runs its written-out fire (:mod:`ecomflow._compiled`), which must
+        record the same (tests/test_compiled.py compares the two).
         """
         actor, causation_id, correlation_id = who
         flow_version = self.definition.version
@@ -922,22 +925,20 @@ class Engine:
                     f"{_subject(subject, self.definition.name)}: {where} {problem}.",
                     zh=payload_zh(subject, self.definition.name, f"{where} {problem_zh(problem)}"),
                 ) from None
-            # The Event, built as a draft and turned into one (see ecomflow._events.new_event),
-            # inline: this runs for every event of every fire.
-            event: Any = _new_object(_EventDraft)
-            event.tx_id = tx_id
-            event.version = version
-            event.seq = seq
-            event.trigger = trigger
-            event.stream = stream
-            event.name = name
-            event.data = frozen
-            event.occurred_at = now
-            event.actor = actor
-            event.causation_id = causation_id
-            event.correlation_id = correlation_id
-            event.flow_version = flow_version
-            event.__class__ = Event
+            event = new_event(
+                tx_id,
+                version,
+                seq,
+                trigger,
+                stream,
+                name,
+                frozen,
+                now,
+                actor,
+                causation_id,
+                correlation_id,
+                flow_version,
+            )
             events.append(event)
             seq += 1
         return events
